@@ -1,0 +1,163 @@
+/* flexcl/model.h — the model interface: a table of operations.
+ *
+ * A model owns its parameters θ (one flat double vector, viewed in named
+ * blocks) and knows how to run its network dynamics under a phase. The
+ * network state lives in a separate object, a chain: a batch of B network
+ * states z that persist across phases (one persistent chain per learner in
+ * the authors' RBM runs, B = 1). Estimators and protocols talk only to the
+ * functions in this header, so a new model is a new source file with one
+ * flexcl_model_ops table, registered in src/model.c.
+ *
+ * Sign convention: stats_axpy adds the sufficient statistic G(z, θ) of the
+ * phase such that the CL ascent direction is g = E⁺[G] − E⁻[G] (for an RBM
+ * weight, G = h vᵀ in both phases; the estimator supplies the signs).
+ */
+#ifndef FLEXCL_MODEL_H
+#define FLEXCL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flexcl/data.h"
+#include "flexcl/error.h"
+#include "flexcl/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct flexcl_model flexcl_model;
+typedef struct flexcl_chain flexcl_chain;
+
+typedef enum {
+    FLEXCL_PHASE_NEGATIVE = 0, /* free running / negative data */
+    FLEXCL_PHASE_POSITIVE = 1  /* data clamped / nudged towards the target */
+} flexcl_phase;
+
+/* Settings of every model kind; each kind reads the fields it needs. */
+typedef struct {
+    char kind[32];      /* model name in the registry; default "rbm" */
+    /* RBM */
+    int n_hidden;       /* hidden units; default 16 (authors) */
+    int visible_bias;   /* 1: learn a visible bias a; 0: a = 0 fixed (authors); default 1 */
+    double init_sigma;  /* W ~ N(0, init_sigma^2); default 0.01 (authors) */
+} flexcl_model_settings;
+
+void flexcl_model_settings_default(flexcl_model_settings *s);
+
+/* One named block of the flat parameter vector (e.g. "W" of shape n_h x n_v). */
+typedef struct {
+    const char *name;
+    size_t offset;  /* first element in the flat vector */
+    size_t rows, cols; /* shape; a vector has cols = 1 */
+} flexcl_param_block;
+
+/* Named scalar metrics a model computes on a data set (NaN when unknown). */
+typedef struct {
+    double nll;          /* exact summed negative log-likelihood (nats); NaN if not exact */
+    double log_z;        /* exact log partition function; NaN if not exact */
+    double error_rate;   /* classification error in [0, 1]; NaN if no labels */
+} flexcl_metrics;
+
+/* The operations table. Required entries are marked (req); the others may be
+ * NULL and then the public wrapper returns FLEXCL_ERR_UNSUPPORTED. */
+typedef struct flexcl_model_ops {
+    const char *name;
+    /* (req) Build the model for data of width dim (label block included) with
+     * n_classes label units at its end (0 = none). Parameters uninitialised. */
+    flexcl_code (*create)(const flexcl_model_settings *s, size_t dim,
+                          size_t n_classes, void **impl);
+    void (*destroy)(void *impl);                       /* (req) */
+    size_t (*n_params)(const void *impl);              /* (req) */
+    double *(*params)(void *impl);                     /* (req) flat view */
+    size_t (*n_blocks)(const void *impl);              /* (req) */
+    flexcl_param_block (*block)(const void *impl, size_t i); /* (req) */
+    /* (req) Initialise θ from the stream (purpose FLEXCL_RNG_INIT). */
+    flexcl_code (*init_params)(void *impl, const flexcl_stream *s);
+    /* (req) Mask of learnable coordinates: mask[k] = 0 for a parameter that
+     * must stay fixed (e.g. the visible bias of the authors' RBM). */
+    void (*learnable)(const void *impl, unsigned char *mask);
+    /* (req) A chain of `batch` network states, zero-initialised. */
+    flexcl_code (*chain_create)(const void *impl, size_t batch, void **chain);
+    void (*chain_destroy)(void *chain);                /* (req) */
+    void (*chain_copy)(const void *impl, void *dst, const void *src); /* (req) */
+    /* (req) Start a phase. rows[b] is the data row of chain b for a positive
+     * phase (NULL for a negative phase). RBM: a positive phase clamps v to the
+     * row and keeps h; a negative phase keeps the state as it is. */
+    flexcl_code (*phase_begin)(void *impl, void *chain, flexcl_phase phase,
+                               const float *const *rows, const flexcl_stream *s,
+                               uint64_t step);
+    /* (req) Reset every state of the chain to the data rows (CD-K starts). */
+    flexcl_code (*chain_reset)(void *impl, void *chain, const float *const *rows);
+    /* (req) One time step of the dynamics under the phase, drawing from
+     * (s, step, purpose, chain*units + unit). */
+    flexcl_code (*step)(void *impl, void *chain, flexcl_phase phase,
+                        const flexcl_stream *s, uint64_t step);
+    /* (req) g += w * (1/B) Σ_b G(z_b, θ). */
+    void (*stats_axpy)(const void *impl, const void *chain, flexcl_phase phase,
+                       double w, double *g);
+    /* Draw every state of the chain exactly from the phase's stationary law
+     * (positive: given the clamped rows). Small models only. */
+    flexcl_code (*equilibrium)(void *impl, void *chain, flexcl_phase phase,
+                               const float *const *rows, const flexcl_stream *s,
+                               uint64_t step);
+    /* The exact CL gradient g(θ) = E_data⁺[G] − E_model⁻[G] into g[n_params]. */
+    flexcl_code (*exact_gradient)(void *impl, const flexcl_data *d, double *g);
+    /* Metrics on a data set (threads: OpenMP threads the model may use). */
+    flexcl_code (*evaluate)(void *impl, const flexcl_data *d, flexcl_metrics *m);
+} flexcl_model_ops;
+
+/* Look up a registered model kind by name ("rbm"); NULL if unknown. */
+const flexcl_model_ops *flexcl_model_lookup(const char *name);
+/* Registered kinds, NULL-terminated, for help texts. */
+const flexcl_model_ops *const *flexcl_model_registry(void);
+
+/* Create a model of kind s->kind for data of width dim with n_classes label
+ * units. Parameters are initialised from stream s (FLEXCL_RNG_INIT, step 0).
+ * Not collective. Release with flexcl_model_destroy. */
+flexcl_code flexcl_model_create(const flexcl_model_settings *settings,
+                                size_t dim, size_t n_classes,
+                                const flexcl_stream *init, flexcl_model **out);
+void flexcl_model_destroy(flexcl_model **m); /* NULL-safe */
+
+const char *flexcl_model_name(const flexcl_model *m);
+size_t flexcl_model_n_params(const flexcl_model *m);
+double *flexcl_model_params(flexcl_model *m);
+const double *flexcl_model_params_const(const flexcl_model *m);
+size_t flexcl_model_n_blocks(const flexcl_model *m);
+flexcl_param_block flexcl_model_block(const flexcl_model *m, size_t i);
+/* 1 for each learnable coordinate, 0 for a fixed one; n_params entries. */
+const unsigned char *flexcl_model_learnable(const flexcl_model *m);
+const flexcl_model_settings *flexcl_model_settings_get(const flexcl_model *m);
+
+flexcl_code flexcl_chain_create(const flexcl_model *m, size_t batch,
+                                flexcl_chain **out);
+void flexcl_chain_destroy(flexcl_chain **c); /* NULL-safe */
+size_t flexcl_chain_batch(const flexcl_chain *c);
+/* dst and src must come from the same model and batch size. */
+void flexcl_chain_copy(flexcl_chain *dst, const flexcl_chain *src);
+
+flexcl_code flexcl_model_phase_begin(flexcl_model *m, flexcl_chain *c,
+                                     flexcl_phase phase,
+                                     const float *const *rows,
+                                     const flexcl_stream *s, uint64_t step);
+flexcl_code flexcl_model_chain_reset(flexcl_model *m, flexcl_chain *c,
+                                     const float *const *rows);
+flexcl_code flexcl_model_step(flexcl_model *m, flexcl_chain *c,
+                              flexcl_phase phase, const flexcl_stream *s,
+                              uint64_t step);
+void flexcl_model_stats_axpy(const flexcl_model *m, const flexcl_chain *c,
+                             flexcl_phase phase, double w, double *g);
+flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
+                                     flexcl_phase phase,
+                                     const float *const *rows,
+                                     const flexcl_stream *s, uint64_t step);
+flexcl_code flexcl_model_exact_gradient(flexcl_model *m, const flexcl_data *d,
+                                        double *g);
+flexcl_code flexcl_model_evaluate(flexcl_model *m, const flexcl_data *d,
+                                  flexcl_metrics *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLEXCL_MODEL_H */

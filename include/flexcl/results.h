@@ -1,0 +1,75 @@
+/* flexcl/results.h — the HDF5 results file, written with parallel HDF5.
+ *
+ * A results file is created as "<path>.partial" and renamed to <path> only
+ * by flexcl_results_finish(), after every dataset has been written and the
+ * file closed; a run that fails or is killed leaves at most a ".partial"
+ * file, never one that looks complete. All calls are collective on the
+ * communicator given at create time, and every rank passes the same group
+ * names, dataset shapes and attribute values (data blocks differ per rank).
+ * HDF5's automatic error printing is switched off; failures come back as
+ * FLEXCL_ERR_HDF5 with the object named.
+ */
+#ifndef FLEXCL_RESULTS_H
+#define FLEXCL_RESULTS_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flexcl/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct flexcl_results flexcl_results;
+
+/* Create "<path>.partial" (truncating any earlier partial file) with the
+ * MPI-IO driver on a duplicate of comm. Fails with FLEXCL_ERR_IO naming the
+ * path when the directory does not exist or is not writable. Collective. */
+flexcl_code flexcl_results_create(MPI_Comm comm, const char *path,
+                                  flexcl_results **out);
+
+/* Create a group (and missing parents), e.g. "points/000003". Collective. */
+flexcl_code flexcl_results_group(flexcl_results *r, const char *group);
+
+/* Attributes on an existing group or dataset ("/" is the root). Collective;
+ * every rank passes the same value. */
+flexcl_code flexcl_results_attr_string(flexcl_results *r, const char *object,
+                                       const char *name, const char *value);
+flexcl_code flexcl_results_attr_double(flexcl_results *r, const char *object,
+                                       const char *name, double value);
+flexcl_code flexcl_results_attr_int(flexcl_results *r, const char *object,
+                                    const char *name, long long value);
+
+/* Write a rows x cols double dataset (chunked, deflate-compressed) where this
+ * rank supplies rows [first_row, first_row + n_rows) from data (row-major,
+ * n_rows * cols values; n_rows may be 0). A dataset of cols = 0 is not
+ * allowed; cols = 1 is stored as a 1-D dataset of length rows. Collective
+ * (one collective write). */
+flexcl_code flexcl_results_write_rows(flexcl_results *r, const char *dataset,
+                                      size_t rows, size_t cols,
+                                      size_t first_row, size_t n_rows,
+                                      const double *data);
+/* The same for 64-bit unsigned integers (step counters). */
+flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset,
+                                          size_t rows, size_t cols,
+                                          size_t first_row, size_t n_rows,
+                                          const uint64_t *data);
+
+/* Close the file and rename "<path>.partial" to path (rank 0 renames, then
+ * all ranks agree on the outcome). Collective. After success the handle
+ * only needs destroying. */
+flexcl_code flexcl_results_finish(flexcl_results *r);
+
+/* Release the handle; an unfinished file is closed and its ".partial" file
+ * removed. NULL-safe; sets *r to NULL. Collective. */
+void flexcl_results_destroy(flexcl_results **r);
+
+/* The final path given at create time. */
+const char *flexcl_results_path(const flexcl_results *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLEXCL_RESULTS_H */

@@ -1,0 +1,2 @@
+/* placeholder: replaced by the module author */
+int main(void) { return 77; }
