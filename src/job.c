@@ -1,1 +1,1496 @@
-/* placeholder: being written */
+/* Job files: INI text -> a grid of fully validated settings.
+ *
+ * One static table (keys[] below) describes every key: section, name, type,
+ * where it lives in flexcl_settings, unit, help, whether it may form a grid
+ * axis, and its allowed range or names. Parsing, overrides, defaults for the
+ * help text and the per-point settings all go through that table, so adding
+ * a key is one line here plus the field in a settings struct.
+ *
+ * How inih is used (libinih 55 as built by Debian, see /usr/include/ini.h):
+ *   - The handler gets no line number (INI_HANDLER_LINENO is 0), so the text
+ *     is fed through ini_parse_stream with our own reader, which counts lines
+ *     and keeps the raw current line; inih calls the handler for a line before
+ *     it asks for the next one, so the reader's count is the handler's line.
+ *   - inih never reports a section header on its own (the handler is only
+ *     called for key = value lines), so the reader checks every "[section]"
+ *     line itself: unknown sections are errors even when they hold no keys.
+ *   - inih's line buffer is 200 bytes; a longer line would be split into
+ *     pieces that inih counts as lines. The reader therefore hands inih at
+ *     most one (possibly shortened) copy per line, and the handler re-reads
+ *     the value from the raw line, so a path of up to FLEXCL_PATH_MAX - 1
+ *     bytes survives.
+ *   - Multi-line values: inih treats an indented line after a key as a
+ *     continuation of that key's value. The reader strips leading
+ *     whitespace, so an indented line is an ordinary line (an indented
+ *     "key = value" is fine; an indented bare word is a syntax error).
+ *   - Inline comments: Debian's inih strips ';' comments preceded by
+ *     whitespace; '#' is only a comment at the start of a line. Because the
+ *     value is re-read from the raw line, flexcl applies one rule in every
+ *     build: ';' or '#' preceded by whitespace starts a comment, anywhere on
+ *     the line; a ';' or '#' with no whitespace before it belongs to the
+ *     value ("a#b" stays "a#b"). There is no quoting.
+ *   - Duplicate keys reach the handler twice; flexcl rejects the second.
+ *   - "name: value" is accepted as well as "name = value" (inih follows
+ *     Python's configparser here).
+ * --set overrides never pass through inih: their value is taken verbatim
+ * (trimmed, no comment stripping).
+ *
+ * [grid] zip = a.b, c.d (documented in README.md, used by jobs/bas_isd.ini):
+ * the named keys must be lists of equal length and move together. Each
+ * zipped key is still reported as its own axis (name, length, value per
+ * point), but the zipped axes share one index, placed where the first of
+ * them appears; the point index is the job.h formula over these index
+ * groups. Without [grid] every axis is its own group, exactly as job.h says.
+ */
+#include "flexcl/job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "check.h"
+
+enum {
+    JOB_MAX_BYTES = 1 << 20,  /* flexcl_job_load refuses larger files */
+    JOB_MAX_POINTS = 1000000, /* grid points, replicates included */
+    LIST_MAX = 1000000,       /* n of linspace/logspace */
+    TEXT_MAX = 32,            /* normalised text of one list value */
+    ECHO_MAX = 120,           /* user text quoted in a message */
+    WHERE_MAX = 512           /* "(grid point ...)" description */
+};
+
+/* The key table ------------------------------------------------------------*/
+
+typedef enum {
+    T_INT,    /* int field, strtoll */
+    T_UINT,   /* uint64_t or size_t field, strtoull */
+    T_REAL,   /* double field, strtod, finite */
+    T_BOOL,   /* int field, 1/0 true/false yes/no on/off */
+    T_ENUM,   /* C enum field; names in key_def.names, index = value */
+    T_STRING, /* char array */
+    T_PATH,   /* char array holding a file name */
+    T_ZIP     /* grid.zip: key names; no settings field */
+} key_type;
+
+/* Bounds of a numeric key: which of lo/hi apply and whether they are open. */
+enum { LO = 1, HI = 2, LO_OPEN = 4, HI_OPEN = 8 };
+
+typedef struct {
+    const char *section;
+    const char *key;
+    const char *name; /* "section.key" */
+    size_t offset;    /* of the field in flexcl_settings */
+    size_t size;      /* of the field */
+    key_type type;
+    const char *names; /* T_ENUM: "a|b|c" in enum order */
+    int bounds;        /* LO | HI | LO_OPEN | HI_OPEN */
+    double lo, hi;
+    int listable;
+    int allow_empty; /* "" is a meaningful value (data.labels) */
+    /* Extra check of a string value (model.kind); NULL when none. */
+    flexcl_code (*check)(const char *value, const char *loc, const char *name);
+    const char *unit;
+    const char *help;
+} key_def;
+
+static flexcl_code check_model_kind(const char *value, const char *loc,
+                                    const char *name);
+static flexcl_code check_zip(const char *value, const char *loc,
+                             const char *name);
+
+/* The section and key names are the member names in flexcl_settings. */
+#define KEY(sec, k)                                                            \
+    .section = #sec, .key = #k, .name = #sec "." #k,                           \
+    .offset = offsetof(flexcl_settings, sec.k),                                \
+    .size = sizeof(((flexcl_settings *)0)->sec.k)
+
+static const key_def keys[] = {
+    {KEY(run, experiment), .type = T_ENUM, .names = "train", .unit = "",
+     .help = "What the job does: train = learning curves of every grid point."},
+    {KEY(run, seed), .type = T_UINT, .unit = "",
+     .help = "Seed of every random stream (keyed further by grid point and learner)."},
+    {KEY(run, steps), .type = T_UINT, .bounds = LO, .lo = 1, .unit = "steps",
+     .help = "Time steps each learner runs (one step = one step of the model dynamics)."},
+    {KEY(run, eval_every), .type = T_UINT, .bounds = LO, .lo = 1,
+     .unit = "steps", .help = "Steps between learning-curve points (at most run.steps)."},
+    {KEY(run, replicates), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = INT_MAX, .unit = "",
+     .help = "Independent repeats of every grid point (the fastest index)."},
+    {KEY(run, learners_per_rank), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = 1024, .unit = "", .help = "Learners (simulated cores) on each MPI rank."},
+    {KEY(run, average_every), .type = T_UINT, .listable = 1, .unit = "steps",
+     .help = "Steps between parameter averages across learners; 0 = never."},
+    {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
+     .help = "1 = all learners start from the same parameters."},
+    {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
+     .unit = "", .help = "OpenMP threads per rank; 0 = OMP_NUM_THREADS."},
+
+    {KEY(data, source), .type = T_ENUM, .names = "bas|idx", .listable = 1,
+     .unit = "", .help = "Training data: bas = bars and stripes, idx = IDX image files."},
+    {KEY(data, bas_n), .type = T_INT, .bounds = LO | HI, .lo = 2, .hi = 12,
+     .listable = 1, .unit = "pixels", .help = "Side n of the n x n bars-and-stripes images."},
+    {KEY(data, images), .type = T_PATH, .unit = "",
+     .help = "IDX images file (idx3-ubyte, raw or gzip) for source = idx."},
+    {KEY(data, labels), .type = T_PATH, .allow_empty = 1, .unit = "",
+     .help = "IDX labels file (idx1-ubyte); empty = no labels."},
+    {KEY(data, threshold), .type = T_REAL, .bounds = LO | HI | HI_OPEN,
+     .lo = -1, .hi = 1, .listable = 1, .unit = "",
+     .help = "A pixel becomes 1 when pixel/255 > threshold; negative keeps grey values."},
+    {KEY(data, label_block), .type = T_BOOL, .listable = 1, .unit = "",
+     .help = "1 = append a one-hot block of n_classes label units (needs data.labels)."},
+    {KEY(data, n_classes), .type = T_INT, .bounds = LO | HI, .lo = 2,
+     .hi = 1000, .listable = 1, .unit = "", .help = "Number of classes of the label block."},
+    {KEY(data, max_rows), .type = T_UINT, .listable = 1, .unit = "rows",
+     .help = "Keep only the first max_rows examples; 0 = all."},
+
+    {KEY(model, kind), .type = T_STRING, .check = check_model_kind, .unit = "",
+     .help = "Model kind, a name in the model registry (e.g. rbm)."},
+    {KEY(model, n_hidden), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = 100000, .listable = 1, .unit = "units", .help = "Number of hidden units."},
+    {KEY(model, visible_bias), .type = T_BOOL, .listable = 1, .unit = "",
+     .help = "1 = learn a visible bias; 0 = keep it at zero (the authors' RBM)."},
+    {KEY(model, init_sigma), .type = T_REAL, .bounds = LO, .lo = 0,
+     .listable = 1, .unit = "",
+     .help = "Standard deviation of the initial weights W ~ N(0, init_sigma^2)."},
+
+    {KEY(estimator, kind), .type = T_ENUM, .names = "two_term|isd|aol",
+     .listable = 1, .unit = "", .help = "Gradient estimator: two_term, isd or aol (SPEC section 2)."},
+    {KEY(estimator, eta), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
+     .listable = 1, .unit = "", .help = "Learning rate eta (aol applies eta/tau per step)."},
+    {KEY(estimator, b), .type = T_REAL, .bounds = LO | HI | LO_OPEN | HI_OPEN,
+     .lo = 0, .hi = 1, .listable = 1, .unit = "",
+     .help = "Probability that a phase is positive (isd, aol)."},
+    {KEY(estimator, weights), .type = T_ENUM, .names = "importance|unit|swapped",
+     .listable = 1, .unit = "",
+     .help = "Phase weights: importance (unbiased), unit (authors' run) or swapped (biased control)."},
+    {KEY(estimator, tau), .type = T_REAL, .bounds = LO, .lo = 1, .listable = 1,
+     .unit = "steps", .help = "Mean phase length tau."},
+    {KEY(estimator, law), .type = T_ENUM, .names = "fixed|geometric|uniform",
+     .listable = 1, .unit = "", .help = "Law of the phase length: fixed, geometric or uniform."},
+    {KEY(estimator, uniform_halfwidth), .type = T_INT, .bounds = LO | HI,
+     .lo = 0, .hi = INT_MAX, .listable = 1, .unit = "steps",
+     .help = "Half-width w of the uniform law on {tau-w, ..., tau+w}; w < tau."},
+    {KEY(estimator, persistent), .type = T_BOOL, .listable = 1, .unit = "",
+     .help = "two_term: 1 = one persistent chain, 0 = CD-K restarted from the data."},
+    {KEY(estimator, batch), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = 100000, .listable = 1, .unit = "", .help = "Chains per learner (minibatch size)."},
+
+    {KEY(optim, kind), .type = T_ENUM, .names = "sgd|adam", .listable = 1,
+     .unit = "", .help = "Optimiser: sgd or adam (both ascend the CL direction)."},
+    {KEY(optim, beta1), .type = T_REAL, .bounds = LO | HI | HI_OPEN, .lo = 0,
+     .hi = 1, .listable = 1, .unit = "", .help = "Adam first-moment decay."},
+    {KEY(optim, beta2), .type = T_REAL, .bounds = LO | HI | HI_OPEN, .lo = 0,
+     .hi = 1, .listable = 1, .unit = "", .help = "Adam second-moment decay."},
+    {KEY(optim, epsilon), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
+     .listable = 1, .unit = "", .help = "Adam denominator guard."},
+
+    /* Not a settings field: it shapes the grid. */
+    {.section = "grid", .key = "zip", .name = "grid.zip", .type = T_ZIP,
+     .allow_empty = 1, .check = check_zip, .unit = "",
+     .help = "Listed keys (section.key, comma-separated) of equal length that "
+             "vary together as one axis; empty = none."},
+};
+
+#undef KEY
+
+enum { N_KEYS = sizeof keys / sizeof keys[0] };
+
+static const char *const sections[] = {"run",       "data",  "model",
+                                       "estimator", "optim", "grid"};
+
+/* Enum fields are written as int; the names above are in enum order. */
+_Static_assert(sizeof(flexcl_experiment) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_data_source) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_estimator_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_weights) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_phase_law) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
+_Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
+                   FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
+                   FLEXCL_OPTIM_ADAM == 1,
+               "enum order matches the names in keys[]");
+
+/* Values -------------------------------------------------------------------*/
+
+/* One parsed value of a numeric, bool or enum key (bool and enum in i). */
+typedef union {
+    long long i;
+    unsigned long long u;
+    double r;
+} num;
+
+/* What the job text (and overrides) say about one key. */
+typedef struct {
+    int order;    /* 1 + rank of first appearance; 0 = never set */
+    int line;     /* line in the job file; 0 when set by --set */
+    char *loc;    /* "FILE:LINE" or "--set section.key=value" */
+    int is_list;  /* written as a list, linspace or logspace: a grid axis */
+    size_t n;     /* values (1 for a scalar) */
+    num *vals;
+    char (*texts)[TEXT_MAX]; /* normalised text of each value */
+    char *str;    /* value of a string or path key */
+} slot;
+
+struct flexcl_job {
+    char *text;
+    char *filename;
+    slot slots[N_KEYS];
+    int n_set;                /* keys set so far (source of slot.order) */
+    flexcl_settings base;     /* defaults + every scalar value */
+    int replicates;
+    size_t n_points;
+    size_t n_axes;
+    size_t axes[N_KEYS];      /* key index of each axis, in axis order */
+    /* Zipped axes share one index: axis a moves with index group[a]; groups
+     * are ordered by their first axis, and n_groups <= n_axes. */
+    size_t group[N_KEYS];
+    size_t n_groups;
+    size_t group_len[N_KEYS];
+};
+
+/* Small helpers ------------------------------------------------------------*/
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+           c == '\f';
+}
+
+/* Copy [s, s + n) without leading and trailing whitespace into a new string. */
+static char *dup_trimmed(const char *s, size_t n)
+{
+    while (n > 0 && is_blank(*s)) ++s, --n;
+    while (n > 0 && is_blank(s[n - 1])) --n;
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static char *dup_printf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static char *dup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (s == NULL) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* User text made safe for a one-line message: control characters become
+ * '?', and long text is cut to ECHO_MAX bytes followed by "...". */
+static const char *echo(const char *s, char buf[ECHO_MAX + 4])
+{
+    size_t i = 0;
+    for (; s[i] != '\0' && i < ECHO_MAX; ++i)
+        buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
+    if (s[i] != '\0') {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* The shortest text that reads back as exactly v: the fewest significant
+ * digits that round-trip, in "%g" style but without an exponent for
+ * 1 <= |v| < 1e7 ("10", "250000", "0.001", "1e-08", "1e+20"). */
+static void format_real(double v, char *buf, size_t n)
+{
+    int p = 1;
+    for (; p < 17; ++p) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    snprintf(buf, n, "%.*g", p, v);
+    const char *e = strchr(buf, 'e');
+    if (e == NULL) return;
+    int exp10 = atoi(e + 1);
+    if (exp10 >= 0 && exp10 < 7)
+        snprintf(buf, n, "%.*f", p - 1 - exp10 > 0 ? p - 1 - exp10 : 0, v);
+}
+
+/* Name number idx of an enum key ("a|b|c"), copied into buf. */
+static void enum_name(const key_def *k, long long idx, char *buf, size_t n)
+{
+    const char *p = k->names;
+    for (long long i = 0; i < idx && p != NULL; ++i) {
+        p = strchr(p, '|');
+        if (p) ++p;
+    }
+    if (p == NULL || idx < 0) {
+        snprintf(buf, n, "%lld", idx);
+        return;
+    }
+    size_t len = strcspn(p, "|");
+    snprintf(buf, n, "%.*s", (int)len, p);
+}
+
+/* Index of name in an enum key's names, or -1. */
+static long long enum_index(const key_def *k, const char *name)
+{
+    const char *p = k->names;
+    size_t want = strlen(name);
+    for (long long i = 0; p != NULL; ++i) {
+        size_t len = strcspn(p, "|");
+        if (len == want && strncmp(p, name, len) == 0) return i;
+        p = strchr(p, '|');
+        if (p) ++p;
+    }
+    return -1;
+}
+
+/* Normalised text of one value of key k. */
+static void format_value(const key_def *k, num v, char *buf, size_t n)
+{
+    switch (k->type) {
+    case T_INT: snprintf(buf, n, "%lld", v.i); break;
+    case T_UINT: snprintf(buf, n, "%llu", v.u); break;
+    case T_REAL: format_real(v.r, buf, n); break;
+    case T_BOOL: snprintf(buf, n, "%d", v.i != 0); break;
+    case T_ENUM: enum_name(k, v.i, buf, n); break;
+    case T_STRING:
+    case T_PATH:
+    case T_ZIP: snprintf(buf, n, "%s", ""); break;
+    }
+}
+
+static size_t section_index(const char *section)
+{
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; ++i)
+        if (strcmp(sections[i], section) == 0) return i;
+    return SIZE_MAX;
+}
+
+static size_t key_index(const char *section, const char *key)
+{
+    for (size_t i = 0; i < N_KEYS; ++i)
+        if (strcmp(keys[i].section, section) == 0 &&
+            strcmp(keys[i].key, key) == 0)
+            return i;
+    return N_KEYS;
+}
+
+static size_t key_by_name(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; ++i)
+        if (strcmp(keys[i].name, name) == 0) return i;
+    return N_KEYS;
+}
+
+/* Fields of flexcl_settings ------------------------------------------------*/
+
+static num read_field(const flexcl_settings *s, const key_def *k)
+{
+    const char *f = (const char *)s + k->offset;
+    num v = {.i = 0};
+    switch (k->type) {
+    case T_INT:
+    case T_BOOL:
+    case T_ENUM: {
+        int x;
+        memcpy(&x, f, sizeof x);
+        v.i = x;
+        break;
+    }
+    case T_UINT:
+        if (k->size == sizeof(uint64_t)) {
+            uint64_t x;
+            memcpy(&x, f, sizeof x);
+            v.u = x;
+        } else {
+            uint32_t x;
+            memcpy(&x, f, sizeof x);
+            v.u = x;
+        }
+        break;
+    case T_REAL: memcpy(&v.r, f, sizeof v.r); break;
+    case T_STRING:
+    case T_PATH:
+    case T_ZIP: break;
+    }
+    return v;
+}
+
+static void write_field(flexcl_settings *s, const key_def *k, num v)
+{
+    char *f = (char *)s + k->offset;
+    switch (k->type) {
+    case T_INT:
+    case T_BOOL:
+    case T_ENUM: {
+        int x = (int)v.i;
+        memcpy(f, &x, sizeof x);
+        break;
+    }
+    case T_UINT:
+        if (k->size == sizeof(uint64_t)) {
+            uint64_t x = v.u;
+            memcpy(f, &x, sizeof x);
+        } else {
+            uint32_t x = (uint32_t)v.u;
+            memcpy(f, &x, sizeof x);
+        }
+        break;
+    case T_REAL: memcpy(f, &v.r, sizeof v.r); break;
+    case T_STRING:
+    case T_PATH:
+    case T_ZIP: break;
+    }
+}
+
+/* Text of key k's value in s (the same text a list value would get). */
+static void format_field(const flexcl_settings *s, const key_def *k, char *buf,
+                         size_t n)
+{
+    if (k->type == T_ZIP)
+        snprintf(buf, n, "%s", "");
+    else if (k->type == T_STRING || k->type == T_PATH)
+        snprintf(buf, n, "%s", (const char *)s + k->offset);
+    else
+        format_value(k, read_field(s, k), buf, n);
+}
+
+/* Parsing one value --------------------------------------------------------*/
+
+static flexcl_code check_model_kind(const char *value, const char *loc,
+                                    const char *name)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (flexcl_model_lookup(value) == NULL) {
+        char known[256] = "";
+        const flexcl_model_ops *const *reg = flexcl_model_registry();
+        for (size_t i = 0; reg != NULL && reg[i] != NULL; ++i) {
+            size_t used = strlen(known);
+            snprintf(known + used, sizeof known - used, "%s%s",
+                     i ? ", " : "", reg[i]->name);
+        }
+        char e[ECHO_MAX + 4];
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: %s: '%s' is not a registered model (registered: %s)",
+                    loc, name, echo(value, e), known);
+    }
+done:
+    return err;
+}
+
+/* The keys named by a grid.zip value "a.b, c.d" into ks[N_KEYS]; *n = 0
+ * for an empty value. Every name must be a distinct listable key, and a
+ * zip needs at least two. */
+static flexcl_code zip_keys(const char *value, const char *loc, size_t *ks,
+                            size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *name = NULL;
+    char e[ECHO_MAX + 4];
+    *n = 0;
+    if (value[0] == '\0') goto done;
+    for (const char *p = value;; ++p) {
+        size_t len = strcspn(p, ",");
+        name = dup_trimmed(p, len);
+        FLEXCL_CHECK(name != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        size_t k = key_by_name(name);
+        FLEXCL_CHECK(k < N_KEYS && keys[k].type != T_ZIP, FLEXCL_ERR_JOB,
+                     "%s: grid.zip: '%s' is not a key (write section.key)",
+                     loc, echo(name, e));
+        FLEXCL_CHECK(keys[k].listable, FLEXCL_ERR_JOB,
+                     "%s: grid.zip: %s takes a single value and cannot be "
+                     "zipped",
+                     loc, keys[k].name);
+        for (size_t j = 0; j < *n; ++j)
+            FLEXCL_CHECK(ks[j] != k, FLEXCL_ERR_JOB,
+                         "%s: grid.zip: %s is named twice", loc, keys[k].name);
+        ks[(*n)++] = k;
+        free(name);
+        name = NULL;
+        p += len;
+        if (*p == '\0') break;
+    }
+    FLEXCL_CHECK(*n >= 2, FLEXCL_ERR_JOB,
+                 "%s: grid.zip: needs at least two keys, not '%s'", loc,
+                 echo(value, e));
+done:
+    free(name);
+    return err;
+}
+
+static flexcl_code check_zip(const char *value, const char *loc,
+                             const char *name)
+{
+    (void)name;
+    size_t ks[N_KEYS], n = 0;
+    return zip_keys(value, loc, ks, &n);
+}
+
+/* Bound text for a range message: "[1, inf)" and so on. */
+static void format_range(const key_def *k, char *buf, size_t n)
+{
+    char lo[TEXT_MAX] = "-inf", hi[TEXT_MAX] = "inf";
+    if (k->bounds & LO) format_real(k->lo, lo, sizeof lo);
+    if (k->bounds & HI) format_real(k->hi, hi, sizeof hi);
+    snprintf(buf, n, "%c%s, %s%c",
+             (k->bounds & LO) && !(k->bounds & LO_OPEN) ? '[' : '(', lo, hi,
+             (k->bounds & HI) && !(k->bounds & HI_OPEN) ? ']' : ')');
+}
+
+/* Fail unless x lies in key k's range; shown is the value as the user sees it. */
+static flexcl_code check_range(const key_def *k, double x, const char *shown,
+                               const char *loc)
+{
+    flexcl_code err = FLEXCL_OK;
+    int bad = 0;
+    if (k->bounds & LO)
+        bad |= (k->bounds & LO_OPEN) ? !(x > k->lo) : !(x >= k->lo);
+    if (k->bounds & HI)
+        bad |= (k->bounds & HI_OPEN) ? !(x < k->hi) : !(x <= k->hi);
+    if (bad) {
+        char range[2 * TEXT_MAX + 8], e[ECHO_MAX + 4];
+        format_range(k, range, sizeof range);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: %s is outside %s", loc, k->name,
+                    echo(shown, e), range);
+    }
+done:
+    return err;
+}
+
+/* True when s is an optional sign followed by decimal digits only. */
+static int is_integer_text(const char *s, int allow_minus)
+{
+    if (*s == '+' || (allow_minus && *s == '-')) ++s;
+    if (!isdigit((unsigned char)*s)) return 0;
+    while (isdigit((unsigned char)*s)) ++s;
+    return *s == '\0';
+}
+
+/* Read a finite real number; 0 when text is not one. */
+static int read_real(const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(text, &end);
+    if (end == text || *end != '\0' || !isfinite(x)) return 0;
+    if (errno == ERANGE && fabs(x) > 1.0) return 0; /* overflow */
+    *out = x;
+    return 1;
+}
+
+/* One scalar element (already trimmed, non-empty) of key k. */
+static flexcl_code parse_scalar(const key_def *k, const char *text,
+                                const char *loc, num *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    char e[ECHO_MAX + 4];
+    switch (k->type) {
+    case T_INT: {
+        FLEXCL_CHECK(is_integer_text(text, 1), FLEXCL_ERR_JOB,
+                     "%s: %s: '%s' is not an integer", loc, k->name,
+                     echo(text, e));
+        errno = 0;
+        long long x = strtoll(text, NULL, 10);
+        if (errno == ERANGE) {
+            /* Far outside every int range: report it as such. */
+            FLEXCL_CALL(check_range(k, x < 0 ? -HUGE_VAL : HUGE_VAL, text, loc));
+        }
+        FLEXCL_CALL(check_range(k, (double)x, text, loc));
+        out->i = x;
+        break;
+    }
+    case T_UINT: {
+        FLEXCL_CHECK(is_integer_text(text, 0), FLEXCL_ERR_JOB,
+                     "%s: %s: '%s' is not a non-negative integer", loc,
+                     k->name, echo(text, e));
+        errno = 0;
+        unsigned long long x = strtoull(text, NULL, 10);
+        unsigned long long max =
+            k->size == sizeof(uint64_t) ? UINT64_MAX : UINT32_MAX;
+        FLEXCL_CHECK(errno != ERANGE && x <= max, FLEXCL_ERR_JOB,
+                     "%s: %s: %s is too large (at most %llu)", loc, k->name,
+                     echo(text, e), max);
+        FLEXCL_CALL(check_range(k, (double)x, text, loc));
+        out->u = x;
+        break;
+    }
+    case T_REAL: {
+        double x = 0.0;
+        FLEXCL_CHECK(read_real(text, &x), FLEXCL_ERR_JOB,
+                     "%s: %s: '%s' is not a real number", loc, k->name,
+                     echo(text, e));
+        FLEXCL_CALL(check_range(k, x, text, loc));
+        out->r = x;
+        break;
+    }
+    case T_BOOL: {
+        static const char *const yes[] = {"1", "true", "yes", "on"};
+        static const char *const no[] = {"0", "false", "no", "off"};
+        int v = -1;
+        for (size_t i = 0; i < 4; ++i) {
+            if (strcasecmp(text, yes[i]) == 0) v = 1;
+            if (strcasecmp(text, no[i]) == 0) v = 0;
+        }
+        FLEXCL_CHECK(v >= 0, FLEXCL_ERR_JOB,
+                     "%s: %s: '%s' is not a boolean (use 1/0, true/false, "
+                     "yes/no or on/off)",
+                     loc, k->name, echo(text, e));
+        out->i = v;
+        break;
+    }
+    case T_ENUM: {
+        long long idx = enum_index(k, text);
+        FLEXCL_CHECK(idx >= 0, FLEXCL_ERR_JOB, "%s: %s: '%s' is not one of %s",
+                     loc, k->name, echo(text, e), k->names);
+        out->i = idx;
+        break;
+    }
+    case T_STRING:
+    case T_PATH:
+    case T_ZIP:
+        FLEXCL_FAIL(FLEXCL_ERR_INTERNAL, "%s: %s: not a scalar key", loc,
+                    k->name);
+    }
+done:
+    return err;
+}
+
+/* A value x generated by linspace/logspace, converted to key k's type. */
+static flexcl_code generated_value(const key_def *k, double x,
+                                   const char *form, const char *loc,
+                                   num *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    char shown[TEXT_MAX], e[ECHO_MAX + 4];
+    format_real(x, shown, sizeof shown);
+    if (k->type == T_REAL) {
+        FLEXCL_CALL(check_range(k, x, shown, loc));
+        out->r = x;
+        goto done;
+    }
+    double r = nearbyint(x);
+    FLEXCL_CHECK(fabs(x - r) <= 1e-9 * fmax(1.0, fabs(x)), FLEXCL_ERR_JOB,
+                 "%s: %s: %s gives %s, which is not an integer", loc, k->name,
+                 echo(form, e), shown);
+    format_real(r, shown, sizeof shown);
+    if (k->type == T_INT) {
+        FLEXCL_CALL(check_range(k, r, shown, loc));
+        out->i = (long long)r;
+    } else {
+        FLEXCL_CHECK(r >= 0, FLEXCL_ERR_JOB,
+                     "%s: %s: %s gives %s, which is negative", loc, k->name,
+                     echo(form, e), shown);
+        FLEXCL_CHECK(r < 0x1p63, FLEXCL_ERR_JOB, "%s: %s: %s is too large",
+                     loc, k->name, shown);
+        FLEXCL_CALL(check_range(k, r, shown, loc));
+        out->u = (unsigned long long)r;
+    }
+done:
+    return err;
+}
+
+static void slot_clear(slot *s)
+{
+    free(s->loc);
+    free(s->vals);
+    free(s->texts);
+    free(s->str);
+    memset(s, 0, sizeof *s);
+}
+
+static flexcl_code slot_alloc(slot *s, size_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    s->n = n;
+    FLEXCL_ALLOC(s->vals, n);
+    FLEXCL_ALLOC(s->texts, n);
+done:
+    return err;
+}
+
+/* "linspace(a, b, n)" or "logspace(a, b, n)"; value starts with the name. */
+static flexcl_code parse_space(const key_def *k, const char *value, int logs,
+                               const char *loc, slot *s)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *args[3] = {NULL, NULL, NULL};
+    char e[ECHO_MAX + 4];
+    const char *fn = logs ? "logspace" : "linspace";
+    const char *open = value + strlen(fn);
+    while (is_blank(*open)) ++open;
+    size_t len = strlen(value);
+    FLEXCL_CHECK(*open == '(' && len > 0 && value[len - 1] == ')',
+                 FLEXCL_ERR_JOB, "%s: %s: '%s' is not %s(a, b, n)", loc,
+                 k->name, echo(value, e), fn);
+    FLEXCL_CHECK(k->type == T_INT || k->type == T_UINT || k->type == T_REAL,
+                 FLEXCL_ERR_JOB,
+                 "%s: %s: %s needs a numeric key; list the values instead",
+                 loc, k->name, fn);
+    const char *p = open + 1, *end = value + len - 1;
+    for (int i = 0; i < 3; ++i) {
+        const char *q = p;
+        while (q < end && *q != ',') ++q;
+        FLEXCL_CHECK((i < 2) == (q < end), FLEXCL_ERR_JOB,
+                     "%s: %s: '%s' needs exactly three arguments: %s(a, b, n)",
+                     loc, k->name, echo(value, e), fn);
+        args[i] = dup_trimmed(p, (size_t)(q - p));
+        FLEXCL_CHECK(args[i] != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        p = q + 1;
+    }
+    double a = 0, b = 0;
+    FLEXCL_CHECK(read_real(args[0], &a), FLEXCL_ERR_JOB,
+                 "%s: %s: %s start '%s' is not a real number", loc, k->name,
+                 fn, echo(args[0], e));
+    FLEXCL_CHECK(read_real(args[1], &b), FLEXCL_ERR_JOB,
+                 "%s: %s: %s end '%s' is not a real number", loc, k->name, fn,
+                 echo(args[1], e));
+    FLEXCL_CHECK(is_integer_text(args[2], 1), FLEXCL_ERR_JOB,
+                 "%s: %s: %s count '%s' is not an integer", loc, k->name, fn,
+                 echo(args[2], e));
+    errno = 0;
+    long long n = strtoll(args[2], NULL, 10);
+    FLEXCL_CHECK(errno != ERANGE && n >= 1 && n <= LIST_MAX, FLEXCL_ERR_JOB,
+                 "%s: %s: %s count %s is outside [1, %d]", loc, k->name, fn,
+                 echo(args[2], e), LIST_MAX);
+    FLEXCL_CHECK(!logs || (a > 0 && b > 0), FLEXCL_ERR_JOB,
+                 "%s: %s: logspace needs a > 0 and b > 0, not '%s'", loc,
+                 k->name, echo(value, e));
+    FLEXCL_CALL(slot_alloc(s, (size_t)n));
+    s->is_list = 1;
+    const double la = logs ? log10(a) : 0.0, lb = logs ? log10(b) : 0.0;
+    for (long long i = 0; i < n; ++i) {
+        double x;
+        if (i == 0)
+            x = a;
+        else if (i == n - 1)
+            x = b;
+        else if (logs)
+            x = pow(10.0, la + ((lb - la) * (double)i) / (double)(n - 1));
+        else
+            x = a + ((b - a) * (double)i) / (double)(n - 1);
+        FLEXCL_CALL(generated_value(k, x, value, loc, &s->vals[i]));
+        format_value(k, s->vals[i], s->texts[i], TEXT_MAX);
+    }
+done:
+    for (int i = 0; i < 3; ++i) free(args[i]);
+    return err;
+}
+
+/* "v1, v2, ..." */
+static flexcl_code parse_list(const key_def *k, const char *value,
+                              const char *loc, slot *s)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *elem = NULL;
+    char e[ECHO_MAX + 4];
+    size_t n = 1;
+    for (const char *p = value; *p; ++p) n += *p == ',';
+    FLEXCL_CALL(slot_alloc(s, n));
+    s->is_list = 1;
+    const char *p = value;
+    for (size_t i = 0; i < n; ++i) {
+        size_t len = strcspn(p, ",");
+        elem = dup_trimmed(p, len);
+        FLEXCL_CHECK(elem != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        FLEXCL_CHECK(elem[0] != '\0', FLEXCL_ERR_JOB,
+                     "%s: %s: empty element %zu in the list '%s'", loc,
+                     k->name, i + 1, echo(value, e));
+        FLEXCL_CALL(parse_scalar(k, elem, loc, &s->vals[i]));
+        format_value(k, s->vals[i], s->texts[i], TEXT_MAX);
+        free(elem);
+        elem = NULL;
+        p += len + 1;
+    }
+done:
+    free(elem);
+    return err;
+}
+
+static int starts_call(const char *value, const char *fn)
+{
+    size_t n = strlen(fn);
+    if (strncmp(value, fn, n) != 0) return 0;
+    value += n;
+    while (is_blank(*value)) ++value;
+    return *value == '(';
+}
+
+/* Parse the (trimmed) value of key k into s. */
+static flexcl_code parse_value(const key_def *k, const char *value,
+                               const char *loc, slot *s)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (value[0] == '\0' && !k->allow_empty)
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: empty value", loc, k->name);
+    if (k->type == T_STRING || k->type == T_PATH || k->type == T_ZIP) {
+        size_t len = strlen(value);
+        FLEXCL_CHECK(len < k->size || k->type == T_ZIP, FLEXCL_ERR_JOB,
+                     "%s: %s: value is %zu characters long; at most %zu "
+                     "are allowed",
+                     loc, k->name, len, k->size - 1);
+        if (k->check) FLEXCL_CALL(k->check(value, loc, k->name));
+        s->str = malloc(len + 1);
+        FLEXCL_CHECK(s->str != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        memcpy(s->str, value, len + 1);
+        s->n = 1;
+        goto done;
+    }
+    int lin = starts_call(value, "linspace"), logs = starts_call(value, "logspace");
+    int list = lin || logs || strchr(value, ',') != NULL;
+    char e[ECHO_MAX + 4];
+    FLEXCL_CHECK(!list || k->listable, FLEXCL_ERR_JOB,
+                 "%s: %s: takes a single value, not the list '%s'", loc,
+                 k->name, echo(value, e));
+    if (lin || logs) {
+        FLEXCL_CALL(parse_space(k, value, logs, loc, s));
+    } else if (list) {
+        FLEXCL_CALL(parse_list(k, value, loc, s));
+    } else {
+        FLEXCL_CALL(slot_alloc(s, 1));
+        FLEXCL_CALL(parse_scalar(k, value, loc, &s->vals[0]));
+        format_value(k, s->vals[0], s->texts[0], TEXT_MAX);
+    }
+done:
+    return err;
+}
+
+/* Set key k from value (trimmed) at loc; line > 0 for the job file, where a
+ * second assignment is an error, 0 for an override, which replaces. Takes
+ * ownership of loc in every case. */
+static flexcl_code assign(flexcl_job *job, size_t k, const char *value,
+                          char *loc, int line)
+{
+    flexcl_code err = FLEXCL_OK;
+    slot fresh = {0};
+    fresh.loc = loc;
+    fresh.line = line;
+    slot *old = &job->slots[k];
+    if (line > 0 && old->order != 0)
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: duplicated key (first set at line %d)",
+                    loc, keys[k].name, old->line);
+    FLEXCL_CALL(parse_value(&keys[k], value, loc, &fresh));
+    fresh.order = old->order ? old->order : ++job->n_set;
+    slot_clear(old);
+    *old = fresh;
+    fresh = (slot){0};
+done:
+    slot_clear(&fresh);
+    return err;
+}
+
+/* Reading the job text with inih -------------------------------------------*/
+
+typedef struct {
+    flexcl_job *job;
+    const char *text;
+    size_t len, pos;
+    int lineno;          /* line of the last line handed to inih */
+    const char *line;    /* that raw line, without the line end */
+    size_t line_len;
+    flexcl_code err;     /* first error found by reader or handler */
+    int err_line;
+} parse_state;
+
+/* Check a "[section]" line (content without leading whitespace). A line with
+ * no ']' is left to inih, which reports it as a syntax error. */
+static flexcl_code check_section_line(parse_state *st, const char *p,
+                                      size_t len)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *name = NULL;
+    const char *rb = memchr(p, ']', len);
+    if (rb == NULL) goto done;
+    name = dup_trimmed(p + 1, (size_t)(rb - p - 1));
+    FLEXCL_CHECK(name != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    const char *rest = rb + 1, *end = p + len;
+    while (rest < end && is_blank(*rest)) ++rest;
+    char e[ECHO_MAX + 4];
+    FLEXCL_CHECK(rest == end || *rest == ';' || *rest == '#', FLEXCL_ERR_JOB,
+                 "%s:%d: unexpected text after [%s]", st->job->filename,
+                 st->lineno, echo(name, e));
+    FLEXCL_CHECK(section_index(name) != SIZE_MAX, FLEXCL_ERR_JOB,
+                 "%s:%d: unknown section [%s] (sections: [run], [data], "
+                 "[model], [estimator], [optim], [grid])",
+                 st->job->filename, st->lineno, echo(name, e));
+done:
+    free(name);
+    return err;
+}
+
+/* ini_reader: hand inih one line per call, like fgets, and remember it. */
+static char *read_line(char *str, int num, void *stream)
+{
+    parse_state *st = stream;
+    if (st->err != FLEXCL_OK || st->pos >= st->len || num < 3) return NULL;
+    const char *p = st->text + st->pos;
+    const char *nl = memchr(p, '\n', st->len - st->pos);
+    size_t len = nl ? (size_t)(nl - p) : st->len - st->pos;
+    st->pos += len + (nl != NULL);
+    st->lineno++;
+    if (st->lineno == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3, len -= 3; /* UTF-8 byte order mark */
+    while (len > 0 && is_blank(p[len - 1])) --len;
+    /* No leading whitespace: inih would read an indented line as the
+     * continuation of the previous value. */
+    while (len > 0 && is_blank(*p)) ++p, --len;
+    st->line = p;
+    st->line_len = len;
+    if (len > 0 && *p == '[') {
+        flexcl_code e = check_section_line(st, p, len);
+        if (e != FLEXCL_OK) {
+            st->err = e;
+            st->err_line = st->lineno;
+            return NULL;
+        }
+    }
+    /* At most num - 2 bytes plus '\n' fit; the handler re-reads the value
+     * of a longer line from st->line. */
+    size_t copy = len < (size_t)num - 2 ? len : (size_t)num - 2;
+    memcpy(str, p, copy);
+    str[copy] = '\n';
+    str[copy + 1] = '\0';
+    return str;
+}
+
+/* The value of the current key line, read from the raw line: after the first
+ * '=' or ':' (where inih splits), up to a ';' or '#' that follows
+ * whitespace, trimmed. */
+static char *raw_value(const parse_state *st)
+{
+    const char *p = st->line, *end = st->line + st->line_len;
+    while (p < end && *p != '=' && *p != ':') ++p;
+    if (p < end) ++p;
+    const char *q = p;
+    for (; q < end; ++q)
+        if ((*q == ';' || *q == '#') && q > p && is_blank(q[-1])) break;
+    return dup_trimmed(p, (size_t)(q - p));
+}
+
+static flexcl_code handle_key(parse_state *st, const char *section,
+                              const char *name)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *sec = NULL, *value = NULL, *loc = NULL;
+    const char *file = st->job->filename;
+    char e[ECHO_MAX + 4];
+    sec = dup_trimmed(section, strlen(section));
+    FLEXCL_CHECK(sec != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
+                 "%s:%d: missing key name before '='", file, st->lineno);
+    FLEXCL_CHECK(sec[0] != '\0', FLEXCL_ERR_JOB,
+                 "%s:%d: key %s is outside any section (put it under [run], "
+                 "[data], [model], [estimator] or [optim])",
+                 file, st->lineno, echo(name, e));
+    size_t k = key_index(sec, name);
+    FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB, "%s:%d: unknown key %s.%s", file,
+                 st->lineno, sec, echo(name, e));
+    value = raw_value(st);
+    loc = dup_printf("%s:%d", file, st->lineno);
+    FLEXCL_CHECK(value != NULL && loc != NULL, FLEXCL_ERR_NOMEM,
+                 "out of memory");
+    char *owned = loc;
+    loc = NULL;
+    FLEXCL_CALL(assign(st->job, k, value, owned, st->lineno));
+done:
+    free(sec);
+    free(value);
+    free(loc);
+    return err;
+}
+
+/* ini_handler: one key = value line. */
+static int on_key(void *user, const char *section, const char *name,
+                  const char *value)
+{
+    (void)value; /* re-read from the raw line, see raw_value */
+    parse_state *st = user;
+    if (st->err != FLEXCL_OK) return 0;
+    flexcl_code e = handle_key(st, section, name);
+    if (e != FLEXCL_OK) {
+        st->err = e;
+        st->err_line = st->lineno;
+        return 0;
+    }
+    return 1;
+}
+
+static flexcl_code parse_text(flexcl_job *job)
+{
+    flexcl_code err = FLEXCL_OK;
+    parse_state st = {.job = job, .text = job->text, .len = strlen(job->text)};
+    int r = ini_parse_stream(read_line, &st, on_key, &st);
+    FLEXCL_CHECK(r >= 0, r == -2 ? FLEXCL_ERR_NOMEM : FLEXCL_ERR_INTERNAL,
+                 "%s: inih failed with code %d", job->filename, r);
+    /* inih reports the first line it could not parse (or whose handler
+     * failed); keep whichever error comes first in the file. */
+    if (r > 0 && (st.err == FLEXCL_OK || r < st.err_line))
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s:%d: INI syntax error: expected [section], key = value "
+                    "or a comment",
+                    job->filename, r);
+    if (st.err != FLEXCL_OK) FLEXCL_CALL(st.err);
+done:
+    return err;
+}
+
+/* Overrides ----------------------------------------------------------------*/
+
+static flexcl_code apply_override(flexcl_job *job, const char *text)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *name = NULL, *value = NULL, *loc = NULL;
+    char e[ECHO_MAX + 4];
+    FLEXCL_CHECK(text != NULL, FLEXCL_ERR_ARG, "override is NULL");
+    loc = dup_printf("--set %s", echo(text, e));
+    FLEXCL_CHECK(loc != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    const char *eq = strchr(text, '=');
+    FLEXCL_CHECK(eq != NULL, FLEXCL_ERR_JOB,
+                 "%s: expected section.key=value", loc);
+    name = dup_trimmed(text, (size_t)(eq - text));
+    value = dup_trimmed(eq + 1, strlen(eq + 1));
+    FLEXCL_CHECK(name != NULL && value != NULL, FLEXCL_ERR_NOMEM,
+                 "out of memory");
+    char *dot = strchr(name, '.');
+    FLEXCL_CHECK(dot != NULL && dot != name && dot[1] != '\0', FLEXCL_ERR_JOB,
+                 "%s: expected section.key=value", loc);
+    *dot = '\0';
+    FLEXCL_CHECK(section_index(name) != SIZE_MAX, FLEXCL_ERR_JOB,
+                 "%s: unknown section [%s]", loc, name);
+    size_t k = key_index(name, dot + 1);
+    FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB, "%s: unknown key %s.%s", loc,
+                 name, dot + 1);
+    char *owned = loc;
+    loc = NULL;
+    FLEXCL_CALL(assign(job, k, value, owned, 0));
+done:
+    free(name);
+    free(value);
+    free(loc);
+    return err;
+}
+
+/* The grid -----------------------------------------------------------------*/
+
+/* Where a cross-key error is reported: key a's assignment, else key b's,
+ * else the file. */
+static const char *loc_of(const flexcl_job *job, size_t a, size_t b)
+{
+    if (job->slots[a].loc) return job->slots[a].loc;
+    if (job->slots[b].loc) return job->slots[b].loc;
+    return job->filename;
+}
+
+/* " at grid point P (axis=value, ...)" or "" without axes. */
+static void describe_point(const flexcl_job *job, const size_t *idx,
+                           size_t point, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (job->n_axes == 0) return;
+    size_t used = (size_t)snprintf(buf, n, " at grid point %zu (", point);
+    for (size_t a = 0; a < job->n_axes && used < n; ++a) {
+        const size_t k = job->axes[a];
+        used += (size_t)snprintf(buf + used, n - used, "%s%s=%s",
+                                 a ? ", " : "", keys[k].name,
+                                 job->slots[k].texts[idx[a]]);
+    }
+    if (used < n) snprintf(buf + used, n - used, ")");
+}
+
+/* The rules that involve more than one key, for one grid point. */
+static flexcl_code check_point(const flexcl_job *job, const flexcl_settings *s,
+                               const size_t *idx, size_t point)
+{
+    flexcl_code err = FLEXCL_OK;
+    char where[WHERE_MAX], tau[TEXT_MAX];
+    const flexcl_estimator_settings *es = &s->estimator;
+    if (es->law == FLEXCL_LAW_UNIFORM && !((double)es->uniform_halfwidth < es->tau)) {
+        describe_point(job, idx, point, where, sizeof where);
+        format_real(es->tau, tau, sizeof tau);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: estimator.uniform_halfwidth: %d is not below "
+                    "estimator.tau = %s (required by estimator.law = uniform)%s",
+                    loc_of(job, key_by_name("estimator.uniform_halfwidth"),
+                           key_by_name("estimator.tau")),
+                    es->uniform_halfwidth, tau, where);
+    }
+    if (s->data.label_block && s->data.labels[0] == '\0') {
+        describe_point(job, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: data.label_block: 1 needs a non-empty data.labels%s",
+                    loc_of(job, key_by_name("data.label_block"),
+                           key_by_name("data.labels")),
+                    where);
+    }
+    if (s->run.eval_every > s->run.steps) {
+        describe_point(job, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: run.eval_every: %llu exceeds run.steps = %llu%s",
+                    loc_of(job, key_by_name("run.eval_every"),
+                           key_by_name("run.steps")),
+                    (unsigned long long)s->run.eval_every,
+                    (unsigned long long)s->run.steps, where);
+    }
+done:
+    return err;
+}
+
+/* Group the axes: every axis is its own group except the keys of grid.zip,
+ * which share one group placed at the first of them. */
+static flexcl_code group_axes(flexcl_job *job)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t zk = key_by_name("grid.zip");
+    const slot *zs = &job->slots[zk];
+    size_t zipped[N_KEYS], n_zipped = 0;
+    int in_zip[N_KEYS] = {0};
+    if (zs->order != 0) FLEXCL_CALL(zip_keys(zs->str, zs->loc, zipped, &n_zipped));
+    for (size_t j = 0; j < n_zipped; ++j) {
+        const size_t k = zipped[j], k0 = zipped[0];
+        FLEXCL_CHECK(job->slots[k].is_list, FLEXCL_ERR_JOB,
+                     "%s: grid.zip: %s is not a list (zipped keys must be "
+                     "lists of equal length)",
+                     zs->loc, keys[k].name);
+        FLEXCL_CHECK(job->slots[k].n == job->slots[k0].n, FLEXCL_ERR_JOB,
+                     "%s: grid.zip: %s has %zu values but %s has %zu",
+                     zs->loc, keys[k0].name, job->slots[k0].n, keys[k].name,
+                     job->slots[k].n);
+        in_zip[k] = 1;
+    }
+    size_t zip_group = SIZE_MAX;
+    job->n_groups = 0;
+    for (size_t a = 0; a < job->n_axes; ++a) {
+        const size_t k = job->axes[a];
+        if (in_zip[k] && zip_group != SIZE_MAX) {
+            job->group[a] = zip_group;
+            continue;
+        }
+        if (in_zip[k]) zip_group = job->n_groups;
+        job->group[a] = job->n_groups;
+        job->group_len[job->n_groups++] = job->slots[k].n;
+    }
+done:
+    return err;
+}
+
+/* Base settings, axes and point count, then every point's cross-key rules. */
+static flexcl_code build_grid(flexcl_job *job)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_settings_default(&job->base);
+    for (size_t k = 0; k < N_KEYS; ++k) {
+        const slot *sl = &job->slots[k];
+        if (sl->order == 0 || sl->is_list || keys[k].type == T_ZIP) continue;
+        if (keys[k].type == T_STRING || keys[k].type == T_PATH)
+            snprintf((char *)&job->base + keys[k].offset, keys[k].size, "%s",
+                     sl->str);
+        else
+            write_field(&job->base, &keys[k], sl->vals[0]);
+    }
+    /* Axes in order of first appearance. */
+    job->n_axes = 0;
+    for (int order = 1; order <= job->n_set; ++order)
+        for (size_t k = 0; k < N_KEYS; ++k)
+            if (job->slots[k].order == order && job->slots[k].is_list)
+                job->axes[job->n_axes++] = k;
+    FLEXCL_CALL(group_axes(job));
+
+    job->replicates = job->base.run.replicates;
+    size_t total = (size_t)job->replicates;
+    FLEXCL_CHECK(total <= JOB_MAX_POINTS, FLEXCL_ERR_JOB,
+                 "%s: run.replicates: the grid would have more than %d points",
+                 loc_of(job, key_by_name("run.replicates"),
+                        key_by_name("run.replicates")),
+                 JOB_MAX_POINTS);
+    for (size_t a = 0, g = 0; a < job->n_axes; ++a) {
+        if (job->group[a] != g) continue; /* a later member of a zip */
+        const size_t k = job->axes[a], n = job->group_len[g++];
+        FLEXCL_CHECK(total <= JOB_MAX_POINTS / n, FLEXCL_ERR_JOB,
+                     "%s: %s: the grid would have more than %d points",
+                     job->slots[k].loc, keys[k].name, JOB_MAX_POINTS);
+        total *= n;
+    }
+    job->n_points = total;
+
+    /* Walk the combinations like an odometer over the groups, rewriting
+     * only the axes that change, so a million points cost a million cheap
+     * checks. */
+    size_t gidx[N_KEYS] = {0}, idx[N_KEYS] = {0};
+    flexcl_settings s = job->base;
+    for (size_t a = 0; a < job->n_axes; ++a)
+        write_field(&s, &keys[job->axes[a]], job->slots[job->axes[a]].vals[0]);
+    const size_t combos = total / (size_t)job->replicates;
+    for (size_t c = 0; c < combos; ++c) {
+        if (c > 0) {
+            size_t g = job->n_groups;
+            while (g-- > 0) {
+                if (++gidx[g] == job->group_len[g]) gidx[g] = 0;
+                for (size_t a = 0; a < job->n_axes; ++a) {
+                    if (job->group[a] != g) continue;
+                    idx[a] = gidx[g];
+                    write_field(&s, &keys[job->axes[a]],
+                                job->slots[job->axes[a]].vals[idx[a]]);
+                }
+                if (gidx[g] != 0) break;
+            }
+        }
+        FLEXCL_CALL(check_point(job, &s, idx, c * (size_t)job->replicates));
+    }
+done:
+    return err;
+}
+
+/* Public API ---------------------------------------------------------------*/
+
+void flexcl_settings_default(flexcl_settings *s)
+{
+    if (s == NULL) return;
+    memset(s, 0, sizeof *s);
+    s->run = (flexcl_run_settings){
+        .experiment = FLEXCL_EXP_TRAIN,
+        .seed = 1,
+        .steps = 400000,
+        .eval_every = 20000,
+        .replicates = 1,
+        .learners_per_rank = 1,
+        .average_every = 0,
+        .same_init = 1,
+        .threads = 0,
+    };
+    flexcl_data_settings_default(&s->data);
+    flexcl_model_settings_default(&s->model);
+    flexcl_estimator_settings_default(&s->estimator);
+    flexcl_optim_settings_default(&s->optim);
+}
+
+flexcl_code flexcl_job_create(const char *text, const char *filename,
+                              size_t n_overrides, const char *const *overrides,
+                              flexcl_job **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_job *job = NULL;
+    FLEXCL_CHECK(text != NULL && out != NULL &&
+                     (n_overrides == 0 || overrides != NULL),
+                 FLEXCL_ERR_ARG, "flexcl_job_create: NULL argument");
+    if (filename == NULL) filename = "<job>";
+    FLEXCL_ALLOC(job, 1);
+    job->text = dup_printf("%s", text);
+    job->filename = dup_printf("%s", filename);
+    FLEXCL_CHECK(job->text != NULL && job->filename != NULL, FLEXCL_ERR_NOMEM,
+                 "cannot copy the job text");
+    FLEXCL_CALL(parse_text(job));
+    for (size_t i = 0; i < n_overrides; ++i)
+        FLEXCL_CALL(apply_override(job, overrides[i]));
+    FLEXCL_CALL(build_grid(job));
+    *out = job;
+    job = NULL;
+done:
+    flexcl_job_destroy(&job);
+    return err;
+}
+
+void flexcl_job_destroy(flexcl_job **job)
+{
+    if (job == NULL || *job == NULL) return;
+    for (size_t k = 0; k < N_KEYS; ++k) slot_clear(&(*job)->slots[k]);
+    free((*job)->text);
+    free((*job)->filename);
+    free(*job);
+    *job = NULL;
+}
+
+/* Rank 0's part of flexcl_job_load: read path into *buf (NUL-terminated,
+ * *len bytes). On failure return nonzero with a one-line message in *buf. */
+static int read_job_file(const char *path, char **buf, size_t *len)
+{
+    *len = 0;
+    *buf = malloc(JOB_MAX_BYTES + 2);
+    if (*buf == NULL) return 1;
+    char *b = *buf;
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (f == NULL) {
+        snprintf(b, JOB_MAX_BYTES, "%s: cannot read job file: %s",
+                 path ? path : "(null)", path ? strerror(errno) : "no path");
+        return 1;
+    }
+    size_t n = fread(b, 1, JOB_MAX_BYTES + 1, f);
+    int read_errno = errno, failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        snprintf(b, JOB_MAX_BYTES, "%s: cannot read job file: %s", path,
+                 strerror(read_errno));
+        return 1;
+    }
+    if (n > JOB_MAX_BYTES) {
+        snprintf(b, JOB_MAX_BYTES, "%s: job file is larger than 1 MiB", path);
+        return 1;
+    }
+    const char *nul = memchr(b, '\0', n);
+    if (nul != NULL) {
+        size_t at = (size_t)(nul - b);
+        snprintf(b, JOB_MAX_BYTES,
+                 "%s: job file contains a NUL byte (at byte %zu); it is not "
+                 "a text file",
+                 path, at);
+        return 1;
+    }
+    b[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+flexcl_code flexcl_job_load(MPI_Comm comm, const char *path, size_t n_overrides,
+                            const char *const *overrides, flexcl_job **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *buf = NULL;
+    int rank = 0;
+    /* head[0]: 0 = the job text follows, 1 = an error message follows,
+     * 2 = rank 0 is out of memory; head[1]: bytes that follow. */
+    long long head[2] = {0, 0};
+    const char *name = path ? path : "(null)";
+    FLEXCL_CHECK(out != NULL, FLEXCL_ERR_ARG, "flexcl_job_load: out is NULL");
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0) {
+        size_t len = 0;
+        int failed = read_job_file(path, &buf, &len);
+        head[0] = buf == NULL ? 2 : failed;
+        head[1] = buf == NULL ? 0 : failed ? (long long)strlen(buf) : (long long)len;
+    }
+    FLEXCL_MPI(MPI_Bcast(head, 2, MPI_LONG_LONG, 0, comm));
+    FLEXCL_CHECK(head[0] != 2, FLEXCL_ERR_NOMEM,
+                 "%s: rank 0 cannot allocate a buffer for the job file", name);
+    if (rank != 0) buf = malloc((size_t)head[1] + 1);
+    /* Every rank must be able to receive before anyone broadcasts. */
+    int ok = buf != NULL, all_ok = 0;
+    FLEXCL_MPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
+    FLEXCL_CHECK(all_ok, FLEXCL_ERR_NOMEM,
+                 "%s: cannot allocate %lld bytes for the job file on every rank",
+                 name, head[1]);
+    FLEXCL_MPI(MPI_Bcast(buf, (int)head[1], MPI_BYTE, 0, comm));
+    buf[head[1]] = '\0';
+    FLEXCL_CHECK(head[0] == 0, FLEXCL_ERR_JOB, "%s", buf);
+    FLEXCL_CALL(flexcl_job_create(buf, name, n_overrides, overrides, out));
+done:
+    free(buf);
+    return err;
+}
+
+const char *flexcl_job_text(const flexcl_job *job) { return job ? job->text : NULL; }
+
+const char *flexcl_job_key_location(const flexcl_job *job, const char *name)
+{
+    size_t k = key_by_name(name);
+    if (!job || k >= N_KEYS) return NULL;
+    return job->slots[k].loc ? job->slots[k].loc : "default";
+}
+
+const char *flexcl_job_filename(const flexcl_job *job)
+{
+    return job ? job->filename : NULL;
+}
+
+size_t flexcl_job_n_points(const flexcl_job *job) { return job ? job->n_points : 0; }
+
+/* Axis indices of point i (the replicate index is i % replicates). */
+static void point_indices(const flexcl_job *job, size_t i, size_t *idx)
+{
+    size_t gidx[N_KEYS];
+    size_t c = i / (size_t)job->replicates;
+    for (size_t g = job->n_groups; g-- > 0;) {
+        gidx[g] = c % job->group_len[g];
+        c /= job->group_len[g];
+    }
+    for (size_t a = 0; a < job->n_axes; ++a) idx[a] = gidx[job->group[a]];
+}
+
+flexcl_code flexcl_job_point(const flexcl_job *job, size_t i,
+                             flexcl_settings *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(job != NULL && out != NULL, FLEXCL_ERR_ARG,
+                 "flexcl_job_point: NULL argument");
+    FLEXCL_CHECK(i < job->n_points, FLEXCL_ERR_ARG,
+                 "flexcl_job_point: point %zu is not below %zu", i,
+                 job->n_points);
+    size_t idx[N_KEYS];
+    point_indices(job, i, idx);
+    *out = job->base;
+    for (size_t a = 0; a < job->n_axes; ++a) {
+        const size_t k = job->axes[a];
+        write_field(out, &keys[k], job->slots[k].vals[idx[a]]);
+    }
+done:
+    return err;
+}
+
+size_t flexcl_job_n_axes(const flexcl_job *job) { return job ? job->n_axes : 0; }
+
+const char *flexcl_job_axis_name(const flexcl_job *job, size_t axis)
+{
+    if (job == NULL || axis >= job->n_axes) return NULL;
+    return keys[job->axes[axis]].name;
+}
+
+size_t flexcl_job_axis_length(const flexcl_job *job, size_t axis)
+{
+    if (job == NULL || axis >= job->n_axes) return 0;
+    return job->slots[job->axes[axis]].n;
+}
+
+const char *flexcl_job_point_value(const flexcl_job *job, size_t i, size_t axis)
+{
+    if (job == NULL || i >= job->n_points || axis >= job->n_axes) return NULL;
+    size_t idx[N_KEYS];
+    point_indices(job, i, idx);
+    return job->slots[job->axes[axis]].texts[idx[axis]];
+}
+
+int flexcl_job_point_replicate(const flexcl_job *job, size_t i)
+{
+    if (job == NULL || i >= job->n_points) return -1;
+    return (int)(i % (size_t)job->replicates);
+}
+
+size_t flexcl_job_key_count(void) { return N_KEYS; }
+
+flexcl_job_key_info flexcl_job_key(size_t i)
+{
+    static const char *const type_names[] = {
+        [T_INT] = "int",   [T_UINT] = "uint",     [T_REAL] = "real",
+        [T_BOOL] = "bool", [T_ENUM] = NULL,       [T_STRING] = "string",
+        [T_PATH] = "path", [T_ZIP] = "string",
+    };
+    flexcl_job_key_info info = {0};
+    if (i >= N_KEYS) return info;
+    const key_def *k = &keys[i];
+    info.section = k->section;
+    info.key = k->key;
+    info.type = k->type == T_ENUM ? k->names : type_names[k->type];
+    info.unit = k->unit;
+    info.help = k->help;
+    info.listable = k->listable;
+    return info;
+}
+
+void flexcl_job_key_default(size_t i, char *buf, size_t n)
+{
+    if (buf == NULL || n == 0) return;
+    buf[0] = '\0';
+    if (i >= N_KEYS) return;
+    flexcl_settings s;
+    flexcl_settings_default(&s);
+    format_field(&s, &keys[i], buf, n);
+}

@@ -1,1 +1,182 @@
-/* being written */
+/* The model registry and the thin public wrappers around a model's ops. */
+#include "model_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "flexcl/rbm.h"
+
+static const flexcl_model_ops *const registry[] = {
+    &flexcl_rbm_ops,
+    NULL,
+};
+
+void flexcl_model_settings_default(flexcl_model_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    strcpy(s->kind, "rbm");
+    s->n_hidden = 16;
+    s->visible_bias = 1;
+    s->init_sigma = 0.01;
+}
+
+const flexcl_model_ops *flexcl_model_lookup(const char *name)
+{
+    for (size_t i = 0; registry[i]; ++i)
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
+    return NULL;
+}
+
+const flexcl_model_ops *const *flexcl_model_registry(void) { return registry; }
+
+flexcl_code flexcl_model_create(const flexcl_model_settings *settings,
+                                size_t dim, size_t n_classes,
+                                const flexcl_stream *init, flexcl_model **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_model *m = NULL;
+    const flexcl_model_ops *ops = flexcl_model_lookup(settings->kind);
+    FLEXCL_CHECK(ops != NULL, FLEXCL_ERR_ARG, "unknown model kind '%s'",
+                 settings->kind);
+    FLEXCL_CHECK(dim > 0, FLEXCL_ERR_ARG, "model needs data of width > 0");
+    FLEXCL_ALLOC(m, 1);
+    m->ops = ops;
+    m->settings = *settings;
+    FLEXCL_CALL(ops->create(settings, dim, n_classes, &m->impl));
+    FLEXCL_ALLOC(m->learnable, ops->n_params(m->impl));
+    ops->learnable(m->impl, m->learnable);
+    FLEXCL_CALL(ops->init_params(m->impl, init));
+    *out = m;
+    m = NULL;
+done:
+    flexcl_model_destroy(&m);
+    return err;
+}
+
+void flexcl_model_destroy(flexcl_model **m)
+{
+    if (!m || !*m) return;
+    if ((*m)->impl) (*m)->ops->destroy((*m)->impl);
+    free((*m)->learnable);
+    free(*m);
+    *m = NULL;
+}
+
+const char *flexcl_model_name(const flexcl_model *m) { return m->ops->name; }
+size_t flexcl_model_n_params(const flexcl_model *m) { return m->ops->n_params(m->impl); }
+double *flexcl_model_params(flexcl_model *m) { return m->ops->params(m->impl); }
+const double *flexcl_model_params_const(const flexcl_model *m)
+{
+    return m->ops->params(m->impl);
+}
+size_t flexcl_model_n_blocks(const flexcl_model *m) { return m->ops->n_blocks(m->impl); }
+flexcl_param_block flexcl_model_block(const flexcl_model *m, size_t i)
+{
+    return m->ops->block(m->impl, i);
+}
+const unsigned char *flexcl_model_learnable(const flexcl_model *m) { return m->learnable; }
+const flexcl_model_settings *flexcl_model_settings_get(const flexcl_model *m)
+{
+    return &m->settings;
+}
+
+flexcl_code flexcl_chain_create(const flexcl_model *m, size_t batch,
+                                flexcl_chain **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_chain *c = NULL;
+    FLEXCL_CHECK(batch >= 1, FLEXCL_ERR_ARG, "chain batch must be >= 1, got %zu", batch);
+    FLEXCL_ALLOC(c, 1);
+    c->ops = m->ops;
+    c->owner_impl = m->impl;
+    c->batch = batch;
+    FLEXCL_CALL(m->ops->chain_create(m->impl, batch, &c->impl));
+    *out = c;
+    c = NULL;
+done:
+    flexcl_chain_destroy(&c);
+    return err;
+}
+
+void flexcl_chain_destroy(flexcl_chain **c)
+{
+    if (!c || !*c) return;
+    if ((*c)->impl) (*c)->ops->chain_destroy((*c)->impl);
+    free(*c);
+    *c = NULL;
+}
+
+size_t flexcl_model_state_size(const flexcl_model *m)
+{
+    return m->ops->state_size(m->impl);
+}
+
+void flexcl_chain_state(const flexcl_model *m, const flexcl_chain *c, size_t b,
+                        double *out)
+{
+    m->ops->state_get(m->impl, c->impl, b, out);
+}
+
+size_t flexcl_chain_batch(const flexcl_chain *c) { return c->batch; }
+
+void flexcl_chain_copy(flexcl_chain *dst, const flexcl_chain *src)
+{
+    dst->ops->chain_copy(dst->owner_impl, dst->impl, src->impl);
+}
+
+flexcl_code flexcl_model_phase_begin(flexcl_model *m, flexcl_chain *c,
+                                     flexcl_phase phase,
+                                     const float *const *rows,
+                                     const flexcl_stream *s, uint64_t step)
+{
+    return m->ops->phase_begin(m->impl, c->impl, phase, rows, s, step);
+}
+
+flexcl_code flexcl_model_chain_reset(flexcl_model *m, flexcl_chain *c,
+                                     const float *const *rows)
+{
+    return m->ops->chain_reset(m->impl, c->impl, rows);
+}
+
+flexcl_code flexcl_model_step(flexcl_model *m, flexcl_chain *c,
+                              flexcl_phase phase, const flexcl_stream *s,
+                              uint64_t step)
+{
+    return m->ops->step(m->impl, c->impl, phase, s, step);
+}
+
+void flexcl_model_stats_axpy(const flexcl_model *m, const flexcl_chain *c,
+                             flexcl_phase phase, double w, double *g)
+{
+    m->ops->stats_axpy(m->impl, c->impl, phase, w, g);
+}
+
+static flexcl_code unsupported(const flexcl_model *m, const char *what)
+{
+    return flexcl_error_set(FLEXCL_ERR_UNSUPPORTED, __FILE__, __LINE__, __func__,
+                            "model '%s' has no %s", m->ops->name, what);
+}
+
+flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
+                                     flexcl_phase phase,
+                                     const float *const *rows,
+                                     const flexcl_stream *s, uint64_t step)
+{
+    if (!m->ops->equilibrium) return unsupported(m, "exact equilibrium sampler");
+    return m->ops->equilibrium(m->impl, c->impl, phase, rows, s, step);
+}
+
+flexcl_code flexcl_model_exact_gradient(flexcl_model *m, const flexcl_data *d,
+                                        double *g)
+{
+    if (!m->ops->exact_gradient) return unsupported(m, "exact gradient");
+    return m->ops->exact_gradient(m->impl, d, g);
+}
+
+flexcl_code flexcl_model_evaluate(flexcl_model *m, const flexcl_data *d,
+                                  flexcl_metrics *out)
+{
+    if (!m->ops->evaluate) return unsupported(m, "metrics");
+    return m->ops->evaluate(m->impl, d, out);
+}

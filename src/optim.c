@@ -1,1 +1,77 @@
-/* being written */
+/* SGD and Adam on a flat parameter vector (ascent; see flexcl/optim.h). */
+#include "flexcl/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+struct flexcl_optim {
+    flexcl_optim_settings s;
+    size_t n;
+    unsigned char *learnable;
+    double *m, *v; /* Adam moments (NULL for SGD) */
+    unsigned long long t;
+};
+
+void flexcl_optim_settings_default(flexcl_optim_settings *s)
+{
+    s->kind = FLEXCL_OPTIM_SGD;
+    s->beta1 = 0.9;
+    s->beta2 = 0.999;
+    s->epsilon = 1e-8;
+}
+
+flexcl_code flexcl_optim_create(const flexcl_optim_settings *s, size_t n,
+                                const unsigned char *learnable, flexcl_optim **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_optim *o = NULL;
+    FLEXCL_ALLOC(o, 1);
+    o->s = *s;
+    o->n = n;
+    FLEXCL_ALLOC(o->learnable, n);
+    if (learnable) memcpy(o->learnable, learnable, n);
+    else memset(o->learnable, 1, n);
+    if (s->kind == FLEXCL_OPTIM_ADAM) {
+        FLEXCL_ALLOC(o->m, n);
+        FLEXCL_ALLOC(o->v, n);
+    }
+    *out = o;
+    o = NULL;
+done:
+    flexcl_optim_destroy(&o);
+    return err;
+}
+
+void flexcl_optim_destroy(flexcl_optim **o)
+{
+    if (!o || !*o) return;
+    free((*o)->learnable);
+    free((*o)->m);
+    free((*o)->v);
+    free(*o);
+    *o = NULL;
+}
+
+void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double lr)
+{
+    const unsigned char *mask = o->learnable;
+    o->t++;
+    if (o->s.kind == FLEXCL_OPTIM_SGD) {
+        for (size_t k = 0; k < o->n; ++k)
+            if (mask[k]) theta[k] += lr * g[k];
+        return;
+    }
+    double b1 = o->s.beta1, b2 = o->s.beta2, eps = o->s.epsilon;
+    double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
+    for (size_t k = 0; k < o->n; ++k) {
+        if (!mask[k]) continue;
+        o->m[k] = b1 * o->m[k] + (1.0 - b1) * g[k];
+        o->v[k] = b2 * o->v[k] + (1.0 - b2) * g[k] * g[k];
+        theta[k] += lr * (o->m[k] / c1) / (sqrt(o->v[k] / c2) + eps);
+    }
+}
+
+unsigned long long flexcl_optim_count(const flexcl_optim *o) { return o->t; }

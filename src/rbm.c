@@ -1,1 +1,727 @@
-/* being written */
+/* The restricted Boltzmann machine: Gibbs dynamics, statistics and exact
+ * quantities by enumeration (see flexcl/rbm.h). */
+#include "flexcl/rbm.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model_impl.h"
+
+/* Exact sums are split into this many fixed blocks whatever the thread
+ * count, and the blocks are combined in order: bitwise reproducible. */
+enum { EXACT_BLOCKS = 64 };
+/* Below this many multiply-adds a plain loop beats a BLAS call. */
+enum { BLAS_MIN_WORK = 8192 };
+
+typedef struct {
+    size_t nv, nh, n_classes, P;
+    int visible_bias;
+    double init_sigma;
+    double *theta; /* W (nh x nv) | c (nh) | a (nv, only with visible_bias) */
+    /* Exact equilibrium sampler cache: the CDF of the enumerated layer's
+     * marginal for the θ copied in cache_theta. */
+    double *cache_theta;
+    double *cache_cdf;
+    int cache_valid;
+    int cache_over_hidden;
+} rbm;
+
+typedef struct {
+    size_t B;
+    double *v;   /* B x nv */
+    double *h;   /* B x nh */
+    double *act; /* B x max(nv, nh) */
+    double *u;   /* B x max(nv, nh) */
+} rbm_chain;
+
+static inline double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+static inline double softplus(double x)
+{
+    return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+static double *W_of(const rbm *r) { return r->theta; }
+static double *c_of(const rbm *r) { return r->theta + r->nh * r->nv; }
+/* The visible bias, or NULL when it is fixed at 0. */
+static double *a_of(const rbm *r)
+{
+    return r->visible_bias ? r->theta + r->nh * r->nv + r->nh : NULL;
+}
+
+static flexcl_code rbm_create(const flexcl_model_settings *s, size_t dim,
+                              size_t n_classes, void **impl)
+{
+    flexcl_code err = FLEXCL_OK;
+    rbm *r = NULL;
+    FLEXCL_CHECK(s->n_hidden >= 1, FLEXCL_ERR_ARG,
+                 "model.n_hidden must be >= 1, got %d", s->n_hidden);
+    FLEXCL_ALLOC(r, 1);
+    r->nv = dim;
+    r->nh = (size_t)s->n_hidden;
+    r->n_classes = n_classes;
+    r->visible_bias = s->visible_bias;
+    r->init_sigma = s->init_sigma;
+    r->P = r->nh * r->nv + r->nh + (r->visible_bias ? r->nv : 0);
+    FLEXCL_ALLOC(r->theta, r->P);
+    FLEXCL_ALLOC(r->cache_theta, r->P);
+    *impl = r;
+    r = NULL;
+done:
+    if (r) free(r->theta);
+    free(r);
+    return err;
+}
+
+static void rbm_destroy(void *impl)
+{
+    rbm *r = impl;
+    free(r->theta);
+    free(r->cache_theta);
+    free(r->cache_cdf);
+    free(r);
+}
+
+static size_t rbm_n_params(const void *impl) { return ((const rbm *)impl)->P; }
+static double *rbm_params(void *impl) { return ((rbm *)impl)->theta; }
+static size_t rbm_n_blocks(const void *impl)
+{
+    return ((const rbm *)impl)->visible_bias ? 3 : 2;
+}
+
+static flexcl_param_block rbm_block(const void *impl, size_t i)
+{
+    const rbm *r = impl;
+    flexcl_param_block b = {"W", 0, r->nh, r->nv};
+    if (i == 1) b = (flexcl_param_block){"c", r->nh * r->nv, r->nh, 1};
+    if (i == 2) b = (flexcl_param_block){"a", r->nh * r->nv + r->nh, r->nv, 1};
+    return b;
+}
+
+static flexcl_code rbm_init_params(void *impl, const flexcl_stream *s)
+{
+    rbm *r = impl;
+    memset(r->theta, 0, r->P * sizeof *r->theta);
+    flexcl_stream_normal(s, 0, FLEXCL_RNG_INIT, 0, r->nh * r->nv, r->theta);
+    for (size_t k = 0; k < r->nh * r->nv; ++k) r->theta[k] *= r->init_sigma;
+    r->cache_valid = 0;
+    return FLEXCL_OK;
+}
+
+static void rbm_learnable(const void *impl, unsigned char *mask)
+{
+    memset(mask, 1, ((const rbm *)impl)->P);
+}
+
+static flexcl_code rbm_chain_create(const void *impl, size_t batch, void **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    const rbm *r = impl;
+    rbm_chain *c = NULL;
+    size_t wide = r->nv > r->nh ? r->nv : r->nh;
+    FLEXCL_ALLOC(c, 1);
+    c->B = batch;
+    FLEXCL_ALLOC(c->v, batch * r->nv);
+    FLEXCL_ALLOC(c->h, batch * r->nh);
+    FLEXCL_ALLOC(c->act, batch * wide);
+    FLEXCL_ALLOC(c->u, batch * wide);
+    *out = c;
+    c = NULL;
+done:
+    if (c) {
+        free(c->v);
+        free(c->h);
+        free(c->act);
+        free(c->u);
+        free(c);
+    }
+    return err;
+}
+
+static void rbm_chain_destroy(void *chain)
+{
+    rbm_chain *c = chain;
+    free(c->v);
+    free(c->h);
+    free(c->act);
+    free(c->u);
+    free(c);
+}
+
+static void rbm_chain_copy(const void *impl, void *dst, const void *src)
+{
+    const rbm *r = impl;
+    rbm_chain *d = dst;
+    const rbm_chain *s = src;
+    memcpy(d->v, s->v, s->B * r->nv * sizeof *d->v);
+    memcpy(d->h, s->h, s->B * r->nh * sizeof *d->h);
+}
+
+static size_t rbm_state_size(const void *impl)
+{
+    const rbm *r = impl;
+    return r->nv + r->nh;
+}
+
+static void rbm_state_get(const void *impl, const void *chain, size_t b, double *out)
+{
+    const rbm *r = impl;
+    const rbm_chain *c = chain;
+    memcpy(out, c->v + b * r->nv, r->nv * sizeof *out);
+    memcpy(out + r->nv, c->h + b * r->nh, r->nh * sizeof *out);
+}
+
+static void load_rows(const rbm *r, rbm_chain *c, const float *const *rows)
+{
+    for (size_t b = 0; b < c->B; ++b)
+        for (size_t i = 0; i < r->nv; ++i) c->v[b * r->nv + i] = rows[b][i];
+}
+
+static flexcl_code rbm_phase_begin(void *impl, void *chain, flexcl_phase phase,
+                                   const float *const *rows,
+                                   const flexcl_stream *s, uint64_t step)
+{
+    (void)s;
+    (void)step;
+    if (phase == FLEXCL_PHASE_POSITIVE) {
+        if (!rows)
+            return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                    "a positive RBM phase needs data rows");
+        load_rows(impl, chain, rows);
+    }
+    return FLEXCL_OK;
+}
+
+static flexcl_code rbm_chain_reset(void *impl, void *chain, const float *const *rows)
+{
+    const rbm *r = impl;
+    rbm_chain *c = chain;
+    load_rows(r, c, rows);
+    memset(c->h, 0, c->B * r->nh * sizeof *c->h);
+    return FLEXCL_OK;
+}
+
+/* act (B x nh) = V Wᵀ + c */
+static void hidden_input(const rbm *r, const rbm_chain *c)
+{
+    const double *W = W_of(r), *cb = c_of(r);
+    size_t B = c->B, nv = r->nv, nh = r->nh;
+    if (B * nv * nh >= BLAS_MIN_WORK) {
+        for (size_t b = 0; b < B; ++b) memcpy(c->act + b * nh, cb, nh * sizeof *cb);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)nh,
+                    (int)nv, 1.0, c->v, (int)nv, W, (int)nv, 1.0, c->act, (int)nh);
+        return;
+    }
+    for (size_t b = 0; b < B; ++b) {
+        const double *v = c->v + b * nv;
+        for (size_t j = 0; j < nh; ++j) {
+            const double *w = W + j * nv;
+            double x = cb[j];
+            for (size_t i = 0; i < nv; ++i) x += w[i] * v[i];
+            c->act[b * nh + j] = x;
+        }
+    }
+}
+
+/* act (B x nv) = H W + a */
+static void visible_input(const rbm *r, const rbm_chain *c)
+{
+    const double *W = W_of(r), *a = a_of(r);
+    size_t B = c->B, nv = r->nv, nh = r->nh;
+    for (size_t b = 0; b < B; ++b) {
+        double *x = c->act + b * nv;
+        if (a) memcpy(x, a, nv * sizeof *a);
+        else memset(x, 0, nv * sizeof *x);
+    }
+    if (B * nv * nh >= BLAS_MIN_WORK) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)nv,
+                    (int)nh, 1.0, c->h, (int)nh, W, (int)nv, 1.0, c->act, (int)nv);
+        return;
+    }
+    for (size_t b = 0; b < B; ++b) {
+        const double *h = c->h + b * nh;
+        double *x = c->act + b * nv;
+        for (size_t j = 0; j < nh; ++j) {
+            if (h[j] == 0.0) continue;
+            const double *w = W + j * nv;
+            for (size_t i = 0; i < nv; ++i) x[i] += w[i];
+        }
+    }
+}
+
+/* out[k] = 1 when σ(act[k]) ≥ u[k], else 0 (the authors' rule). */
+static void sample_units(const double *act, const double *u, size_t n, double *out)
+{
+    for (size_t k = 0; k < n; ++k) out[k] = sigmoid(act[k]) >= u[k] ? 1.0 : 0.0;
+}
+
+static flexcl_code rbm_step(void *impl, void *chain, flexcl_phase phase,
+                            const flexcl_stream *s, uint64_t step)
+{
+    rbm *r = impl;
+    rbm_chain *c = chain;
+    size_t nh = c->B * r->nh, nv = c->B * r->nv;
+    hidden_input(r, c);
+    flexcl_stream_uniform(s, step, FLEXCL_RNG_HIDDEN, 0, nh, c->u);
+    sample_units(c->act, c->u, nh, c->h);
+    if (phase == FLEXCL_PHASE_NEGATIVE) {
+        visible_input(r, c);
+        flexcl_stream_uniform(s, step, FLEXCL_RNG_VISIBLE, 0, nv, c->u);
+        sample_units(c->act, c->u, nv, c->v);
+    }
+    return FLEXCL_OK;
+}
+
+static void rbm_stats_axpy(const void *impl, const void *chain,
+                           flexcl_phase phase, double w, double *g)
+{
+    (void)phase;
+    const rbm *r = impl;
+    const rbm_chain *c = chain;
+    size_t B = c->B, nv = r->nv, nh = r->nh;
+    double s = w / (double)B;
+    double *gW = g, *gc = g + nh * nv;
+    if (B * nv * nh >= BLAS_MIN_WORK) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nh, (int)nv,
+                    (int)B, s, c->h, (int)nh, c->v, (int)nv, 1.0, gW, (int)nv);
+    } else {
+        for (size_t b = 0; b < B; ++b) {
+            const double *h = c->h + b * nh, *v = c->v + b * nv;
+            for (size_t j = 0; j < nh; ++j) {
+                if (h[j] == 0.0) continue;
+                double *row = gW + j * nv;
+                double f = s * h[j];
+                for (size_t i = 0; i < nv; ++i) row[i] += f * v[i];
+            }
+        }
+    }
+    for (size_t b = 0; b < B; ++b)
+        for (size_t j = 0; j < nh; ++j) gc[j] += s * c->h[b * nh + j];
+    if (r->visible_bias) {
+        double *ga = gc + nh;
+        for (size_t b = 0; b < B; ++b)
+            for (size_t i = 0; i < nv; ++i) ga[i] += s * c->v[b * nv + i];
+    }
+}
+
+/* ---- exact quantities by enumeration ---------------------------------- */
+
+/* log weight of hidden configuration h (bits of x): c·h + Σ_i softplus(a_i + (Wᵀh)_i).
+ * x_act (nv) must hold a + Wᵀh. */
+static double hidden_log_weight(const rbm *r, uint64_t x, const double *x_act)
+{
+    const double *cb = c_of(r);
+    double f = 0.0;
+    for (size_t j = 0; j < r->nh; ++j)
+        if (x >> j & 1u) f += cb[j];
+    for (size_t i = 0; i < r->nv; ++i) f += softplus(x_act[i]);
+    return f;
+}
+
+/* act = a + Wᵀh for the hidden configuration x. */
+static void visible_act_of(const rbm *r, uint64_t x, double *act)
+{
+    const double *W = W_of(r), *a = a_of(r);
+    for (size_t i = 0; i < r->nv; ++i) act[i] = a ? a[i] : 0.0;
+    for (size_t j = 0; j < r->nh; ++j)
+        if (x >> j & 1u)
+            for (size_t i = 0; i < r->nv; ++i) act[i] += W[j * r->nv + i];
+}
+
+/* Visit hidden configurations [lo, hi) in Gray-code order inside the block,
+ * keeping act = a + Wᵀh up to date with one row update per configuration.
+ * The visit order and rounding depend only on (lo, hi): reproducible. */
+typedef void (*visit_fn)(const rbm *r, uint64_t x, const double *act, void *ctx);
+
+static void enumerate_block(const rbm *r, uint64_t lo, uint64_t hi, double *act,
+                            visit_fn fn, void *ctx)
+{
+    const double *W = W_of(r);
+    /* Configurations lo + k for k < hi - lo are visited as lo ^ gray(k) only
+     * when the block is aligned to a power of two; blocks are chosen so. */
+    uint64_t n = hi - lo;
+    uint64_t x = lo;
+    visible_act_of(r, x, act);
+    fn(r, x, act, ctx);
+    for (uint64_t k = 1; k < n; ++k) {
+        /* flip bit = index of the lowest set bit of k */
+        unsigned bit = (unsigned)__builtin_ctzll(k);
+        x ^= (uint64_t)1 << bit;
+        const double *w = W + (size_t)bit * r->nv;
+        if (x >> bit & 1u)
+            for (size_t i = 0; i < r->nv; ++i) act[i] += w[i];
+        else
+            for (size_t i = 0; i < r->nv; ++i) act[i] -= w[i];
+        fn(r, x, act, ctx);
+    }
+}
+
+/* Blocks: 2^nh configurations split into nb aligned power-of-two blocks. */
+static void block_layout(const rbm *r, uint64_t *n_blocks, uint64_t *block_size)
+{
+    uint64_t total = (uint64_t)1 << r->nh;
+    uint64_t nb = EXACT_BLOCKS;
+    while (nb > total) nb >>= 1;
+    *n_blocks = nb;
+    *block_size = total / nb;
+}
+
+typedef struct {
+    double max, sum; /* running log-sum-exp: log(sum) + max */
+} lse_acc;
+
+static void lse_add(lse_acc *a, double f)
+{
+    if (f <= a->max) {
+        a->sum += exp(f - a->max);
+    } else {
+        a->sum = a->sum * exp(a->max - f) + 1.0;
+        a->max = f;
+    }
+}
+
+static void visit_lse(const rbm *r, uint64_t x, const double *act, void *ctx)
+{
+    lse_add(ctx, hidden_log_weight(r, x, act));
+}
+
+static flexcl_code check_exact(const rbm *r)
+{
+    if (r->nh > FLEXCL_RBM_EXACT_MAX_HIDDEN)
+        return flexcl_error_set(FLEXCL_ERR_UNSUPPORTED, __FILE__, __LINE__, __func__,
+                                "exact RBM quantities need n_hidden <= %d, got %zu",
+                                FLEXCL_RBM_EXACT_MAX_HIDDEN, r->nh);
+    return FLEXCL_OK;
+}
+
+static flexcl_code log_z_of(const rbm *r, double *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    lse_acc *part = NULL;
+    double *acts = NULL;
+    uint64_t nb, bs;
+    FLEXCL_CALL(check_exact(r));
+    block_layout(r, &nb, &bs);
+    FLEXCL_ALLOC(part, nb);
+    FLEXCL_ALLOC(acts, nb * r->nv);
+#pragma omp parallel for schedule(static) default(none) shared(r, part, acts, nb, bs)
+    for (uint64_t k = 0; k < nb; ++k) {
+        part[k] = (lse_acc){-INFINITY, 0.0};
+        enumerate_block(r, k * bs, (k + 1) * bs, acts + k * r->nv, visit_lse, &part[k]);
+    }
+    lse_acc total = {-INFINITY, 0.0};
+    for (uint64_t k = 0; k < nb; ++k) {
+        if (part[k].sum == 0.0) continue;
+        double f = part[k].max + log(part[k].sum);
+        lse_add(&total, f);
+    }
+    *out = total.max + log(total.sum);
+done:
+    free(part);
+    free(acts);
+    return err;
+}
+
+static const rbm *rbm_of(const flexcl_model *m)
+{
+    return m && m->ops == &flexcl_rbm_ops ? m->impl : NULL;
+}
+
+flexcl_code flexcl_rbm_shape(const flexcl_model *m, size_t *n_visible,
+                             size_t *n_hidden)
+{
+    const rbm *r = rbm_of(m);
+    if (!r)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model is not an RBM");
+    *n_visible = r->nv;
+    *n_hidden = r->nh;
+    return FLEXCL_OK;
+}
+
+flexcl_code flexcl_rbm_log_z(const flexcl_model *m, double *log_z)
+{
+    const rbm *r = rbm_of(m);
+    if (!r)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model is not an RBM");
+    return log_z_of(r, log_z);
+}
+
+static double log_unnormalised(const rbm *r, const double *v)
+{
+    const double *W = W_of(r), *cb = c_of(r), *a = a_of(r);
+    double f = 0.0;
+    if (a)
+        for (size_t i = 0; i < r->nv; ++i) f += a[i] * v[i];
+    for (size_t j = 0; j < r->nh; ++j) {
+        double x = cb[j];
+        for (size_t i = 0; i < r->nv; ++i) x += W[j * r->nv + i] * v[i];
+        f += softplus(x);
+    }
+    return f;
+}
+
+double flexcl_rbm_log_unnormalised(const flexcl_model *m, const double *v)
+{
+    const rbm *r = rbm_of(m);
+    return r ? log_unnormalised(r, v) : NAN;
+}
+
+/* Σ_rows (log Z − log p̃(v)) for a known log Z. */
+static flexcl_code nll_given(const rbm *r, const flexcl_data *d, double log_z,
+                             double *nll)
+{
+    flexcl_code err = FLEXCL_OK;
+    double *v = NULL;
+    size_t n = flexcl_data_rows(d);
+    FLEXCL_CHECK(flexcl_data_dim(d) == r->nv, FLEXCL_ERR_ARG,
+                 "data width %zu does not match the RBM's %zu visible units",
+                 flexcl_data_dim(d), r->nv);
+    FLEXCL_ALLOC(v, r->nv);
+    double sum = 0.0;
+    for (size_t k = 0; k < n; ++k) {
+        const float *row = flexcl_data_row(d, k);
+        for (size_t i = 0; i < r->nv; ++i) v[i] = row[i];
+        sum += log_z - log_unnormalised(r, v);
+    }
+    *nll = sum;
+done:
+    free(v);
+    return err;
+}
+
+flexcl_code flexcl_rbm_nll(const flexcl_model *m, const flexcl_data *d, double *nll)
+{
+    const rbm *r = rbm_of(m);
+    if (!r)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model is not an RBM");
+    flexcl_code err = FLEXCL_OK;
+    double log_z;
+    FLEXCL_CALL(log_z_of(r, &log_z));
+    FLEXCL_CALL(nll_given(r, d, log_z, nll));
+done:
+    return err;
+}
+
+/* Model term of the exact gradient: Σ_h p(h) [h σ(act)ᵀ, h, σ(act)]. */
+typedef struct {
+    double log_z;
+    double *g; /* P accumulator for this block */
+    double *sig; /* nv scratch */
+} grad_ctx;
+
+static void visit_grad(const rbm *r, uint64_t x, const double *act, void *vctx)
+{
+    grad_ctx *ctx = vctx;
+    double p = exp(hidden_log_weight(r, x, act) - ctx->log_z);
+    if (p == 0.0) return;
+    size_t nv = r->nv, nh = r->nh;
+    for (size_t i = 0; i < nv; ++i) ctx->sig[i] = p * sigmoid(act[i]);
+    double *gW = ctx->g, *gc = ctx->g + nh * nv;
+    for (size_t j = 0; j < nh; ++j) {
+        if (!(x >> j & 1u)) continue;
+        gc[j] += p;
+        double *row = gW + j * nv;
+        for (size_t i = 0; i < nv; ++i) row[i] += ctx->sig[i];
+    }
+    if (r->visible_bias) {
+        double *ga = gc + nh;
+        for (size_t i = 0; i < nv; ++i) ga[i] += ctx->sig[i];
+    }
+}
+
+static flexcl_code rbm_exact_gradient(void *impl, const flexcl_data *d, double *g)
+{
+    flexcl_code err = FLEXCL_OK;
+    const rbm *r = impl;
+    double *part = NULL, *scratch = NULL, *acts = NULL;
+    size_t nv = r->nv, nh = r->nh, P = r->P, n = flexcl_data_rows(d);
+    double log_z;
+    uint64_t nb, bs;
+    FLEXCL_CHECK(flexcl_data_dim(d) == nv, FLEXCL_ERR_ARG,
+                 "data width %zu does not match the RBM's %zu visible units",
+                 flexcl_data_dim(d), nv);
+    FLEXCL_CHECK(n > 0, FLEXCL_ERR_ARG, "exact gradient of an empty data set");
+    FLEXCL_CALL(log_z_of(r, &log_z));
+    block_layout(r, &nb, &bs);
+    FLEXCL_ALLOC(part, nb * P);
+    FLEXCL_ALLOC(scratch, nb * nv);
+    FLEXCL_ALLOC(acts, nb * nv);
+#pragma omp parallel for schedule(static) default(none) \
+    shared(r, part, scratch, acts, nb, bs, log_z, P, nv)
+    for (uint64_t k = 0; k < nb; ++k) {
+        grad_ctx ctx = {log_z, part + k * P, scratch + k * nv};
+        enumerate_block(r, k * bs, (k + 1) * bs, acts + k * nv, visit_grad, &ctx);
+    }
+    /* g = data term − model term */
+    memset(g, 0, P * sizeof *g);
+    for (uint64_t k = 0; k < nb; ++k)
+        for (size_t q = 0; q < P; ++q) g[q] -= part[k * P + q];
+    const double *W = W_of(r), *cb = c_of(r);
+    double inv_n = 1.0 / (double)n;
+    for (size_t row_i = 0; row_i < n; ++row_i) {
+        const float *v = flexcl_data_row(d, row_i);
+        for (size_t j = 0; j < nh; ++j) {
+            double x = cb[j];
+            for (size_t i = 0; i < nv; ++i) x += W[j * nv + i] * v[i];
+            double ph = sigmoid(x) * inv_n;
+            for (size_t i = 0; i < nv; ++i) g[j * nv + i] += ph * v[i];
+            g[nh * nv + j] += ph;
+        }
+        if (r->visible_bias)
+            for (size_t i = 0; i < nv; ++i) g[nh * nv + nh + i] += v[i] * inv_n;
+    }
+done:
+    free(part);
+    free(scratch);
+    free(acts);
+    return err;
+}
+
+/* ---- exact equilibrium samples ----------------------------------------- */
+
+static void visit_logw(const rbm *r, uint64_t x, const double *act, void *ctx)
+{
+    ((double *)ctx)[x] = hidden_log_weight(r, x, act);
+}
+
+/* Build (or reuse) the CDF of the hidden marginal p(h) for the current θ. */
+static flexcl_code ensure_cdf(rbm *r)
+{
+    flexcl_code err = FLEXCL_OK;
+    double *acts = NULL;
+    if (r->cache_valid && memcmp(r->cache_theta, r->theta, r->P * sizeof *r->theta) == 0)
+        return FLEXCL_OK;
+    FLEXCL_CALL(check_exact(r));
+    FLEXCL_CHECK(r->nh <= 22, FLEXCL_ERR_UNSUPPORTED,
+                 "exact equilibrium samples need n_hidden <= 22, got %zu", r->nh);
+    uint64_t total = (uint64_t)1 << r->nh, nb, bs;
+    if (!r->cache_cdf) FLEXCL_ALLOC(r->cache_cdf, total);
+    block_layout(r, &nb, &bs);
+    FLEXCL_ALLOC(acts, nb * r->nv);
+    double *logw = r->cache_cdf;
+#pragma omp parallel for schedule(static) default(none) shared(r, acts, nb, bs, logw)
+    for (uint64_t k = 0; k < nb; ++k)
+        enumerate_block(r, k * bs, (k + 1) * bs, acts + k * r->nv, visit_logw, logw);
+    double mx = -INFINITY;
+    for (uint64_t x = 0; x < total; ++x) mx = logw[x] > mx ? logw[x] : mx;
+    double run = 0.0;
+    for (uint64_t x = 0; x < total; ++x) {
+        run += exp(logw[x] - mx);
+        logw[x] = run;
+    }
+    for (uint64_t x = 0; x < total; ++x) logw[x] /= run;
+    memcpy(r->cache_theta, r->theta, r->P * sizeof *r->theta);
+    r->cache_valid = 1;
+done:
+    free(acts);
+    return err;
+}
+
+static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
+                                   const float *const *rows,
+                                   const flexcl_stream *s, uint64_t step)
+{
+    flexcl_code err = FLEXCL_OK;
+    rbm *r = impl;
+    rbm_chain *c = chain;
+    if (phase == FLEXCL_PHASE_POSITIVE) {
+        /* Clamped v: h | v is exact in one draw. */
+        FLEXCL_CHECK(rows != NULL, FLEXCL_ERR_ARG, "a positive phase needs data rows");
+        load_rows(r, c, rows);
+        hidden_input(r, c);
+        flexcl_stream_uniform(s, step, FLEXCL_RNG_EQUILIBRIUM, 0, c->B * r->nh, c->u);
+        sample_units(c->act, c->u, c->B * r->nh, c->h);
+        goto done;
+    }
+    FLEXCL_CALL(ensure_cdf(r));
+    uint64_t total = (uint64_t)1 << r->nh;
+    for (size_t b = 0; b < c->B; ++b) {
+        double u = flexcl_stream_uniform1(s, step, FLEXCL_RNG_EQUILIBRIUM, b);
+        uint64_t lo = 0, hi = total - 1; /* first x with cdf[x] >= u */
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (r->cache_cdf[mid] >= u) hi = mid;
+            else lo = mid + 1;
+        }
+        for (size_t j = 0; j < r->nh; ++j) c->h[b * r->nh + j] = (double)(lo >> j & 1u);
+    }
+    visible_input(r, c);
+    flexcl_stream_uniform(s, step, FLEXCL_RNG_VISIBLE, 0, c->B * r->nv, c->u);
+    sample_units(c->act, c->u, c->B * r->nv, c->v);
+done:
+    return err;
+}
+
+/* Classification error from the exact label posterior: with a one-hot label
+ * block, p(y | pixels) ∝ exp(a_y) Π_j (1 + exp(c_j + W_j·x + W_{j,y})). */
+static double label_error(const rbm *r, const flexcl_data *d)
+{
+    size_t n = flexcl_data_rows(d), K = r->n_classes, npx = r->nv - K;
+    const double *W = W_of(r), *cb = c_of(r), *a = a_of(r);
+    size_t wrong = 0;
+#pragma omp parallel for schedule(static) reduction(+ : wrong) default(none) \
+    shared(n, K, npx, W, cb, a, r, d)
+    for (size_t k = 0; k < n; ++k) {
+        const float *x = flexcl_data_row(d, k);
+        double best = -INFINITY;
+        size_t arg = 0;
+        for (size_t y = 0; y < K; ++y) {
+            double f = a ? a[npx + y] : 0.0;
+            for (size_t j = 0; j < r->nh; ++j) {
+                double s = cb[j] + W[j * r->nv + npx + y];
+                for (size_t i = 0; i < npx; ++i) s += W[j * r->nv + i] * x[i];
+                f += softplus(s);
+            }
+            if (f > best) {
+                best = f;
+                arg = y;
+            }
+        }
+        if ((int)arg != flexcl_data_label(d, k)) wrong++;
+    }
+    return (double)wrong / (double)n;
+}
+
+static flexcl_code rbm_evaluate(void *impl, const flexcl_data *d, flexcl_metrics *m)
+{
+    flexcl_code err = FLEXCL_OK;
+    const rbm *r = impl;
+    m->nll = m->log_z = m->error_rate = NAN;
+    if (r->nh <= FLEXCL_RBM_EXACT_MAX_HIDDEN) {
+        FLEXCL_CALL(log_z_of(r, &m->log_z));
+        FLEXCL_CALL(nll_given(r, d, m->log_z, &m->nll));
+    }
+    if (r->n_classes > 0 && flexcl_data_has_labels(d) && flexcl_data_rows(d) > 0)
+        m->error_rate = label_error(r, d);
+done:
+    return err;
+}
+
+const flexcl_model_ops flexcl_rbm_ops = {
+    .name = "rbm",
+    .create = rbm_create,
+    .destroy = rbm_destroy,
+    .n_params = rbm_n_params,
+    .params = rbm_params,
+    .n_blocks = rbm_n_blocks,
+    .block = rbm_block,
+    .init_params = rbm_init_params,
+    .learnable = rbm_learnable,
+    .chain_create = rbm_chain_create,
+    .chain_destroy = rbm_chain_destroy,
+    .chain_copy = rbm_chain_copy,
+    .state_size = rbm_state_size,
+    .state_get = rbm_state_get,
+    .phase_begin = rbm_phase_begin,
+    .chain_reset = rbm_chain_reset,
+    .step = rbm_step,
+    .stats_axpy = rbm_stats_axpy,
+    .equilibrium = rbm_equilibrium,
+    .exact_gradient = rbm_exact_gradient,
+    .evaluate = rbm_evaluate,
+};

@@ -1,1 +1,625 @@
-/* placeholder: being written */
+/* The HDF5 results file, written with parallel HDF5 (MPI-IO driver).
+ *
+ * Every public function here is collective on the handle's communicator.
+ * Each one first checks its arguments locally, lets the ranks agree on the
+ * outcome, and only then makes HDF5 calls, which are themselves collective;
+ * before returning the ranks agree again, so a rank that failed never leaves
+ * the others waiting in a later collective call. When ranks disagree, the
+ * ranks that did not fail report the failing rank's message. */
+#include "flexcl/results.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+
+struct flexcl_results {
+    MPI_Comm comm;  /* our duplicate of the caller's communicator */
+    int rank;
+    int size;
+    hid_t file;     /* open while writing; H5I_INVALID_HID after close */
+    char *path;     /* final path */
+    char *partial;  /* path ".partial" */
+    int created;    /* the partial file was created by this handle */
+    int finished;   /* renamed to the final path */
+};
+
+enum {
+    MESSAGE_MAX = 1024,
+    /* Target size of one uncompressed chunk. */
+    CHUNK_BYTES = 1 << 20,
+};
+
+/* --- HDF5 error reporting ------------------------------------------------ */
+
+/* H5Ewalk2 callback: keep the innermost description (walking upward, the
+ * first frame is the innermost one). */
+static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    char *buf = data;
+    if (n == 0 && e->desc != NULL) snprintf(buf, MESSAGE_MAX, "%s", e->desc);
+    return 0;
+}
+
+/* HDF5's innermost reason for the last failure on this thread ("" if none);
+ * clears HDF5's error stack. */
+static void h5_reason(char why[MESSAGE_MAX])
+{
+    why[0] = '\0';
+    /* Best effort: failing to describe a failure must not hide it. */
+    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, why);
+    (void)H5Eclear2(H5E_DEFAULT);
+}
+
+/* Record an HDF5 failure: our message, then HDF5's own innermost reason. */
+static flexcl_code h5_fail(const char *file, int line, const char *func,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static flexcl_code h5_fail(const char *file, int line, const char *func,
+                           const char *fmt, ...)
+{
+    char what[MESSAGE_MAX];
+    char why[MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    h5_reason(why);
+    if (why[0] != '\0')
+        return flexcl_error_set(FLEXCL_ERR_HDF5, file, line, func, "%s (HDF5: %s)",
+                                what, why);
+    return flexcl_error_set(FLEXCL_ERR_HDF5, file, line, func, "%s", what);
+}
+
+/* Like FLEXCL_H5, with HDF5's own reason appended to the message. */
+#define RESULTS_H5(call, ...)                                                  \
+    do {                                                                       \
+        if ((long long)(call) < 0) {                                           \
+            err = h5_fail(__FILE__, __LINE__, __func__, __VA_ARGS__);          \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+
+/* Close an HDF5 identifier if valid; remember the first failure in *err
+ * without overwriting an earlier error. */
+static void close_id(hid_t *id, herr_t (*closer)(hid_t), const char *what,
+                     const char *name, flexcl_code *err)
+{
+    if (*id < 0) return;
+    if (closer(*id) < 0 && *err == FLEXCL_OK)
+        *err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot close %s",
+                       name, what);
+    *id = H5I_INVALID_HID;
+}
+
+/* --- agreement between ranks --------------------------------------------- */
+
+/* All ranks learn whether any rank failed. The highest code wins (lowest rank
+ * among equals); ranks that did not fail adopt that code and the failing
+ * rank's message, so every rank reports the same thing. Collective. */
+static flexcl_code agree(MPI_Comm comm, flexcl_code local)
+{
+    flexcl_code err = FLEXCL_OK;
+    int rank = 0;
+    struct {
+        int code;
+        int rank;
+    } mine, worst;
+    char msg[MESSAGE_MAX];
+
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    mine.code = (int)local;
+    mine.rank = rank;
+    FLEXCL_MPI(MPI_Allreduce(&mine, &worst, 1, MPI_2INT, MPI_MAXLOC, comm));
+    if (worst.code == FLEXCL_OK) return FLEXCL_OK;
+
+    if (rank == worst.rank) snprintf(msg, sizeof msg, "%s", flexcl_error_message());
+    FLEXCL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, worst.rank, comm));
+    msg[sizeof msg - 1] = '\0';
+    if (local != FLEXCL_OK) return local;
+    err = flexcl_error_set((flexcl_code)worst.code, __FILE__, __LINE__, __func__,
+                           "rank %d: %s", worst.rank, msg);
+done:
+    return err;
+}
+
+/* Is s the same on every rank (compared by length and FNV-1a hash)? Catches
+ * callers that break the "every rank passes the same value" rule before the
+ * file's metadata diverges between ranks. Collective. */
+static flexcl_code same_everywhere(MPI_Comm comm, const char *s, int *same)
+{
+    flexcl_code err = FLEXCL_OK;
+    unsigned long long len = strlen(s), h = 1469598103934665603ULL;
+    unsigned long long mine[2], lo[2];
+    unsigned long long hi[2];
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL; /* FNV-1a */
+    mine[0] = len;
+    mine[1] = h;
+    FLEXCL_MPI(MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm));
+    FLEXCL_MPI(MPI_Allreduce(mine, hi, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm));
+    *same = lo[0] == hi[0] && lo[1] == hi[1];
+done:
+    return err;
+}
+
+/* --- paths ---------------------------------------------------------------- */
+
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL) memcpy(d, s, n);
+    return d;
+}
+
+/* The directory part of path ("." when there is none). */
+static void directory_of(const char *path, char *dir, size_t dir_size)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        snprintf(dir, dir_size, ".");
+    else if (slash == path)
+        snprintf(dir, dir_size, "/");
+    else
+        snprintf(dir, dir_size, "%.*s", (int)(slash - path), path);
+}
+
+/* errno-style reason why no file can be created in directory dir, 0 if one
+ * can. */
+static int directory_problem(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0) return errno;
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    if (access(dir, W_OK | X_OK) != 0) return errno;
+    return 0;
+}
+
+/* Does every component of an absolute or relative HDF5 path exist? Checks
+ * component by component because H5Lexists fails when a parent is missing. */
+static flexcl_code object_exists(hid_t file, const char *name, int *exists)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *buf = NULL;
+    size_t n = strlen(name);
+
+    *exists = 1;
+    FLEXCL_ALLOC(buf, n + 1);
+    for (size_t i = 1; i <= n && *exists; i++) {
+        if (i < n && name[i] != '/') continue;
+        if (name[i - 1] == '/') continue; /* "/" itself or "a//b" */
+        memcpy(buf, name, i);
+        buf[i] = '\0';
+        htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
+        RESULTS_H5(e, "%s: cannot check whether it exists", buf);
+        *exists = e > 0;
+    }
+done:
+    free(buf);
+    return err;
+}
+
+static flexcl_code check_handle(const flexcl_results *r, const char *func)
+{
+    if (r == NULL)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                                "results handle is NULL");
+    if (r->file < 0)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                                "%s: results file is already closed", r->path);
+    return FLEXCL_OK;
+}
+
+/* --- create / finish / destroy --------------------------------------------- */
+
+flexcl_code flexcl_results_create(MPI_Comm comm, const char *path,
+                                  flexcl_results **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_results *r = NULL;
+    hid_t fapl = H5I_INVALID_HID;
+    int problem = 0, same = 0;
+    char dir[4096], why[MESSAGE_MAX];
+
+    if (out == NULL)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "out is NULL");
+    *out = NULL;
+    if (path == NULL || path[0] == '\0')
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "results path is %s", path ? "empty" : "NULL");
+
+    FLEXCL_ALLOC(r, 1);
+    r->comm = MPI_COMM_NULL;
+    r->file = H5I_INVALID_HID;
+    FLEXCL_MPI(MPI_Comm_dup(comm, &r->comm));
+    FLEXCL_MPI(MPI_Comm_rank(r->comm, &r->rank));
+    FLEXCL_MPI(MPI_Comm_size(r->comm, &r->size));
+
+    r->path = dup_string(path);
+    r->partial = malloc(strlen(path) + sizeof ".partial");
+    FLEXCL_CHECK(r->path != NULL && r->partial != NULL, FLEXCL_ERR_NOMEM,
+                 "%s: cannot allocate the path", path);
+    sprintf(r->partial, "%s.partial", path);
+
+    FLEXCL_CALL(same_everywhere(r->comm, path, &same));
+    FLEXCL_CHECK(same, FLEXCL_ERR_ARG, "%s: ranks passed different results paths",
+                 path);
+    /* One rank looks at the file system; everybody gets the answer. */
+    directory_of(path, dir, sizeof dir);
+    if (r->rank == 0) problem = directory_problem(dir);
+    FLEXCL_MPI(MPI_Bcast(&problem, 1, MPI_INT, 0, r->comm));
+    FLEXCL_CHECK(problem == 0, FLEXCL_ERR_IO,
+                 "%s: cannot create results file: directory %s: %s", path, dir,
+                 strerror(problem));
+
+    /* The library's own error printing would bypass our reporting. */
+    RESULTS_H5(H5Eset_auto2(H5E_DEFAULT, NULL, NULL),
+               "%s: cannot turn off HDF5 error printing", path);
+
+    RESULTS_H5(fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: cannot create file access list",
+               path);
+    RESULTS_H5(H5Pset_fapl_mpio(fapl, r->comm, MPI_INFO_NULL),
+               "%s: cannot select the MPI-IO driver", path);
+    /* The 1.8 format or later. String attributes are variable-length and
+     * live in the global heap, but any attribute over 64 KiB of fixed size
+     * needs the dense attribute storage that only this format has. */
+    RESULTS_H5(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST),
+               "%s: cannot set the file format version", path);
+    r->file = H5Fcreate(r->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (r->file < 0) {
+        h5_reason(why);
+        FLEXCL_FAIL(FLEXCL_ERR_IO, "%s: cannot create results file: %s", path,
+                    why[0] ? why : "H5Fcreate failed");
+    }
+    r->created = 1;
+
+done:
+    close_id(&fapl, H5Pclose, "file access list", path, &err);
+    /* Creating the file is collective, so failures there are shared; the
+     * agreement covers the local steps before it. */
+    if (r != NULL && r->comm != MPI_COMM_NULL) err = agree(r->comm, err);
+    if (err != FLEXCL_OK) {
+        flexcl_results_destroy(&r);
+        return err;
+    }
+    *out = r;
+    return FLEXCL_OK;
+}
+
+flexcl_code flexcl_results_finish(flexcl_results *r)
+{
+    flexcl_code err = FLEXCL_OK;
+    int problem = 0;
+
+    FLEXCL_CALL(check_handle(r, __func__));
+    /* Never try the close twice, and agree even when it failed here only. */
+    if (H5Fclose(r->file) < 0)
+        err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot close results file",
+                      r->partial);
+    r->file = H5I_INVALID_HID;
+    FLEXCL_CALL(agree(r->comm, err));
+
+    /* H5Fclose closed the MPI-IO file collectively: every rank's writes are
+     * complete before rank 0 renames it. */
+    if (r->rank == 0 && rename(r->partial, r->path) != 0) problem = errno;
+    FLEXCL_MPI(MPI_Bcast(&problem, 1, MPI_INT, 0, r->comm));
+    FLEXCL_CHECK(problem == 0, FLEXCL_ERR_IO, "%s: cannot rename to %s: %s",
+                 r->partial, r->path, strerror(problem));
+    r->finished = 1;
+done:
+    return err;
+}
+
+void flexcl_results_destroy(flexcl_results **rp)
+{
+    if (rp == NULL || *rp == NULL) return;
+    flexcl_results *r = *rp;
+
+    if (r->file >= 0) {
+        /* Collective; a failure here has nowhere to go but the partial file
+         * is removed below regardless. */
+        if (H5Fclose(r->file) < 0) (void)H5Eclear2(H5E_DEFAULT);
+        r->file = H5I_INVALID_HID;
+    }
+    if (r->created && !r->finished && r->comm != MPI_COMM_NULL) {
+        /* Every rank has closed its view of the file before it goes. */
+        (void)MPI_Barrier(r->comm);
+        if (r->rank == 0) (void)unlink(r->partial);
+    }
+    if (r->comm != MPI_COMM_NULL) (void)MPI_Comm_free(&r->comm);
+    free(r->path);
+    free(r->partial);
+    free(r);
+    *rp = NULL;
+}
+
+const char *flexcl_results_path(const flexcl_results *r)
+{
+    return r != NULL ? r->path : NULL;
+}
+
+/* --- groups ---------------------------------------------------------------- */
+
+flexcl_code flexcl_results_group(flexcl_results *r, const char *group)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t lcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    int exists = 0;
+
+    FLEXCL_CALL(check_handle(r, __func__));
+    if (group == NULL || group[0] == '\0')
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                               "group name is %s", group ? "empty" : "NULL");
+    FLEXCL_CALL(agree(r->comm, err));
+
+    FLEXCL_CALL(object_exists(r->file, group, &exists));
+    if (exists) {
+        H5O_info_t info;
+        RESULTS_H5(H5Oget_info_by_name2(r->file, group, &info, H5O_INFO_BASIC,
+                                        H5P_DEFAULT),
+                   "%s: cannot inspect existing object", group);
+        FLEXCL_CHECK(info.type == H5O_TYPE_GROUP, FLEXCL_ERR_ARG,
+                     "%s: exists and is not a group", group);
+    } else {
+        RESULTS_H5(lcpl = H5Pcreate(H5P_LINK_CREATE),
+                   "%s: cannot create link creation list", group);
+        RESULTS_H5(H5Pset_create_intermediate_group(lcpl, 1),
+                   "%s: cannot ask for intermediate groups", group);
+        RESULTS_H5(g = H5Gcreate2(r->file, group, lcpl, H5P_DEFAULT, H5P_DEFAULT),
+                   "%s: cannot create group", group);
+    }
+done:
+    if (r != NULL) {
+        close_id(&g, H5Gclose, "group", group, &err);
+        close_id(&lcpl, H5Pclose, "link creation list", group, &err);
+        if (r->file >= 0) err = agree(r->comm, err);
+    }
+    return err;
+}
+
+/* --- attributes ------------------------------------------------------------ */
+
+/* Write one scalar attribute of file type ftype from value in memory type
+ * mtype, replacing an existing attribute of the same name. */
+static flexcl_code write_attr(flexcl_results *r, const char *object,
+                              const char *name, hid_t ftype, hid_t mtype,
+                              const void *value, const char *func)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t obj = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    htri_t exists = 0;
+
+    FLEXCL_CALL(check_handle(r, func));
+    if (object == NULL || object[0] == '\0' || name == NULL || name[0] == '\0')
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "attribute %s on object %s: name is empty or NULL",
+                               name ? name : "(NULL)", object ? object : "(NULL)");
+    FLEXCL_CALL(agree(r->comm, err));
+
+    RESULTS_H5(obj = H5Oopen(r->file, object, H5P_DEFAULT),
+               "%s: cannot open object to set attribute %s", object, name);
+    RESULTS_H5(exists = H5Aexists(obj, name), "%s: cannot look up attribute %s",
+               object, name);
+    if (exists)
+        RESULTS_H5(H5Adelete(obj, name), "%s: cannot replace attribute %s", object,
+                   name);
+    RESULTS_H5(space = H5Screate(H5S_SCALAR), "%s: cannot create dataspace for %s",
+               object, name);
+    RESULTS_H5(attr = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT),
+               "%s: cannot create attribute %s", object, name);
+    RESULTS_H5(H5Awrite(attr, mtype, value), "%s: cannot write attribute %s", object,
+               name);
+done:
+    if (r != NULL) {
+        close_id(&attr, H5Aclose, "attribute", name, &err);
+        close_id(&space, H5Sclose, "dataspace", name, &err);
+        close_id(&obj, H5Oclose, "object", object, &err);
+        if (r->file >= 0) err = agree(r->comm, err);
+    }
+    return err;
+}
+
+flexcl_code flexcl_results_attr_string(flexcl_results *r, const char *object,
+                                       const char *name, const char *value)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t type = H5I_INVALID_HID;
+    int same = 0;
+
+    FLEXCL_CALL(check_handle(r, __func__));
+    if (value == NULL)
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                               "%s: value of attribute %s is NULL",
+                               object ? object : "(NULL)", name ? name : "(NULL)");
+    FLEXCL_CALL(agree(r->comm, err));
+    FLEXCL_CALL(same_everywhere(r->comm, value, &same));
+    FLEXCL_CHECK(same, FLEXCL_ERR_ARG,
+                 "%s: ranks passed different values for attribute %s",
+                 object ? object : "(NULL)", name ? name : "(NULL)");
+
+    /* Variable-length UTF-8: read back as str by h5py, any length. */
+    RESULTS_H5(type = H5Tcopy(H5T_C_S1), "cannot create string type");
+    RESULTS_H5(H5Tset_size(type, H5T_VARIABLE), "cannot size string type");
+    RESULTS_H5(H5Tset_cset(type, H5T_CSET_UTF8), "cannot set UTF-8 on string type");
+    FLEXCL_CALL(write_attr(r, object, name, type, type, &value, __func__));
+done:
+    close_id(&type, H5Tclose, "string type", "attribute", &err);
+    return err;
+}
+
+flexcl_code flexcl_results_attr_double(flexcl_results *r, const char *object,
+                                       const char *name, double value)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CALL(write_attr(r, object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                           &value, __func__));
+done:
+    return err;
+}
+
+flexcl_code flexcl_results_attr_int(flexcl_results *r, const char *object,
+                                    const char *name, long long value)
+{
+    flexcl_code err = FLEXCL_OK;
+    int64_t v = (int64_t)value;
+    FLEXCL_CALL(write_attr(r, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v,
+                           __func__));
+done:
+    return err;
+}
+
+/* --- datasets -------------------------------------------------------------- */
+
+/* Shared by the double and uint64 writers. */
+static flexcl_code write_rows(flexcl_results *r, const char *dataset, size_t rows,
+                              size_t cols, size_t first_row, size_t n_rows,
+                              const void *data, hid_t ftype, hid_t mtype,
+                              size_t elem_size, const char *func)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t lcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    int exists = 0, same = 0;
+    int ndims = cols == 1 ? 1 : 2;
+    hsize_t dims[2] = {rows, cols}, chunk[2], start[2] = {first_row, 0};
+    hsize_t count[2] = {n_rows, cols}, one[2] = {1, 1};
+    unsigned long long shape[4], lo[4], hi[4];
+    static const double dummy = 0.0; /* a non-NULL buffer for empty writes */
+
+    FLEXCL_CALL(check_handle(r, func));
+    if (dataset == NULL || dataset[0] == '\0')
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "dataset name is %s", dataset ? "empty" : "NULL");
+    else if (cols == 0)
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "%s: cols = 0 is not allowed", dataset);
+    else if (first_row > rows || n_rows > rows - first_row)
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "%s: rows [%zu, %zu) outside the dataset's %zu rows",
+                               dataset, first_row, first_row + n_rows, rows);
+    else if (n_rows > 0 && data == NULL)
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "%s: data is NULL for %zu rows", dataset, n_rows);
+    else if (rows > 0 && cols > SIZE_MAX / rows / elem_size)
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, func,
+                               "%s: %zu x %zu values overflow", dataset, rows, cols);
+    FLEXCL_CALL(agree(r->comm, err));
+
+    /* The shape must be the same everywhere, or the metadata diverges. */
+    shape[0] = rows;
+    shape[1] = cols;
+    shape[2] = 0;
+    shape[3] = 0;
+    FLEXCL_MPI(MPI_Allreduce(shape, lo, 4, MPI_UNSIGNED_LONG_LONG, MPI_MIN, r->comm));
+    FLEXCL_MPI(MPI_Allreduce(shape, hi, 4, MPI_UNSIGNED_LONG_LONG, MPI_MAX, r->comm));
+    FLEXCL_CHECK(lo[0] == hi[0] && lo[1] == hi[1], FLEXCL_ERR_ARG,
+                 "%s: ranks passed different shapes (rows %llu..%llu, cols %llu..%llu)",
+                 dataset, lo[0], hi[0], lo[1], hi[1]);
+    FLEXCL_CALL(same_everywhere(r->comm, dataset, &same));
+    FLEXCL_CHECK(same, FLEXCL_ERR_ARG, "%s: ranks passed different dataset names",
+                 dataset);
+
+    FLEXCL_CALL(object_exists(r->file, dataset, &exists));
+    FLEXCL_CHECK(!exists, FLEXCL_ERR_ARG, "%s: dataset already exists", dataset);
+
+    RESULTS_H5(fspace = H5Screate_simple(ndims, dims, NULL),
+               "%s: cannot create file dataspace", dataset);
+    RESULTS_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE),
+               "%s: cannot create dataset creation list", dataset);
+    if (rows > 0) {
+        /* Chunks of whole rows up to about 1 MiB; a longer row is split into
+         * 1 MiB pieces. Compressed chunks need collective writes (below). */
+        size_t row_bytes = cols * elem_size;
+        if (row_bytes <= CHUNK_BYTES) {
+            size_t per = CHUNK_BYTES / row_bytes;
+            chunk[0] = per < rows ? per : rows;
+            chunk[1] = cols;
+        } else {
+            chunk[0] = 1;
+            chunk[1] = CHUNK_BYTES / elem_size;
+        }
+        RESULTS_H5(H5Pset_chunk(dcpl, ndims, chunk), "%s: cannot set chunking", dataset);
+        RESULTS_H5(H5Pset_shuffle(dcpl), "%s: cannot set shuffle filter", dataset);
+        RESULTS_H5(H5Pset_deflate(dcpl, 1), "%s: cannot set deflate filter", dataset);
+    }
+    RESULTS_H5(lcpl = H5Pcreate(H5P_LINK_CREATE),
+               "%s: cannot create link creation list", dataset);
+    RESULTS_H5(H5Pset_create_intermediate_group(lcpl, 1),
+               "%s: cannot ask for intermediate groups", dataset);
+    RESULTS_H5(dset = H5Dcreate2(r->file, dataset, ftype, fspace, lcpl, dcpl,
+                                 H5P_DEFAULT),
+               "%s: cannot create %zu x %zu dataset", dataset, rows, cols);
+
+    if (rows > 0) {
+        /* Ranks without rows select nothing but still join the collective
+         * write, which parallel HDF5 requires for filtered datasets. */
+        if (n_rows > 0) {
+            RESULTS_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count,
+                                           NULL),
+                       "%s: cannot select rows [%zu, %zu)", dataset, first_row,
+                       first_row + n_rows);
+            RESULTS_H5(mspace = H5Screate_simple(ndims, count, NULL),
+                       "%s: cannot create memory dataspace", dataset);
+        } else {
+            RESULTS_H5(H5Sselect_none(fspace), "%s: cannot select no rows", dataset);
+            RESULTS_H5(mspace = H5Screate_simple(ndims, one, NULL),
+                       "%s: cannot create memory dataspace", dataset);
+            RESULTS_H5(H5Sselect_none(mspace), "%s: cannot select no values", dataset);
+            data = &dummy;
+        }
+        RESULTS_H5(dxpl = H5Pcreate(H5P_DATASET_XFER),
+                   "%s: cannot create transfer list", dataset);
+        RESULTS_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE),
+                   "%s: cannot ask for collective I/O", dataset);
+        RESULTS_H5(H5Dwrite(dset, mtype, mspace, fspace, dxpl, data),
+                   "%s: cannot write rows [%zu, %zu)", dataset, first_row,
+                   first_row + n_rows);
+    }
+done:
+    if (r != NULL) {
+        close_id(&dset, H5Dclose, "dataset", dataset, &err);
+        close_id(&dxpl, H5Pclose, "transfer list", dataset, &err);
+        close_id(&mspace, H5Sclose, "memory dataspace", dataset, &err);
+        close_id(&fspace, H5Sclose, "file dataspace", dataset, &err);
+        close_id(&lcpl, H5Pclose, "link creation list", dataset, &err);
+        close_id(&dcpl, H5Pclose, "dataset creation list", dataset, &err);
+        if (r->file >= 0) err = agree(r->comm, err);
+    }
+    return err;
+}
+
+flexcl_code flexcl_results_write_rows(flexcl_results *r, const char *dataset,
+                                      size_t rows, size_t cols, size_t first_row,
+                                      size_t n_rows, const double *data)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CALL(write_rows(r, dataset, rows, cols, first_row, n_rows, data,
+                           H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double),
+                           __func__));
+done:
+    return err;
+}
+
+flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset,
+                                          size_t rows, size_t cols, size_t first_row,
+                                          size_t n_rows, const uint64_t *data)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CALL(write_rows(r, dataset, rows, cols, first_row, n_rows, data,
+                           H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof(uint64_t),
+                           __func__));
+done:
+    return err;
+}

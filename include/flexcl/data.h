@@ -48,7 +48,7 @@ void flexcl_data_settings_default(flexcl_data_settings *s);
 
 /* Create a data set from settings. For IDX files every structural problem
  * (missing file, wrong magic, truncated payload, image/label count mismatch,
- * label outside [0, n_classes)) fails with FLEXCL_ERR_DATA and a message that
+ * label outside [0, n_classes) when label_block = 1) fails with FLEXCL_ERR_DATA and a message that
  * names the file. Not collective: every rank loads its own copy.
  * *out is set only on success; release with flexcl_data_destroy. */
 flexcl_code flexcl_data_create(const flexcl_data_settings *s, flexcl_data **out);
@@ -64,7 +64,7 @@ void flexcl_data_destroy(flexcl_data **data);
 size_t flexcl_data_rows(const flexcl_data *d);    /* number of examples */
 size_t flexcl_data_dim(const flexcl_data *d);     /* units per row, label block included */
 size_t flexcl_data_pixels(const flexcl_data *d);  /* units per row without the label block */
-size_t flexcl_data_classes(const flexcl_data *d); /* n_classes when labelled, else 0 */
+size_t flexcl_data_classes(const flexcl_data *d); /* label-block units (n_classes with label_block = 1), else 0; dim = pixels + classes */
 int flexcl_data_has_labels(const flexcl_data *d);
 size_t flexcl_data_height(const flexcl_data *d);  /* image rows (BAS: n) */
 size_t flexcl_data_width(const flexcl_data *d);   /* image columns */

@@ -16,6 +16,10 @@
  * (the last axis varies fastest, replicates fastest of all), a stable order
  * that does not depend on anything but the job text. String keys (paths,
  * model kind) never form lists.
+ *
+ * Zipped axes. "[grid] zip = section.a, section.b" makes listed keys of equal
+ * length vary together: they share one index, placed where the first of them
+ * appears (each is still reported as its own axis with its own values).
  */
 #ifndef FLEXCL_JOB_H
 #define FLEXCL_JOB_H
@@ -89,6 +93,12 @@ size_t flexcl_job_axis_length(const flexcl_job *job, size_t axis);
 const char *flexcl_job_point_value(const flexcl_job *job, size_t i, size_t axis);
 /* Replicate index r of point i. */
 int flexcl_job_point_replicate(const flexcl_job *job, size_t i);
+
+/* Where "section.key" was set: "FILE:LINE", "--set section.key=value", or
+ * "default" when neither the file nor an override sets it; NULL for an
+ * unknown key. Lets callers name the key behind a later failure (a data
+ * file that does not load). */
+const char *flexcl_job_key_location(const flexcl_job *job, const char *name);
 
 /* The key table, for help texts and documentation. */
 typedef struct {

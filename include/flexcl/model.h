@@ -81,6 +81,10 @@ typedef struct flexcl_model_ops {
     flexcl_code (*chain_create)(const void *impl, size_t batch, void **chain);
     void (*chain_destroy)(void *chain);                /* (req) */
     void (*chain_copy)(const void *impl, void *dst, const void *src); /* (req) */
+    /* (req) Units in one network state, and a copy of state b of the chain
+     * (RBM: v then h) for inspection, tests and diagnostics. */
+    size_t (*state_size)(const void *impl);
+    void (*state_get)(const void *impl, const void *chain, size_t b, double *out);
     /* (req) Start a phase. rows[b] is the data row of chain b for a positive
      * phase (NULL for a negative phase). RBM: a positive phase clamps v to the
      * row and keeps h; a negative phase keeps the state as it is. */
@@ -134,6 +138,10 @@ flexcl_code flexcl_chain_create(const flexcl_model *m, size_t batch,
                                 flexcl_chain **out);
 void flexcl_chain_destroy(flexcl_chain **c); /* NULL-safe */
 size_t flexcl_chain_batch(const flexcl_chain *c);
+/* Units in one network state, and a copy of state b < batch into out. */
+size_t flexcl_model_state_size(const flexcl_model *m);
+void flexcl_chain_state(const flexcl_model *m, const flexcl_chain *c, size_t b,
+                        double *out);
 /* dst and src must come from the same model and batch size. */
 void flexcl_chain_copy(flexcl_chain *dst, const flexcl_chain *src);
 

@@ -1,1 +1,401 @@
-/* being written */
+/* `flexcl run JOB.ini`: expand the grid, train the learners of every grid
+ * point, record learning curves and final parameters into one HDF5 file. */
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "check.h"
+#include "cli.h"
+#include "flexcl/flexcl.h"
+
+typedef struct {
+    const char *job_path;
+    const char *out_dir;
+    const char **overrides;
+    size_t n_overrides;
+    int quiet;
+    int trace;
+    int help;
+} run_options;
+
+static void print_keys(void)
+{
+    printf("usage: flexcl run JOB.ini [--out DIR] [--set section.key=value ...] [--quiet] [--trace]\n\n"
+           "Job-file keys (INI sections [run] [data] [model] [estimator] [optim]).\n"
+           "Keys marked 'grid' accept a list \"a, b, c\", linspace(a, b, n) or logspace(a, b, n).\n\n");
+    const char *section = "";
+    for (size_t i = 0; i < flexcl_job_key_count(); ++i) {
+        flexcl_job_key_info k = flexcl_job_key(i);
+        char def[256];
+        flexcl_job_key_default(i, def, sizeof def);
+        if (strcmp(section, k.section) != 0) {
+            printf("[%s]\n", k.section);
+            section = k.section;
+        }
+        printf("  %-18s %-28s default %s%s%s%s\n      %s\n", k.key, k.type,
+               def[0] ? def : "\"\"", k.unit[0] ? " (" : "", k.unit,
+               k.unit[0] ? ")" : "", k.help);
+        if (k.listable) printf("      grid: yes\n");
+    }
+}
+
+/* Parse `run` options; returns 0, or 2 after printing one error line. */
+static int parse_options(int argc, char **argv, int rank, run_options *o)
+{
+    static const char *overrides[256];
+    memset(o, 0, sizeof *o);
+    o->out_dir = "results";
+    o->overrides = overrides;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->help = 1;
+        } else if (strcmp(a, "--out") == 0 || strcmp(a, "--set") == 0) {
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                if (rank == 0) fprintf(stderr, "flexcl: error: %s needs a value\n", a);
+                return 2;
+            }
+            if (a[2] == 'o') {
+                o->out_dir = argv[++i];
+            } else {
+                if (o->n_overrides == 256) {
+                    if (rank == 0) fprintf(stderr, "flexcl: error: more than 256 --set options\n");
+                    return 2;
+                }
+                overrides[o->n_overrides++] = argv[++i];
+            }
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--trace") == 0) {
+            o->trace = 1;
+        } else if (a[0] == '-') {
+            if (rank == 0) fprintf(stderr, "flexcl: error: unknown option '%s' (try flexcl run --help)\n", a);
+            return 2;
+        } else if (!o->job_path) {
+            o->job_path = a;
+        } else {
+            if (rank == 0) fprintf(stderr, "flexcl: error: unexpected argument '%s' (one job file per run)\n", a);
+            return 2;
+        }
+    }
+    if (!o->help && !o->job_path) {
+        if (rank == 0) fprintf(stderr, "flexcl: error: run needs a job file (flexcl run JOB.ini)\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* "jobs/bas_isd.ini" -> "bas_isd" */
+static void job_stem(const char *path, char *out, size_t n)
+{
+    char tmp[FLEXCL_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    const char *base = basename(tmp);
+    snprintf(out, n, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = '\0';
+}
+
+/* Make the output directory (rank 0) and let all ranks agree. */
+static flexcl_code make_out_dir(MPI_Comm comm, const char *dir)
+{
+    flexcl_code err = FLEXCL_OK;
+    int rank, ok = 1;
+    char why[256] = "";
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0) {
+        struct stat st;
+        if (stat(dir, &st) != 0) {
+            if (mkdir(dir, 0777) != 0) {
+                ok = 0;
+                snprintf(why, sizeof why, "%s", strerror(errno));
+            }
+        } else if (!S_ISDIR(st.st_mode)) {
+            ok = 0;
+            snprintf(why, sizeof why, "not a directory");
+        }
+    }
+    FLEXCL_MPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    FLEXCL_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+    FLEXCL_CHECK(ok, FLEXCL_ERR_IO, "%s: cannot create output directory: %s", dir, why);
+done:
+    return err;
+}
+
+/* All ranks agree on a local outcome: if any rank failed, every rank fails
+ * (those that did not, with a note naming the failing rank's problem). */
+static flexcl_code agree(MPI_Comm comm, flexcl_code local)
+{
+    int bad = local != FLEXCL_OK, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any && !bad)
+        return flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                                "another rank failed");
+    return local;
+}
+
+typedef struct {
+    size_t n_eval;      /* curve points (step 0 included) */
+    uint64_t *steps;    /* n_eval */
+    double *nll;        /* L x n_eval */
+    double *error;      /* L x n_eval */
+    uint64_t *phases;   /* L x n_eval */
+    uint64_t *updates;  /* L x n_eval */
+    double *theta;      /* L x P */
+} point_record;
+
+static void record_free(point_record *r)
+{
+    free(r->steps);
+    free(r->nll);
+    free(r->error);
+    free(r->phases);
+    free(r->updates);
+    free(r->theta);
+    memset(r, 0, sizeof *r);
+}
+
+static flexcl_code write_point(flexcl_results *res, const flexcl_job *job, size_t i,
+                               const flexcl_settings *s, flexcl_learner *lr,
+                               const point_record *rec, const flexcl_data *data)
+{
+    flexcl_code err = FLEXCL_OK;
+    char g[64], path[128];
+    int L = flexcl_learner_local_count(lr), G = flexcl_learner_global_count(lr);
+    size_t first = (size_t)flexcl_learner_first_id(lr);
+    flexcl_model *m = flexcl_learner_model(lr, 0);
+    size_t P = flexcl_model_n_params(m);
+    snprintf(g, sizeof g, "points/%06zu", i);
+    FLEXCL_CALL(flexcl_results_group(res, g));
+    for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
+        FLEXCL_CALL(flexcl_results_attr_string(res, g, flexcl_job_axis_name(job, a),
+                                               flexcl_job_point_value(job, i, a)));
+    FLEXCL_CALL(flexcl_results_attr_int(res, g, "index", (long long)i));
+    FLEXCL_CALL(flexcl_results_attr_int(res, g, "replicate", flexcl_job_point_replicate(job, i)));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "model", s->model.kind));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "estimator",
+                                           flexcl_estimator_kind_name(s->estimator.kind)));
+    FLEXCL_CALL(flexcl_results_attr_double(res, g, "eta", s->estimator.eta));
+    FLEXCL_CALL(flexcl_results_attr_double(res, g, "tau", s->estimator.tau));
+    FLEXCL_CALL(flexcl_results_attr_double(res, g, "b", s->estimator.b));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "law", flexcl_phase_law_name(s->estimator.law)));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "weights",
+                                           flexcl_weights_name(s->estimator.weights)));
+    FLEXCL_CALL(flexcl_results_attr_int(res, g, "learners", G));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "data", flexcl_data_describe(data)));
+
+    snprintf(path, sizeof path, "%s/curve/steps", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, rec->n_eval, 1, 0,
+                                              first == 0 ? rec->n_eval : 0, rec->steps));
+    snprintf(path, sizeof path, "%s/curve/nll", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
+                                          (size_t)L, rec->nll));
+    snprintf(path, sizeof path, "%s/curve/error", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
+                                          (size_t)L, rec->error));
+    snprintf(path, sizeof path, "%s/curve/phases", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, (size_t)G, rec->n_eval, first,
+                                              (size_t)L, rec->phases));
+    snprintf(path, sizeof path, "%s/curve/updates", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, (size_t)G, rec->n_eval, first,
+                                              (size_t)L, rec->updates));
+    snprintf(path, sizeof path, "%s/params/theta", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, P, first, (size_t)L, rec->theta));
+    for (size_t k = 0; k < flexcl_model_n_blocks(m); ++k) {
+        flexcl_param_block b = flexcl_model_block(m, k);
+        char name[64], dims[64];
+        snprintf(name, sizeof name, "%s_offset", b.name);
+        FLEXCL_CALL(flexcl_results_attr_int(res, path, name, (long long)b.offset));
+        snprintf(name, sizeof name, "%s_shape", b.name);
+        snprintf(dims, sizeof dims, "%zu,%zu", b.rows, b.cols);
+        FLEXCL_CALL(flexcl_results_attr_string(res, path, name, dims));
+    }
+done:
+    return err;
+}
+
+/* Train the learners of grid point i and write its group. */
+static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
+                             flexcl_results *res, int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_settings s;
+    flexcl_data *data = NULL;
+    flexcl_learner *lr = NULL;
+    point_record rec = {0};
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    FLEXCL_CALL(flexcl_job_point(job, i, &s));
+    if (s.run.threads > 0) omp_set_num_threads(s.run.threads);
+    FLEXCL_CALL(agree(comm, flexcl_data_create(&s.data, &data)));
+
+    flexcl_learner_settings ls = {s.run.seed, i, s.run.learners_per_rank, s.run.average_every};
+    FLEXCL_CALL(flexcl_learner_create(comm, &ls, &s.model, &s.estimator, &s.optim, data,
+                                      s.run.same_init, &lr));
+    int L = flexcl_learner_local_count(lr);
+    size_t P = flexcl_model_n_params(flexcl_learner_model(lr, 0));
+    rec.n_eval = (size_t)(s.run.steps / s.run.eval_every) + 1 +
+                 (s.run.steps % s.run.eval_every ? 1 : 0);
+    FLEXCL_ALLOC(rec.steps, rec.n_eval);
+    FLEXCL_ALLOC(rec.nll, (size_t)L * rec.n_eval);
+    FLEXCL_ALLOC(rec.error, (size_t)L * rec.n_eval);
+    FLEXCL_ALLOC(rec.phases, (size_t)L * rec.n_eval);
+    FLEXCL_ALLOC(rec.updates, (size_t)L * rec.n_eval);
+    FLEXCL_ALLOC(rec.theta, (size_t)L * P);
+
+    char label[512] = "";
+    for (size_t a = 0; a < flexcl_job_n_axes(job); ++a) {
+        size_t used = strlen(label);
+        snprintf(label + used, sizeof label - used, "%s%s=%s", a ? " " : "",
+                 flexcl_job_axis_name(job, a), flexcl_job_point_value(job, i, a));
+    }
+    double t0 = MPI_Wtime();
+    uint64_t done_steps = 0;
+    for (size_t e = 0; e < rec.n_eval; ++e) {
+        if (e > 0) {
+            uint64_t n = s.run.eval_every;
+            if (done_steps + n > s.run.steps) n = s.run.steps - done_steps;
+            FLEXCL_CALL(agree(comm, flexcl_learner_advance(lr, n)));
+            done_steps += n;
+        }
+        rec.steps[e] = done_steps;
+        for (int k = 0; k < L; ++k) {
+            flexcl_metrics mt;
+            FLEXCL_CALL(flexcl_model_evaluate(flexcl_learner_model(lr, k), data, &mt));
+            rec.nll[(size_t)k * rec.n_eval + e] = mt.nll;
+            rec.error[(size_t)k * rec.n_eval + e] = mt.error_rate;
+            rec.phases[(size_t)k * rec.n_eval + e] = flexcl_learner_phases(lr, k);
+            rec.updates[(size_t)k * rec.n_eval + e] = flexcl_learner_updates(lr, k);
+        }
+        if (!quiet && rank == 0 && (e == 0 || e + 1 == rec.n_eval || e % 5 == 0)) {
+            double el = MPI_Wtime() - t0;
+            flexcl_log(FLEXCL_LOG_INFO,
+                       "point %zu/%zu [%s] step %llu/%llu  nll(learner 0) %.3f  %.1f s",
+                       i + 1, flexcl_job_n_points(job), label,
+                       (unsigned long long)done_steps, (unsigned long long)s.run.steps,
+                       rec.nll[e], el);
+        }
+    }
+    for (int k = 0; k < L; ++k)
+        memcpy(rec.theta + (size_t)k * P, flexcl_model_params(flexcl_learner_model(lr, k)),
+               P * sizeof(double));
+    FLEXCL_CALL(write_point(res, job, i, &s, lr, &rec, data));
+done:
+    record_free(&rec);
+    flexcl_learner_destroy(&lr);
+    flexcl_data_destroy(&data);
+    return err;
+}
+
+/* Name the job key behind a data error: "FILE:LINE: data.images: message". */
+static flexcl_code data_error(const flexcl_job *job, const flexcl_settings *s)
+{
+    const char *msg = flexcl_error_message();
+    const char *key = s->data.labels[0] && strncmp(msg, s->data.labels, strlen(s->data.labels)) == 0
+                          ? "data.labels" : "data.images";
+    if (s->data.source == FLEXCL_DATA_BAS) key = "data.bas_n";
+    const char *loc = flexcl_job_key_location(job, key);
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", msg);
+    return flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__, "%s: %s: %s",
+                            loc ? loc : "job", key, copy);
+}
+
+static flexcl_code check_data(MPI_Comm comm, const flexcl_job *job)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_settings s, prev;
+    flexcl_data *probe = NULL;
+    for (size_t i = 0; i < flexcl_job_n_points(job); ++i) {
+        FLEXCL_CALL(flexcl_job_point(job, i, &s));
+        if (i > 0 && memcmp(&s.data, &prev.data, sizeof s.data) == 0) continue;
+        flexcl_code e = flexcl_data_create(&s.data, &probe);
+        if (e != FLEXCL_OK) e = data_error(job, &s);
+        flexcl_data_destroy(&probe);
+        FLEXCL_CALL(agree(comm, e));
+        prev = s;
+    }
+done:
+    return err;
+}
+
+static void iso_time(time_t t, char *buf, size_t n)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int exit_status(flexcl_code c)
+{
+    switch (c) {
+    case FLEXCL_OK: return 0;
+    case FLEXCL_ERR_JOB:
+    case FLEXCL_ERR_ARG:
+    case FLEXCL_ERR_DATA:
+    case FLEXCL_ERR_IO: return 2;
+    default: return 1;
+    }
+}
+
+int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
+{
+    flexcl_code err = FLEXCL_OK;
+    run_options o;
+    flexcl_job *job = NULL;
+    flexcl_results *res = NULL;
+    int rank = 0;
+    char out_path[FLEXCL_PATH_MAX + 64], stem[256], cmdline[4096] = "";
+    time_t start = time(NULL);
+    MPI_Comm_rank(comm, &rank);
+    int st = parse_options(argc, argv, rank, &o);
+    if (st) return st;
+    if (o.help) {
+        if (rank == 0) print_keys();
+        return 0;
+    }
+    if (o.quiet) flexcl_log_set(NULL, NULL, FLEXCL_LOG_ERROR);
+    snprintf(cmdline, sizeof cmdline, "flexcl");
+    for (int k = 0; k < argc; ++k) {
+        size_t used = strlen(cmdline);
+        snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[k]);
+    }
+    FLEXCL_CALL(flexcl_job_load(comm, o.job_path, o.n_overrides, o.overrides, &job));
+    job_stem(o.job_path, stem, sizeof stem);
+    FLEXCL_CALL(make_out_dir(comm, o.out_dir));
+    snprintf(out_path, sizeof out_path, "%s/%s.h5", o.out_dir, stem);
+    /* Load every distinct data set of the grid once before any work: bad
+     * input must fail before hours of compute and leave no results file. */
+    FLEXCL_CALL(check_data(comm, job));
+    FLEXCL_CALL(flexcl_results_create(comm, out_path, &res));
+    size_t n_points = flexcl_job_n_points(job);
+    FLEXCL_CALL(flexcl_results_group(res, "points"));
+    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "count", (long long)n_points));
+    for (size_t i = 0; i < n_points; ++i) FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+    int nprocs;
+    MPI_Comm_size(comm, &nprocs);
+    flexcl_provenance prov = {flexcl_job_text(job), o.job_path, cmdline,
+                              omp_get_max_threads(), start, time(NULL)};
+    FLEXCL_CALL(flexcl_provenance_write(comm, res, &prov));
+    FLEXCL_CALL(flexcl_results_finish(res));
+    if (rank == 0) {
+        char t[32];
+        iso_time(time(NULL), t, sizeof t);
+        printf("flexcl: %zu grid point(s) on %d rank(s) done at %s\nresults: %s\n", n_points,
+               nprocs, t, out_path);
+    }
+done:
+    flexcl_results_destroy(&res);
+    flexcl_job_destroy(&job);
+    if (err != FLEXCL_OK && rank == 0) {
+        fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());
+        if (o.trace) fprintf(stderr, "%s", flexcl_error_trace());
+    }
+    return exit_status(err);
+}
