@@ -41,6 +41,18 @@
  * point), but the zipped axes share one index, placed where the first of
  * them appears; the point index is the job.h formula over these index
  * groups. Without [grid] every axis is its own group, exactly as job.h says.
+ *
+ * Sub-grids [grid.NAME] (job.h describes what they mean). The reader sees
+ * every section line, so it starts a sub-grid itself (inih cuts section
+ * names at 49 bytes) and routes the keys of that section to the sub-grid's
+ * own slots; the handler re-reads their "section.key" names from the raw
+ * line. After parsing and overrides every sub-grid becomes one `grid`: per
+ * key the slot in force (its own, else the base's), the settings, axes,
+ * zip groups and point count; a job without sub-grids is one such grid
+ * made from the base alone, so both cases share one code path. Shapes and
+ * the total count are checked before any point is validated, and the
+ * job's axes are the union of the grids' axes. An override replaces a key
+ * in the base and removes it from every sub-grid.
  */
 #include "flexcl/job.h"
 
@@ -113,8 +125,10 @@ static flexcl_code check_zip(const char *value, const char *loc,
     .size = sizeof(((flexcl_settings *)0)->sec.k)
 
 static const key_def keys[] = {
-    {KEY(run, experiment), .type = T_ENUM, .names = "train", .unit = "",
-     .help = "What the job does: train = learning curves of every grid point."},
+    {KEY(run, experiment), .type = T_ENUM,
+     .names = "train|isd_variance|aol_bias", .listable = 1, .unit = "",
+     .help = "What the job does: train = learning curves, isd_variance = "
+             "isd samples at theta0, aol_bias = always-on phases at theta0."},
     {KEY(run, seed), .type = T_UINT, .unit = "",
      .help = "Seed of every random stream (keyed further by grid point and learner)."},
     {KEY(run, steps), .type = T_UINT, .bounds = LO, .lo = 1, .unit = "steps",
@@ -132,6 +146,17 @@ static const key_def keys[] = {
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
      .unit = "", .help = "OpenMP threads per rank; 0 = OMP_NUM_THREADS."},
+    {KEY(run, samples), .type = T_UINT, .bounds = LO, .lo = 1, .listable = 1,
+     .unit = "samples",
+     .help = "Samples of the estimate (isd_variance) or phases (aol_bias) per grid point."},
+    {KEY(run, raw_samples), .type = T_UINT, .unit = "samples",
+     .help = "The first raw_samples samples are stored raw (at most run.samples)."},
+    {KEY(run, chains), .type = T_UINT, .bounds = LO | HI, .lo = 1, .hi = 1e6,
+     .unit = "chains",
+     .help = "Independent persistent chains that share the samples of a point."},
+    {KEY(run, sampler), .type = T_ENUM, .names = "exact|chain", .listable = 1,
+     .unit = "",
+     .help = "isd_variance draws: exact equilibrium draws or persistent chains."},
 
     {KEY(data, source), .type = T_ENUM, .names = "bas|idx", .listable = 1,
      .unit = "", .help = "Training data: bas = bars and stripes, idx = IDX image files."},
@@ -192,6 +217,22 @@ static const key_def keys[] = {
     {KEY(optim, epsilon), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
      .listable = 1, .unit = "", .help = "Adam denominator guard."},
 
+    {KEY(theta0, source), .type = T_ENUM, .names = "init|train|file",
+     .unit = "",
+     .help = "Where theta0 comes from: the initialisation, CD-k training or a results file."},
+    {KEY(theta0, updates), .type = T_UINT, .unit = "updates",
+     .help = "CD-k updates that train theta0 (source = train)."},
+    {KEY(theta0, eta), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
+     .unit = "", .help = "SGD learning rate of the CD-k training of theta0."},
+    {KEY(theta0, k), .type = T_INT, .bounds = LO | HI, .lo = 1, .hi = 100000,
+     .unit = "steps", .help = "Gibbs steps k of the CD-k training of theta0."},
+    {KEY(theta0, file), .type = T_PATH, .allow_empty = 1, .unit = "",
+     .help = "Results file (HDF5) that holds theta0 (source = file)."},
+    {KEY(theta0, point), .type = T_UINT, .unit = "",
+     .help = "Grid point of that results file whose parameters are theta0."},
+    {KEY(theta0, learner), .type = T_UINT, .unit = "",
+     .help = "Learner (row of params/theta) of that point whose parameters are theta0."},
+
     /* Not a settings field: it shapes the grid. */
     {.section = "grid", .key = "zip", .name = "grid.zip", .type = T_ZIP,
      .allow_empty = 1, .check = check_zip, .unit = "",
@@ -203,8 +244,8 @@ static const key_def keys[] = {
 
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
 
-static const char *const sections[] = {"run",       "data",  "model",
-                                       "estimator", "optim", "grid"};
+static const char *const sections[] = {"run",   "data",   "model", "estimator",
+                                       "optim", "theta0", "grid"};
 
 /* Enum fields are written as int; the names above are in enum order. */
 _Static_assert(sizeof(flexcl_experiment) == sizeof(int), "enum size");
@@ -213,9 +254,12 @@ _Static_assert(sizeof(flexcl_estimator_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_weights) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_phase_law) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_sampler) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
-                   FLEXCL_OPTIM_ADAM == 1,
+                   FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
+                   FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -239,21 +283,43 @@ typedef struct {
     char *str;    /* value of a string or path key */
 } slot;
 
-struct flexcl_job {
-    char *text;
-    char *filename;
-    slot slots[N_KEYS];
-    int n_set;                /* keys set so far (source of slot.order) */
-    flexcl_settings base;     /* defaults + every scalar value */
+/* One grid: the whole job without sub-grids, or one [grid.NAME] section. */
+typedef struct {
+    char *name;         /* NAME of [grid.NAME]; "" for a job without sub-grids */
+    char *loc;          /* "FILE:LINE" of the [grid.NAME] line; NULL without */
+    int line;           /* that line; 0 without sub-grids */
+    slot slots[N_KEYS]; /* keys the section sets; all unset without sub-grids */
+    /* The expansion, filled by build_one: */
+    const slot *eff[N_KEYS]; /* slot in force per key: own, else the job's */
+    flexcl_settings base;    /* defaults + every scalar value in force */
     int replicates;
+    size_t first;            /* global index of its point 0 */
     size_t n_points;
     size_t n_axes;
-    size_t axes[N_KEYS];      /* key index of each axis, in axis order */
+    size_t axes[N_KEYS];     /* key index of each axis, in axis order */
     /* Zipped axes share one index: axis a moves with index group[a]; groups
      * are ordered by their first axis, and n_groups <= n_axes. */
     size_t group[N_KEYS];
     size_t n_groups;
     size_t group_len[N_KEYS];
+    /* Per axis u of the job (the union): its axis here, or SIZE_MAX when the
+     * key is a scalar here and scalar[u] holds its text. */
+    size_t local[N_KEYS];
+    char (*scalar)[TEXT_MAX];
+} grid;
+
+struct flexcl_job {
+    char *text;
+    char *filename;
+    slot slots[N_KEYS];  /* the base: everything outside [grid.NAME] */
+    int n_set;           /* keys set so far, base and sub-grids (slot.order) */
+    size_t n_subgrids;   /* [grid.NAME] sections */
+    grid *grids;         /* the sub-grids, or one grid when there are none */
+    size_t n_grids;
+    size_t n_points;     /* over all grids */
+    size_t n_axes;       /* the union of the grids' axes */
+    size_t axes[N_KEYS];
+    size_t axis_len[N_KEYS]; /* the longest list of each axis */
 };
 
 /* Small helpers ------------------------------------------------------------*/
@@ -675,6 +741,15 @@ static flexcl_code generated_value(const key_def *k, double x,
 {
     flexcl_code err = FLEXCL_OK;
     char shown[TEXT_MAX], e[ECHO_MAX + 4];
+    /* Generated grid values are rounded to 15 significant digits, so that
+     * linspace(0.1, 0.9, 9) gives 0.3 rather than 0.30000000000000004: the
+     * rounding error of the generator is far below 1e-15 relative, and the
+     * value a user would have typed is the one a job should record. */
+    {
+        char r15[64];
+        snprintf(r15, sizeof r15, "%.15g", x);
+        x = strtod(r15, NULL);
+    }
     format_real(x, shown, sizeof shown);
     if (k->type == T_REAL) {
         FLEXCL_CALL(check_range(k, x, shown, loc));
@@ -867,17 +942,17 @@ done:
     return err;
 }
 
-/* Set key k from value (trimmed) at loc; line > 0 for the job file, where a
- * second assignment is an error, 0 for an override, which replaces. Takes
- * ownership of loc in every case. */
-static flexcl_code assign(flexcl_job *job, size_t k, const char *value,
-                          char *loc, int line)
+/* Set key k of slots (the job's base or a sub-grid's) from value (trimmed)
+ * at loc; line > 0 for the job file, where a second assignment is an error,
+ * 0 for an override, which replaces. Takes ownership of loc in every case. */
+static flexcl_code assign(flexcl_job *job, slot *slots, size_t k,
+                          const char *value, char *loc, int line)
 {
     flexcl_code err = FLEXCL_OK;
     slot fresh = {0};
     fresh.loc = loc;
     fresh.line = line;
-    slot *old = &job->slots[k];
+    slot *old = &slots[k];
     if (line > 0 && old->order != 0)
         FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: duplicated key (first set at line %d)",
                     loc, keys[k].name, old->line);
@@ -902,7 +977,57 @@ typedef struct {
     size_t line_len;
     flexcl_code err;     /* first error found by reader or handler */
     int err_line;
+    /* The section of the current line when it is a sub-grid: its index in
+     * job->grids, else SIZE_MAX. Tracked here rather than taken from inih,
+     * which cuts section names at 49 bytes. */
+    size_t sub;
 } parse_state;
+
+/* True when name is a valid sub-grid NAME: [A-Za-z0-9_-]+. */
+static int is_subgrid_name(const char *name)
+{
+    if (name[0] == '\0') return 0;
+    for (const char *p = name; *p; ++p)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') return 0;
+    return 1;
+}
+
+/* A "[grid.NAME]" line: check NAME and start a new sub-grid. */
+static flexcl_code start_subgrid(parse_state *st, const char *name)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_job *job = st->job;
+    const char *file = job->filename;
+    char e[ECHO_MAX + 4];
+    FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
+                 "%s:%d: [grid.]: empty sub-grid name (write [grid.NAME], "
+                 "NAME of letters, digits, '_' and '-')",
+                 file, st->lineno);
+    FLEXCL_CHECK(is_subgrid_name(name), FLEXCL_ERR_JOB,
+                 "%s:%d: [grid.%s]: a sub-grid name may only hold letters, "
+                 "digits, '_' and '-'",
+                 file, st->lineno, echo(name, e));
+    for (size_t g = 0; g < job->n_grids; ++g)
+        FLEXCL_CHECK(strcmp(job->grids[g].name, name) != 0, FLEXCL_ERR_JOB,
+                     "%s:%d: [grid.%s]: duplicate sub-grid name (first at "
+                     "line %d)",
+                     file, st->lineno, name, job->grids[g].line);
+    grid *more = realloc(job->grids, (job->n_grids + 1) * sizeof *more);
+    FLEXCL_CHECK(more != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    job->grids = more;
+    grid *g = &job->grids[job->n_grids];
+    memset(g, 0, sizeof *g);
+    job->n_grids++;
+    job->n_subgrids++;
+    g->line = st->lineno;
+    g->name = dup_printf("%s", name);
+    g->loc = dup_printf("%s:%d", file, st->lineno);
+    FLEXCL_CHECK(g->name != NULL && g->loc != NULL, FLEXCL_ERR_NOMEM,
+                 "out of memory");
+    st->sub = job->n_grids - 1;
+done:
+    return err;
+}
 
 /* Check a "[section]" line (content without leading whitespace). A line with
  * no ']' is left to inih, which reports it as a syntax error. */
@@ -921,10 +1046,16 @@ static flexcl_code check_section_line(parse_state *st, const char *p,
     FLEXCL_CHECK(rest == end || *rest == ';' || *rest == '#', FLEXCL_ERR_JOB,
                  "%s:%d: unexpected text after [%s]", st->job->filename,
                  st->lineno, echo(name, e));
+    if (strncmp(name, "grid.", 5) == 0) {
+        FLEXCL_CALL(start_subgrid(st, name + 5));
+        goto done;
+    }
     FLEXCL_CHECK(section_index(name) != SIZE_MAX, FLEXCL_ERR_JOB,
                  "%s:%d: unknown section [%s] (sections: [run], [data], "
-                 "[model], [estimator], [optim], [grid])",
+                 "[model], [estimator], [optim], [theta0], [grid] and "
+                 "[grid.NAME])",
                  st->job->filename, st->lineno, echo(name, e));
+    st->sub = SIZE_MAX;
 done:
     free(name);
     return err;
@@ -979,9 +1110,61 @@ static char *raw_value(const parse_state *st)
     return dup_trimmed(p, (size_t)(q - p));
 }
 
+/* The key name of the current key line, read from the raw line (inih cuts
+ * names at 49 bytes): up to the first '=' or ':', trimmed. */
+static char *raw_name(const parse_state *st)
+{
+    size_t n = strcspn(st->line, "=:");
+    if (n > st->line_len) n = st->line_len;
+    return dup_trimmed(st->line, n);
+}
+
+/* A "section.key = value" line (or "zip = a.b, c.d") in sub-grid g. */
+static flexcl_code handle_subgrid_key(parse_state *st, grid *g)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *name = NULL, *value = NULL, *loc = NULL;
+    const char *file = st->job->filename;
+    char e[ECHO_MAX + 4];
+    name = raw_name(st);
+    FLEXCL_CHECK(name != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
+                 "%s:%d: missing key name before '='", file, st->lineno);
+    size_t k = N_KEYS;
+    if (strcmp(name, "zip") == 0) {
+        k = key_by_name("grid.zip");
+    } else {
+        char *dot = strchr(name, '.');
+        FLEXCL_CHECK(dot != NULL && dot != name && dot[1] != '\0',
+                     FLEXCL_ERR_JOB,
+                     "%s:%d: %s: keys in [grid.%s] are written section.key "
+                     "(e.g. estimator.b = 0.1, 0.9)",
+                     file, st->lineno, echo(name, e), g->name);
+        k = key_by_name(name);
+        FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB,
+                     "%s:%d: unknown key %s in [grid.%s]", file, st->lineno,
+                     echo(name, e), g->name);
+    }
+    value = raw_value(st);
+    loc = dup_printf("%s:%d", file, st->lineno);
+    FLEXCL_CHECK(value != NULL && loc != NULL, FLEXCL_ERR_NOMEM,
+                 "out of memory");
+    char *owned = loc;
+    loc = NULL;
+    FLEXCL_CALL(assign(st->job, g->slots, k, value, owned, st->lineno));
+done:
+    free(name);
+    free(value);
+    free(loc);
+    return err;
+}
+
 static flexcl_code handle_key(parse_state *st, const char *section,
                               const char *name)
 {
+    if (st->sub != SIZE_MAX)
+        return handle_subgrid_key(st, &st->job->grids[st->sub]);
+
     flexcl_code err = FLEXCL_OK;
     char *sec = NULL, *value = NULL, *loc = NULL;
     const char *file = st->job->filename;
@@ -992,7 +1175,7 @@ static flexcl_code handle_key(parse_state *st, const char *section,
                  "%s:%d: missing key name before '='", file, st->lineno);
     FLEXCL_CHECK(sec[0] != '\0', FLEXCL_ERR_JOB,
                  "%s:%d: key %s is outside any section (put it under [run], "
-                 "[data], [model], [estimator] or [optim])",
+                 "[data], [model], [estimator], [optim] or [theta0])",
                  file, st->lineno, echo(name, e));
     size_t k = key_index(sec, name);
     FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB, "%s:%d: unknown key %s.%s", file,
@@ -1003,7 +1186,7 @@ static flexcl_code handle_key(parse_state *st, const char *section,
                  "out of memory");
     char *owned = loc;
     loc = NULL;
-    FLEXCL_CALL(assign(st->job, k, value, owned, st->lineno));
+    FLEXCL_CALL(assign(st->job, st->job->slots, k, value, owned, st->lineno));
 done:
     free(sec);
     free(value);
@@ -1030,7 +1213,8 @@ static int on_key(void *user, const char *section, const char *name,
 static flexcl_code parse_text(flexcl_job *job)
 {
     flexcl_code err = FLEXCL_OK;
-    parse_state st = {.job = job, .text = job->text, .len = strlen(job->text)};
+    parse_state st = {.job = job, .text = job->text, .len = strlen(job->text),
+                      .sub = SIZE_MAX};
     int r = ini_parse_stream(read_line, &st, on_key, &st);
     FLEXCL_CHECK(r >= 0, r == -2 ? FLEXCL_ERR_NOMEM : FLEXCL_ERR_INTERNAL,
                  "%s: inih failed with code %d", job->filename, r);
@@ -1074,7 +1258,9 @@ static flexcl_code apply_override(flexcl_job *job, const char *text)
                  name, dot + 1);
     char *owned = loc;
     loc = NULL;
-    FLEXCL_CALL(assign(job, k, value, owned, 0));
+    FLEXCL_CALL(assign(job, job->slots, k, value, owned, 0));
+    /* An override replaces the key everywhere: base and every sub-grid. */
+    for (size_t g = 0; g < job->n_grids; ++g) slot_clear(&job->grids[g].slots[k]);
 done:
     free(name);
     free(value);
@@ -1084,170 +1270,311 @@ done:
 
 /* The grid -----------------------------------------------------------------*/
 
-/* Where a cross-key error is reported: key a's assignment, else key b's,
- * else the file. */
-static const char *loc_of(const flexcl_job *job, size_t a, size_t b)
+/* Place of key k among the axes of grid g. A key the base lists keeps the
+ * base's place even when a sub-grid lists it again (it replaces the list);
+ * any other key in force from a sub-grid is new there and comes after
+ * every base key, in the order of the sub-grid's lines. */
+static long long axis_rank(const flexcl_job *job, const grid *g, size_t k)
 {
-    if (job->slots[a].loc) return job->slots[a].loc;
-    if (job->slots[b].loc) return job->slots[b].loc;
-    return job->filename;
+    const slot *base = &job->slots[k];
+    if (g->eff[k] == base || base->is_list) return base->order;
+    return (long long)INT_MAX + g->eff[k]->order;
 }
 
-/* " at grid point P (axis=value, ...)" or "" without axes. */
-static void describe_point(const flexcl_job *job, const size_t *idx,
-                           size_t point, char *buf, size_t n)
+/* " in [grid.NAME]" when a message about sub-grid g names a place outside
+ * the sub-grid (sl is not one of g's own slots), else "". */
+static const char *in_grid(const grid *g, const slot *sl, char *buf, size_t n)
 {
     buf[0] = '\0';
-    if (job->n_axes == 0) return;
-    size_t used = (size_t)snprintf(buf, n, " at grid point %zu (", point);
-    for (size_t a = 0; a < job->n_axes && used < n; ++a) {
-        const size_t k = job->axes[a];
+    if (g->name[0] != '\0' && !(sl >= g->slots && sl < g->slots + N_KEYS))
+        snprintf(buf, n, " in [grid.%s]", g->name);
+    return buf;
+}
+
+/* Where a cross-key error is reported: the sub-grid's own assignment of
+ * key a, else of key b (a sub-grid that breaks a rule is named at its
+ * line), else key a's assignment, else key b's, else the sub-grid, else the
+ * file. */
+static const char *loc_of(const flexcl_job *job, const grid *g, size_t a,
+                          size_t b)
+{
+    if (g->slots[a].loc) return g->slots[a].loc;
+    if (g->slots[b].loc) return g->slots[b].loc;
+    if (g->eff[a]->loc) return g->eff[a]->loc;
+    if (g->eff[b]->loc) return g->eff[b]->loc;
+    return g->loc ? g->loc : job->filename;
+}
+
+/* " at grid point P (axis=value, ...)", with " in [grid.NAME]" after P for a
+ * sub-grid; "" for a job without sub-grids and axes. */
+static void describe_point(const grid *g, const size_t *idx, size_t point,
+                           char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (g->n_axes == 0 && g->name[0] == '\0') return;
+    size_t used = (size_t)snprintf(buf, n, " at grid point %zu", point);
+    if (g->name[0] != '\0' && used < n)
+        used += (size_t)snprintf(buf + used, n - used, " in [grid.%s]", g->name);
+    for (size_t a = 0; a < g->n_axes && used < n; ++a) {
+        const size_t k = g->axes[a];
         used += (size_t)snprintf(buf + used, n - used, "%s%s=%s",
-                                 a ? ", " : "", keys[k].name,
-                                 job->slots[k].texts[idx[a]]);
+                                 a ? ", " : " (", keys[k].name,
+                                 g->eff[k]->texts[idx[a]]);
     }
-    if (used < n) snprintf(buf + used, n - used, ")");
+    if (g->n_axes > 0 && used < n) snprintf(buf + used, n - used, ")");
 }
 
 /* The rules that involve more than one key, for one grid point. */
-static flexcl_code check_point(const flexcl_job *job, const flexcl_settings *s,
-                               const size_t *idx, size_t point)
+static flexcl_code check_point(const flexcl_job *job, const grid *g,
+                               const flexcl_settings *s, const size_t *idx,
+                               size_t point)
 {
     flexcl_code err = FLEXCL_OK;
     char where[WHERE_MAX], tau[TEXT_MAX];
     const flexcl_estimator_settings *es = &s->estimator;
     if (es->law == FLEXCL_LAW_UNIFORM && !((double)es->uniform_halfwidth < es->tau)) {
-        describe_point(job, idx, point, where, sizeof where);
+        describe_point(g, idx, point, where, sizeof where);
         format_real(es->tau, tau, sizeof tau);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: estimator.uniform_halfwidth: %d is not below "
                     "estimator.tau = %s (required by estimator.law = uniform)%s",
-                    loc_of(job, key_by_name("estimator.uniform_halfwidth"),
+                    loc_of(job, g, key_by_name("estimator.uniform_halfwidth"),
                            key_by_name("estimator.tau")),
                     es->uniform_halfwidth, tau, where);
     }
     if (s->data.label_block && s->data.labels[0] == '\0') {
-        describe_point(job, idx, point, where, sizeof where);
+        describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: data.label_block: 1 needs a non-empty data.labels%s",
-                    loc_of(job, key_by_name("data.label_block"),
+                    loc_of(job, g, key_by_name("data.label_block"),
                            key_by_name("data.labels")),
                     where);
     }
     if (s->run.eval_every > s->run.steps) {
-        describe_point(job, idx, point, where, sizeof where);
+        describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: run.eval_every: %llu exceeds run.steps = %llu%s",
-                    loc_of(job, key_by_name("run.eval_every"),
+                    loc_of(job, g, key_by_name("run.eval_every"),
                            key_by_name("run.steps")),
                     (unsigned long long)s->run.eval_every,
                     (unsigned long long)s->run.steps, where);
     }
+    if (s->run.raw_samples > s->run.samples) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: run.raw_samples: %llu exceeds run.samples = %llu%s",
+                    loc_of(job, g, key_by_name("run.raw_samples"),
+                           key_by_name("run.samples")),
+                    (unsigned long long)s->run.raw_samples,
+                    (unsigned long long)s->run.samples, where);
+    }
+    if (s->theta0.source == FLEXCL_THETA0_FILE && s->theta0.file[0] == '\0') {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: theta0.source: file needs a non-empty theta0.file%s",
+                    loc_of(job, g, key_by_name("theta0.source"),
+                           key_by_name("theta0.file")),
+                    where);
+    }
 done:
     return err;
 }
 
-/* Group the axes: every axis is its own group except the keys of grid.zip,
- * which share one group placed at the first of them. */
-static flexcl_code group_axes(flexcl_job *job)
+/* Group the axes of g: every axis is its own group except the keys of the
+ * grid.zip in force, which share one group placed at the first of them. */
+static flexcl_code group_axes(grid *g)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t zk = key_by_name("grid.zip");
-    const slot *zs = &job->slots[zk];
+    const slot *zs = g->eff[zk];
     size_t zipped[N_KEYS], n_zipped = 0;
     int in_zip[N_KEYS] = {0};
+    char in[ECHO_MAX + 32];
     if (zs->order != 0) FLEXCL_CALL(zip_keys(zs->str, zs->loc, zipped, &n_zipped));
+    in_grid(g, zs, in, sizeof in);
     for (size_t j = 0; j < n_zipped; ++j) {
         const size_t k = zipped[j], k0 = zipped[0];
-        FLEXCL_CHECK(job->slots[k].is_list, FLEXCL_ERR_JOB,
+        FLEXCL_CHECK(g->eff[k]->is_list, FLEXCL_ERR_JOB,
                      "%s: grid.zip: %s is not a list (zipped keys must be "
-                     "lists of equal length)",
-                     zs->loc, keys[k].name);
-        FLEXCL_CHECK(job->slots[k].n == job->slots[k0].n, FLEXCL_ERR_JOB,
-                     "%s: grid.zip: %s has %zu values but %s has %zu",
-                     zs->loc, keys[k0].name, job->slots[k0].n, keys[k].name,
-                     job->slots[k].n);
+                     "lists of equal length)%s",
+                     zs->loc, keys[k].name, in);
+        FLEXCL_CHECK(g->eff[k]->n == g->eff[k0]->n, FLEXCL_ERR_JOB,
+                     "%s: grid.zip: %s has %zu values but %s has %zu%s",
+                     zs->loc, keys[k0].name, g->eff[k0]->n, keys[k].name,
+                     g->eff[k]->n, in);
         in_zip[k] = 1;
     }
     size_t zip_group = SIZE_MAX;
-    job->n_groups = 0;
-    for (size_t a = 0; a < job->n_axes; ++a) {
-        const size_t k = job->axes[a];
+    g->n_groups = 0;
+    for (size_t a = 0; a < g->n_axes; ++a) {
+        const size_t k = g->axes[a];
         if (in_zip[k] && zip_group != SIZE_MAX) {
-            job->group[a] = zip_group;
+            g->group[a] = zip_group;
             continue;
         }
-        if (in_zip[k]) zip_group = job->n_groups;
-        job->group[a] = job->n_groups;
-        job->group_len[job->n_groups++] = job->slots[k].n;
+        if (in_zip[k]) zip_group = g->n_groups;
+        g->group[a] = g->n_groups;
+        g->group_len[g->n_groups++] = g->eff[k]->n;
     }
 done:
     return err;
 }
 
-/* Base settings, axes and point count, then every point's cross-key rules. */
+/* The shape of one grid: slots in force, base settings, axes, groups and
+ * point count (at most JOB_MAX_POINTS). */
+static flexcl_code shape_grid(flexcl_job *job, grid *g)
+{
+    flexcl_code err = FLEXCL_OK;
+    char in[ECHO_MAX + 32];
+    for (size_t k = 0; k < N_KEYS; ++k)
+        g->eff[k] = g->slots[k].order != 0 ? &g->slots[k] : &job->slots[k];
+    flexcl_settings_default(&g->base);
+    for (size_t k = 0; k < N_KEYS; ++k) {
+        const slot *sl = g->eff[k];
+        if (sl->order == 0 || sl->is_list || keys[k].type == T_ZIP) continue;
+        if (keys[k].type == T_STRING || keys[k].type == T_PATH)
+            snprintf((char *)&g->base + keys[k].offset, keys[k].size, "%s",
+                     sl->str);
+        else
+            write_field(&g->base, &keys[k], sl->vals[0]);
+    }
+    /* Axes in order of first appearance (see axis_rank). */
+    g->n_axes = 0;
+    for (size_t k = 0; k < N_KEYS; ++k) {
+        if (!g->eff[k]->is_list) continue;
+        const long long r = axis_rank(job, g, k);
+        size_t a = g->n_axes++;
+        for (; a > 0 && axis_rank(job, g, g->axes[a - 1]) > r; --a)
+            g->axes[a] = g->axes[a - 1];
+        g->axes[a] = k;
+    }
+    FLEXCL_CALL(group_axes(g));
+
+    const size_t rk = key_by_name("run.replicates");
+    g->replicates = g->base.run.replicates;
+    size_t total = (size_t)g->replicates;
+    FLEXCL_CHECK(total <= JOB_MAX_POINTS, FLEXCL_ERR_JOB,
+                 "%s: run.replicates: the grid would have more than %d points%s",
+                 loc_of(job, g, rk, rk), JOB_MAX_POINTS,
+                 in_grid(g, g->eff[rk], in, sizeof in));
+    for (size_t a = 0, gr = 0; a < g->n_axes; ++a) {
+        if (g->group[a] != gr) continue; /* a later member of a zip */
+        const size_t k = g->axes[a], n = g->group_len[gr++];
+        FLEXCL_CHECK(total <= JOB_MAX_POINTS / n, FLEXCL_ERR_JOB,
+                     "%s: %s: the grid would have more than %d points%s",
+                     g->eff[k]->loc, keys[k].name, JOB_MAX_POINTS,
+                     in_grid(g, g->eff[k], in, sizeof in));
+        total *= n;
+    }
+    g->n_points = total;
+done:
+    return err;
+}
+
+/* Every point's cross-key rules. The combinations are walked like an
+ * odometer over the groups, rewriting only the axes that change, so a
+ * million points cost a million cheap checks. */
+static flexcl_code validate_grid(const flexcl_job *job, const grid *g)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t gidx[N_KEYS] = {0}, idx[N_KEYS] = {0};
+    flexcl_settings s = g->base;
+    for (size_t a = 0; a < g->n_axes; ++a)
+        write_field(&s, &keys[g->axes[a]], g->eff[g->axes[a]]->vals[0]);
+    const size_t combos = g->n_points / (size_t)g->replicates;
+    for (size_t c = 0; c < combos; ++c) {
+        if (c > 0) {
+            size_t gr = g->n_groups;
+            while (gr-- > 0) {
+                if (++gidx[gr] == g->group_len[gr]) gidx[gr] = 0;
+                for (size_t a = 0; a < g->n_axes; ++a) {
+                    if (g->group[a] != gr) continue;
+                    idx[a] = gidx[gr];
+                    write_field(&s, &keys[g->axes[a]],
+                                g->eff[g->axes[a]]->vals[idx[a]]);
+                }
+                if (gidx[gr] != 0) break;
+            }
+        }
+        FLEXCL_CALL(check_point(job, g, &s, idx,
+                                g->first + c * (size_t)g->replicates));
+    }
+done:
+    return err;
+}
+
+/* The axes of the job: the union of the grids' axes, base axes first (in
+ * the base's order), then the keys that only sub-grids list, in the order
+ * of their first list in the file. Each grid learns where every union axis
+ * is, or the text of its scalar value. */
+static flexcl_code union_axes(flexcl_job *job)
+{
+    flexcl_code err = FLEXCL_OK;
+    long long rank[N_KEYS];
+    job->n_axes = 0;
+    for (size_t k = 0; k < N_KEYS; ++k) {
+        long long best = LLONG_MAX;
+        size_t len = 0;
+        for (size_t gi = 0; gi < job->n_grids; ++gi) {
+            const grid *g = &job->grids[gi];
+            if (!g->eff[k]->is_list) continue;
+            const long long r = axis_rank(job, g, k);
+            if (r < best) best = r;
+            if (g->eff[k]->n > len) len = g->eff[k]->n;
+        }
+        if (best == LLONG_MAX) continue;
+        size_t u = job->n_axes++;
+        for (; u > 0 && rank[u - 1] > best; --u) {
+            job->axes[u] = job->axes[u - 1];
+            job->axis_len[u] = job->axis_len[u - 1];
+            rank[u] = rank[u - 1];
+        }
+        job->axes[u] = k;
+        job->axis_len[u] = len;
+        rank[u] = best;
+    }
+    for (size_t gi = 0; gi < job->n_grids; ++gi) {
+        grid *g = &job->grids[gi];
+        FLEXCL_ALLOC(g->scalar, job->n_axes);
+        for (size_t u = 0; u < job->n_axes; ++u) {
+            g->local[u] = SIZE_MAX;
+            for (size_t a = 0; a < g->n_axes; ++a)
+                if (g->axes[a] == job->axes[u]) g->local[u] = a;
+            format_field(&g->base, &keys[job->axes[u]], g->scalar[u], TEXT_MAX);
+        }
+    }
+done:
+    return err;
+}
+
+/* Shape every grid (one without sub-grids), check the total point count,
+ * then every point of every grid. */
 static flexcl_code build_grid(flexcl_job *job)
 {
     flexcl_code err = FLEXCL_OK;
-    flexcl_settings_default(&job->base);
-    for (size_t k = 0; k < N_KEYS; ++k) {
-        const slot *sl = &job->slots[k];
-        if (sl->order == 0 || sl->is_list || keys[k].type == T_ZIP) continue;
-        if (keys[k].type == T_STRING || keys[k].type == T_PATH)
-            snprintf((char *)&job->base + keys[k].offset, keys[k].size, "%s",
-                     sl->str);
-        else
-            write_field(&job->base, &keys[k], sl->vals[0]);
+    if (job->n_grids == 0) {
+        FLEXCL_ALLOC(job->grids, 1);
+        job->n_grids = 1;
+        job->grids[0].name = dup_printf("%s", "");
+        FLEXCL_CHECK(job->grids[0].name != NULL, FLEXCL_ERR_NOMEM,
+                     "out of memory");
     }
-    /* Axes in order of first appearance. */
-    job->n_axes = 0;
-    for (int order = 1; order <= job->n_set; ++order)
-        for (size_t k = 0; k < N_KEYS; ++k)
-            if (job->slots[k].order == order && job->slots[k].is_list)
-                job->axes[job->n_axes++] = k;
-    FLEXCL_CALL(group_axes(job));
-
-    job->replicates = job->base.run.replicates;
-    size_t total = (size_t)job->replicates;
-    FLEXCL_CHECK(total <= JOB_MAX_POINTS, FLEXCL_ERR_JOB,
-                 "%s: run.replicates: the grid would have more than %d points",
-                 loc_of(job, key_by_name("run.replicates"),
-                        key_by_name("run.replicates")),
-                 JOB_MAX_POINTS);
-    for (size_t a = 0, g = 0; a < job->n_axes; ++a) {
-        if (job->group[a] != g) continue; /* a later member of a zip */
-        const size_t k = job->axes[a], n = job->group_len[g++];
-        FLEXCL_CHECK(total <= JOB_MAX_POINTS / n, FLEXCL_ERR_JOB,
-                     "%s: %s: the grid would have more than %d points",
-                     job->slots[k].loc, keys[k].name, JOB_MAX_POINTS);
-        total *= n;
+    size_t total = 0;
+    for (size_t gi = 0; gi < job->n_grids; ++gi) {
+        grid *g = &job->grids[gi];
+        FLEXCL_CALL(shape_grid(job, g));
+        FLEXCL_CHECK(g->n_points <= JOB_MAX_POINTS - total, FLEXCL_ERR_JOB,
+                     "%s: grid.%s: the sub-grids would have more than %d "
+                     "points in total (%zu before [grid.%s], %zu in it)",
+                     g->loc, g->name, JOB_MAX_POINTS, total, g->name,
+                     g->n_points);
+        g->first = total;
+        total += g->n_points;
     }
     job->n_points = total;
-
-    /* Walk the combinations like an odometer over the groups, rewriting
-     * only the axes that change, so a million points cost a million cheap
-     * checks. */
-    size_t gidx[N_KEYS] = {0}, idx[N_KEYS] = {0};
-    flexcl_settings s = job->base;
-    for (size_t a = 0; a < job->n_axes; ++a)
-        write_field(&s, &keys[job->axes[a]], job->slots[job->axes[a]].vals[0]);
-    const size_t combos = total / (size_t)job->replicates;
-    for (size_t c = 0; c < combos; ++c) {
-        if (c > 0) {
-            size_t g = job->n_groups;
-            while (g-- > 0) {
-                if (++gidx[g] == job->group_len[g]) gidx[g] = 0;
-                for (size_t a = 0; a < job->n_axes; ++a) {
-                    if (job->group[a] != g) continue;
-                    idx[a] = gidx[g];
-                    write_field(&s, &keys[job->axes[a]],
-                                job->slots[job->axes[a]].vals[idx[a]]);
-                }
-                if (gidx[g] != 0) break;
-            }
-        }
-        FLEXCL_CALL(check_point(job, &s, idx, c * (size_t)job->replicates));
-    }
+    for (size_t gi = 0; gi < job->n_grids; ++gi)
+        FLEXCL_CALL(validate_grid(job, &job->grids[gi]));
+    FLEXCL_CALL(union_axes(job));
 done:
     return err;
 }
@@ -1268,11 +1595,24 @@ void flexcl_settings_default(flexcl_settings *s)
         .average_every = 0,
         .same_init = 1,
         .threads = 0,
+        .samples = 20000,
+        .raw_samples = 1000,
+        .chains = 64,
+        .sampler = FLEXCL_SAMPLER_EXACT,
     };
     flexcl_data_settings_default(&s->data);
     flexcl_model_settings_default(&s->model);
     flexcl_estimator_settings_default(&s->estimator);
     flexcl_optim_settings_default(&s->optim);
+    s->theta0 = (flexcl_theta0_settings){
+        .source = FLEXCL_THETA0_TRAIN,
+        .updates = 2000,
+        .eta = 0.05,
+        .k = 10,
+        .file = "",
+        .point = 0,
+        .learner = 0,
+    };
 }
 
 flexcl_code flexcl_job_create(const char *text, const char *filename,
@@ -1305,6 +1645,14 @@ void flexcl_job_destroy(flexcl_job **job)
 {
     if (job == NULL || *job == NULL) return;
     for (size_t k = 0; k < N_KEYS; ++k) slot_clear(&(*job)->slots[k]);
+    for (size_t g = 0; g < (*job)->n_grids; ++g) {
+        grid *gr = &(*job)->grids[g];
+        for (size_t k = 0; k < N_KEYS; ++k) slot_clear(&gr->slots[k]);
+        free(gr->name);
+        free(gr->loc);
+        free(gr->scalar);
+    }
+    free((*job)->grids);
     free((*job)->text);
     free((*job)->filename);
     free(*job);
@@ -1390,10 +1738,19 @@ done:
 
 const char *flexcl_job_text(const flexcl_job *job) { return job ? job->text : NULL; }
 
+/* Index of key name for the location functions: N_KEYS when unknown. */
+static size_t location_key(const char *name)
+{
+    return name ? key_by_name(name) : N_KEYS;
+}
+
 const char *flexcl_job_key_location(const flexcl_job *job, const char *name)
 {
-    size_t k = key_by_name(name);
+    size_t k = location_key(name);
     if (!job || k >= N_KEYS) return NULL;
+    /* The first sub-grid that sets the key; else the base. */
+    for (size_t g = 0; g < job->n_subgrids; ++g)
+        if (job->grids[g].slots[k].loc) return job->grids[g].slots[k].loc;
     return job->slots[k].loc ? job->slots[k].loc : "default";
 }
 
@@ -1404,16 +1761,40 @@ const char *flexcl_job_filename(const flexcl_job *job)
 
 size_t flexcl_job_n_points(const flexcl_job *job) { return job ? job->n_points : 0; }
 
-/* Axis indices of point i (the replicate index is i % replicates). */
-static void point_indices(const flexcl_job *job, size_t i, size_t *idx)
+/* The grid that holds point i < n_points. */
+static const grid *grid_of(const flexcl_job *job, size_t i)
+{
+    size_t lo = 0, hi = job->n_grids; /* grids[lo].first <= i < grids[hi].first */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (job->grids[mid].first <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &job->grids[lo];
+}
+
+/* Axis indices in g of point i (the replicate index is (i - first) %
+ * replicates). */
+static void point_indices(const grid *g, size_t i, size_t *idx)
 {
     size_t gidx[N_KEYS];
-    size_t c = i / (size_t)job->replicates;
-    for (size_t g = job->n_groups; g-- > 0;) {
-        gidx[g] = c % job->group_len[g];
-        c /= job->group_len[g];
+    size_t c = (i - g->first) / (size_t)g->replicates;
+    for (size_t gr = g->n_groups; gr-- > 0;) {
+        gidx[gr] = c % g->group_len[gr];
+        c /= g->group_len[gr];
     }
-    for (size_t a = 0; a < job->n_axes; ++a) idx[a] = gidx[job->group[a]];
+    for (size_t a = 0; a < g->n_axes; ++a) idx[a] = gidx[g->group[a]];
+}
+
+const char *flexcl_job_point_key_location(const flexcl_job *job, size_t i,
+                                          const char *name)
+{
+    size_t k = location_key(name);
+    if (!job || k >= N_KEYS || i >= job->n_points) return NULL;
+    const slot *sl = grid_of(job, i)->eff[k];
+    return sl->loc ? sl->loc : "default";
 }
 
 flexcl_code flexcl_job_point(const flexcl_job *job, size_t i,
@@ -1425,12 +1806,13 @@ flexcl_code flexcl_job_point(const flexcl_job *job, size_t i,
     FLEXCL_CHECK(i < job->n_points, FLEXCL_ERR_ARG,
                  "flexcl_job_point: point %zu is not below %zu", i,
                  job->n_points);
+    const grid *g = grid_of(job, i);
     size_t idx[N_KEYS];
-    point_indices(job, i, idx);
-    *out = job->base;
-    for (size_t a = 0; a < job->n_axes; ++a) {
-        const size_t k = job->axes[a];
-        write_field(out, &keys[k], job->slots[k].vals[idx[a]]);
+    point_indices(g, i, idx);
+    *out = g->base;
+    for (size_t a = 0; a < g->n_axes; ++a) {
+        const size_t k = g->axes[a];
+        write_field(out, &keys[k], g->eff[k]->vals[idx[a]]);
     }
 done:
     return err;
@@ -1447,21 +1829,36 @@ const char *flexcl_job_axis_name(const flexcl_job *job, size_t axis)
 size_t flexcl_job_axis_length(const flexcl_job *job, size_t axis)
 {
     if (job == NULL || axis >= job->n_axes) return 0;
-    return job->slots[job->axes[axis]].n;
+    return job->axis_len[axis];
 }
 
 const char *flexcl_job_point_value(const flexcl_job *job, size_t i, size_t axis)
 {
     if (job == NULL || i >= job->n_points || axis >= job->n_axes) return NULL;
+    const grid *g = grid_of(job, i);
+    const size_t a = g->local[axis];
+    if (a == SIZE_MAX) return g->scalar[axis];
     size_t idx[N_KEYS];
-    point_indices(job, i, idx);
-    return job->slots[job->axes[axis]].texts[idx[axis]];
+    point_indices(g, i, idx);
+    return g->eff[g->axes[a]]->texts[idx[a]];
 }
 
 int flexcl_job_point_replicate(const flexcl_job *job, size_t i)
 {
     if (job == NULL || i >= job->n_points) return -1;
-    return (int)(i % (size_t)job->replicates);
+    const grid *g = grid_of(job, i);
+    return (int)((i - g->first) % (size_t)g->replicates);
+}
+
+size_t flexcl_job_n_subgrids(const flexcl_job *job)
+{
+    return job ? job->n_subgrids : 0;
+}
+
+const char *flexcl_job_point_subgrid(const flexcl_job *job, size_t i)
+{
+    if (job == NULL || i >= job->n_points) return NULL;
+    return grid_of(job, i)->name;
 }
 
 size_t flexcl_job_key_count(void) { return N_KEYS; }

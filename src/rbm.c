@@ -629,8 +629,10 @@ static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
     flexcl_code err = FLEXCL_OK;
     rbm *r = impl;
     rbm_chain *c = chain;
+    /* Every draw here uses the EQUILIBRIUM lane (units: [0, B·n_h) for h | v;
+     * [0, B) for the hidden configurations and B + b·n_v + i for v | h), so
+     * an exact sample never shares random numbers with the dynamics' steps. */
     if (phase == FLEXCL_PHASE_POSITIVE) {
-        /* Clamped v: h | v is exact in one draw. */
         FLEXCL_CHECK(rows != NULL, FLEXCL_ERR_ARG, "a positive phase needs data rows");
         load_rows(r, c, rows);
         hidden_input(r, c);
@@ -651,7 +653,7 @@ static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
         for (size_t j = 0; j < r->nh; ++j) c->h[b * r->nh + j] = (double)(lo >> j & 1u);
     }
     visible_input(r, c);
-    flexcl_stream_uniform(s, step, FLEXCL_RNG_VISIBLE, 0, c->B * r->nv, c->u);
+    flexcl_stream_uniform(s, step, FLEXCL_RNG_EQUILIBRIUM, c->B, c->B * r->nv, c->u);
     sample_units(c->act, c->u, c->B * r->nv, c->v);
 done:
     return err;

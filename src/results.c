@@ -623,3 +623,5 @@ flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset
 done:
     return err;
 }
+
+int flexcl_results_rank(const flexcl_results *r) { return r != NULL ? r->rank : -1; }

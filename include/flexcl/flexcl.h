@@ -4,10 +4,12 @@
 
 #include "flexcl/data.h"
 #include "flexcl/error.h"
+#include "flexcl/experiment.h"
 #include "flexcl/job.h"
 #include "flexcl/learner.h"
 #include "flexcl/log.h"
 #include "flexcl/model.h"
+#include "flexcl/moments.h"
 #include "flexcl/optim.h"
 #include "flexcl/provenance.h"
 #include "flexcl/rbm.h"

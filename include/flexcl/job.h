@@ -1,7 +1,8 @@
 /* flexcl/job.h — job files: INI text → a grid of fully validated settings.
  *
  * A job file is INI (parsed with inih) with the sections [run], [data],
- * [model], [estimator] and [optim]; every key is listed in a table (see
+ * [model], [estimator], [optim], [theta0] and [grid] (plus the sub-grids
+ * [grid.NAME] below); every key is listed in a table (see
  * flexcl_job_key) with its type, default, unit and meaning. Unknown
  * sections or keys, duplicated keys, wrong types and out-of-range values are
  * errors whose message is one line "FILE:LINE: section.key: what is wrong"
@@ -20,6 +21,28 @@
  * Zipped axes. "[grid] zip = section.a, section.b" makes listed keys of equal
  * length vary together: they share one index, placed where the first of them
  * appears (each is still reported as its own axis with its own values).
+ *
+ * Sub-grids. Sections [grid.NAME] (NAME: letters, digits, '_' and '-';
+ * unique) each hold keys written "section.key = value" and optionally
+ * "zip = section.a, section.b". When a job has sub-grids, its points are
+ * the concatenation, in file order, of one grid per sub-grid: the base
+ * (every key outside [grid.NAME], lists and [grid] zip included) with the
+ * sub-grid's keys applied, a key set there replacing the base's value (a
+ * list with a scalar, a scalar with a list, one zip with another; "zip ="
+ * drops the base's zip). Each sub-grid expands like a job of its own: the
+ * base's axes first (in the base's order, also when the sub-grid lists the
+ * key again), then the keys that are lists only in the sub-grid, in its
+ * order; replicates fastest. Values, cross-key rules and the limit of
+ * 1,000,000 points (over all sub-grids together) are checked at every
+ * point; an error names the line inside [grid.NAME] when the sub-grid sets
+ * the key, and the sub-grid ("in [grid.NAME]") otherwise. Without
+ * [grid.NAME] sections none of this applies.
+ *
+ * Overrides. "--set section.key=value" replaces the key everywhere: in the
+ * base and in every sub-grid (a sub-grid that set the key no longer does).
+ * A list given by an override is thus a base axis: in its base place when
+ * the file sets the key outside [grid.NAME], else after the base's other
+ * axes and before the keys that only sub-grids list.
  */
 #ifndef FLEXCL_JOB_H
 #define FLEXCL_JOB_H
@@ -37,7 +60,35 @@
 extern "C" {
 #endif
 
-typedef enum { FLEXCL_EXP_TRAIN = 0 } flexcl_experiment;
+typedef enum {
+    FLEXCL_EXP_TRAIN = 0,        /* learning curves */
+    FLEXCL_EXP_ISD_VARIANCE = 1, /* samples of the isd estimator at fixed θ₀ */
+    FLEXCL_EXP_AOL_BIAS = 2      /* phases of always-on learning at fixed θ₀ */
+} flexcl_experiment;
+
+typedef enum {
+    FLEXCL_SAMPLER_EXACT = 0, /* exact equilibrium draws (small models) */
+    FLEXCL_SAMPLER_CHAIN = 1  /* persistent chains run τ steps per phase */
+} flexcl_sampler;
+
+typedef enum {
+    FLEXCL_THETA0_INIT = 0,  /* the model's initialisation */
+    FLEXCL_THETA0_TRAIN = 1, /* CD-k training from the initialisation */
+    FLEXCL_THETA0_FILE = 2   /* parameters from a results file */
+} flexcl_theta0_source;
+
+/* θ₀ of the isd_variance and aol_bias experiments: one θ₀ for every grid
+ * point of a job (its random stream does not depend on the point), so that
+ * curves over b, η and τ are measured at the same parameters. */
+typedef struct {
+    flexcl_theta0_source source; /* theta0.source; default train */
+    uint64_t updates;   /* theta0.updates: CD-k updates for source = train; default 2000 */
+    double eta;         /* theta0.eta: SGD rate of that training; default 0.05 */
+    int k;              /* theta0.k: Gibbs steps of CD-k; default 10 */
+    char file[FLEXCL_PATH_MAX]; /* theta0.file: results file for source = file */
+    uint64_t point;     /* theta0.point: grid point in that file; default 0 */
+    uint64_t learner;   /* theta0.learner: row of params/theta; default 0 */
+} flexcl_theta0_settings;
 
 typedef struct {
     flexcl_experiment experiment; /* run.experiment; default train */
@@ -49,6 +100,10 @@ typedef struct {
     uint64_t average_every;   /* run.average_every: steps between parameter averages, 0 = never; default 0 */
     int same_init;            /* run.same_init: 1 = all learners start from the same θ; default 1 */
     int threads;              /* run.threads: OpenMP threads, 0 = OMP_NUM_THREADS; default 0 */
+    uint64_t samples;         /* run.samples: ĝ samples (isd_variance) or phases (aol_bias) per point; default 20000 */
+    uint64_t raw_samples;     /* run.raw_samples: first M samples stored raw; default 1000 */
+    uint64_t chains;          /* run.chains: independent persistent chains sharing the samples; default 64 */
+    flexcl_sampler sampler;   /* run.sampler: exact | chain (isd_variance); default exact */
 } flexcl_run_settings;
 
 typedef struct {
@@ -57,6 +112,7 @@ typedef struct {
     flexcl_model_settings model;
     flexcl_estimator_settings estimator;
     flexcl_optim_settings optim;
+    flexcl_theta0_settings theta0;
 } flexcl_settings;
 
 /* Every field at its documented default. Not collective. */
@@ -85,20 +141,44 @@ const char *flexcl_job_filename(const flexcl_job *job);
 size_t flexcl_job_n_points(const flexcl_job *job);
 /* The complete settings of grid point i < n_points. */
 flexcl_code flexcl_job_point(const flexcl_job *job, size_t i, flexcl_settings *out);
-/* Grid axes: "section.key" names and, per point, the value as written. */
+/* Grid axes: "section.key" names and, per point, the value as written.
+ * With sub-grids the axes are the union of every sub-grid's axes (a key
+ * that is a list in any sub-grid is an axis): the base's axes first, then
+ * the others in the order of their first list in the file. The length of
+ * an axis is its longest list (in a job without sub-grids: its list's
+ * length). Not collective; the strings belong to the job. */
 size_t flexcl_job_n_axes(const flexcl_job *job);
 const char *flexcl_job_axis_name(const flexcl_job *job, size_t axis);
 size_t flexcl_job_axis_length(const flexcl_job *job, size_t axis);
-/* Value of axis `axis` at point i, as normalised text ("0.5", "isd"). */
+/* Value of axis `axis` at point i, as normalised text ("0.5", "isd"); when
+ * point i's sub-grid does not list that key, the text of the scalar value
+ * in force at point i. NULL when i or axis is out of range. */
 const char *flexcl_job_point_value(const flexcl_job *job, size_t i, size_t axis);
-/* Replicate index r of point i. */
+/* Replicate index r of point i (counted within its sub-grid, whose
+ * run.replicates applies); -1 when i is out of range. */
 int flexcl_job_point_replicate(const flexcl_job *job, size_t i);
+
+/* Number of [grid.NAME] sections; 0 for a job without sub-grids. */
+size_t flexcl_job_n_subgrids(const flexcl_job *job);
+/* NAME of the sub-grid that holds point i, or "" for a job without
+ * sub-grids; NULL when i is out of range. The string belongs to the job.
+ * Not collective. */
+const char *flexcl_job_point_subgrid(const flexcl_job *job, size_t i);
 
 /* Where "section.key" was set: "FILE:LINE", "--set section.key=value", or
  * "default" when neither the file nor an override sets it; NULL for an
  * unknown key. Lets callers name the key behind a later failure (a data
- * file that does not load). */
+ * file that does not load). With sub-grids this is the line inside the
+ * first [grid.NAME] (in file order) that sets the key, else the base's;
+ * use flexcl_job_point_key_location for the value in force at one point.
+ * Not collective. */
 const char *flexcl_job_key_location(const flexcl_job *job, const char *name);
+/* Where the value of "section.key" in force at point i was set (same texts
+ * as flexcl_job_key_location: inside [grid.NAME] when point i's sub-grid
+ * sets the key); NULL for an unknown key or i out of range. Not
+ * collective. */
+const char *flexcl_job_point_key_location(const flexcl_job *job, size_t i,
+                                          const char *name);
 
 /* The key table, for help texts and documentation. */
 typedef struct {

@@ -66,6 +66,9 @@ flexcl_code flexcl_results_finish(flexcl_results *r);
  * removed. NULL-safe; sets *r to NULL. Collective. */
 void flexcl_results_destroy(flexcl_results **r);
 
+/* This process's rank in the results file's communicator. Not collective. */
+int flexcl_results_rank(const flexcl_results *r);
+
 /* The final path given at create time. */
 const char *flexcl_results_path(const flexcl_results *r);
 

@@ -6,5 +6,6 @@
 #include <mpi.h>
 
 int flexcl_cli_run(MPI_Comm comm, int argc, char **argv);
+int flexcl_cli_plan(MPI_Comm comm, int argc, char **argv);
 
 #endif

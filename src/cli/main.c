@@ -27,13 +27,20 @@ static void usage(FILE *f)
             "usage: flexcl <command> [options]\n"
             "\n"
             "Runs contrastive-learning experiments (RBM with two_term, isd and aol\n"
-            "estimators) described by an INI job file, on MPI ranks, into HDF5.\n"
+            "estimators; train, isd_variance and aol_bias experiments) described by an\n"
+            "INI job file, on MPI ranks, into HDF5.\n"
             "\n"
             "commands:\n"
             "  run JOB.ini [--out DIR] [--set section.key=value ...] [--quiet] [--trace]\n"
             "                 run every grid point of the job; results go to\n"
             "                 DIR/<job name>.h5 (DIR defaults to ./results)\n"
+            "  run ... --task I --tasks N\n"
+            "                 run only task I's share of the grid (contiguous blocks of\n"
+            "                 points) into DIR/task_I.h5\n"
             "  run --help     every job-file key with its default, unit and meaning\n"
+            "  plan JOB.ini [--tasks N] [--out DIR] [--set ...]\n"
+            "                 print the grid points (index, task, experiment, seed,\n"
+            "                 output, parameters) without running anything\n"
             "  --version      print the version and exit\n"
             "  --help         this text\n"
             "\n"
@@ -59,6 +66,8 @@ int main(int argc, char **argv)
         if (world_rank == 0) printf("flexcl %s (%s)\n", flexcl_version(), flexcl_git_describe());
     } else if (strcmp(argv[1], "run") == 0) {
         status = flexcl_cli_run(MPI_COMM_WORLD, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "plan") == 0) {
+        status = flexcl_cli_plan(MPI_COMM_WORLD, argc - 1, argv + 1);
     } else {
         if (world_rank == 0)
             fprintf(stderr, "flexcl: error: unknown command '%s' (try flexcl --help)\n", argv[1]);

@@ -22,6 +22,8 @@ typedef struct {
     int quiet;
     int trace;
     int help;
+    long task;   /* -1: all points */
+    long tasks;  /* 0: no task split */
 } run_options;
 
 static void print_keys(void)
@@ -46,12 +48,13 @@ static void print_keys(void)
 }
 
 /* Parse `run` options; returns 0, or 2 after printing one error line. */
-static int parse_options(int argc, char **argv, int rank, run_options *o)
+static int parse_options(int argc, char **argv, int rank, int plan_mode, run_options *o)
 {
     static const char *overrides[256];
     memset(o, 0, sizeof *o);
     o->out_dir = "results";
     o->overrides = overrides;
+    o->task = -1;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -70,6 +73,19 @@ static int parse_options(int argc, char **argv, int rank, run_options *o)
                 }
                 overrides[o->n_overrides++] = argv[++i];
             }
+        } else if (strcmp(a, "--task") == 0 || strcmp(a, "--tasks") == 0) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || !end || *end || end == argv[i + 1] || v < 0 ||
+                (a[6] == 's' && v < 1)) {
+                if (rank == 0)
+                    fprintf(stderr, "flexcl: error: %s needs a %s integer\n", a,
+                            a[6] == 's' ? "positive" : "non-negative");
+                return 2;
+            }
+            ++i;
+            if (a[6] == 's') o->tasks = v;
+            else o->task = v;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--trace") == 0) {
@@ -84,9 +100,37 @@ static int parse_options(int argc, char **argv, int rank, run_options *o)
             return 2;
         }
     }
+    if ((o->task >= 0) != (o->tasks > 0) && !(o->tasks > 0 && o->task < 0 && plan_mode)) {
+        if (rank == 0) fprintf(stderr, "flexcl: error: --task and --tasks go together\n");
+        return 2;
+    }
+    if (o->task >= 0 && o->task >= o->tasks) {
+        if (rank == 0)
+            fprintf(stderr, "flexcl: error: --task %ld is outside 0..%ld (--tasks %ld)\n", o->task,
+                    o->tasks - 1, o->tasks);
+        return 2;
+    }
     if (!o->help && !o->job_path) {
         if (rank == 0) fprintf(stderr, "flexcl: error: run needs a job file (flexcl run JOB.ini)\n");
         return 2;
+    }
+    return 0;
+}
+
+/* Points [lo, hi) of task t of `tasks` (contiguous blocks, stable order). */
+static void task_block(size_t n_points, long t, long tasks, size_t *lo, size_t *hi)
+{
+    *lo = n_points * (size_t)t / (size_t)tasks;
+    *hi = n_points * (size_t)(t + 1) / (size_t)tasks;
+}
+
+/* The task of `tasks` that runs point i. */
+static long task_of(size_t n_points, size_t i, long tasks)
+{
+    for (long t = 0; t < tasks; ++t) {
+        size_t lo, hi;
+        task_block(n_points, t, tasks, &lo, &hi);
+        if (i >= lo && i < hi) return t;
     }
     return 0;
 }
@@ -173,22 +217,7 @@ static flexcl_code write_point(flexcl_results *res, const flexcl_job *job, size_
     size_t P = flexcl_model_n_params(m);
     snprintf(g, sizeof g, "points/%06zu", i);
     FLEXCL_CALL(flexcl_results_group(res, g));
-    for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
-        FLEXCL_CALL(flexcl_results_attr_string(res, g, flexcl_job_axis_name(job, a),
-                                               flexcl_job_point_value(job, i, a)));
-    FLEXCL_CALL(flexcl_results_attr_int(res, g, "index", (long long)i));
-    FLEXCL_CALL(flexcl_results_attr_int(res, g, "replicate", flexcl_job_point_replicate(job, i)));
-    FLEXCL_CALL(flexcl_results_attr_string(res, g, "model", s->model.kind));
-    FLEXCL_CALL(flexcl_results_attr_string(res, g, "estimator",
-                                           flexcl_estimator_kind_name(s->estimator.kind)));
-    FLEXCL_CALL(flexcl_results_attr_double(res, g, "eta", s->estimator.eta));
-    FLEXCL_CALL(flexcl_results_attr_double(res, g, "tau", s->estimator.tau));
-    FLEXCL_CALL(flexcl_results_attr_double(res, g, "b", s->estimator.b));
-    FLEXCL_CALL(flexcl_results_attr_string(res, g, "law", flexcl_phase_law_name(s->estimator.law)));
-    FLEXCL_CALL(flexcl_results_attr_string(res, g, "weights",
-                                           flexcl_weights_name(s->estimator.weights)));
-    FLEXCL_CALL(flexcl_results_attr_int(res, g, "learners", G));
-    FLEXCL_CALL(flexcl_results_attr_string(res, g, "data", flexcl_data_describe(data)));
+    FLEXCL_CALL(flexcl_point_write_attrs(res, g, job, i, s, data, G));
 
     snprintf(path, sizeof path, "%s/curve/steps", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, rec->n_eval, 1, 0,
@@ -220,6 +249,41 @@ done:
     return err;
 }
 
+/* isd_variance / aol_bias: θ₀, the samples, and the point's group. */
+static flexcl_code run_experiment_point(MPI_Comm comm, const flexcl_job *job, size_t i,
+                                        const flexcl_settings *s, const flexcl_data *data,
+                                        flexcl_results *res, int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_model *m = NULL;
+    flexcl_experiment_result *r = NULL;
+    char g[64];
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    flexcl_stream init = flexcl_stream_make(s->run.seed, i, 0);
+    FLEXCL_CALL(flexcl_model_create(&s->model, flexcl_data_dim(data), flexcl_data_classes(data),
+                                    &init, &m));
+    double t0 = MPI_Wtime();
+    FLEXCL_CALL(flexcl_theta0_make(comm, s, data, m));
+    FLEXCL_CALL(flexcl_experiment_run(comm, s, i, data, m, &r));
+    snprintf(g, sizeof g, "points/%06zu", i);
+    FLEXCL_CALL(flexcl_results_group(res, g));
+    FLEXCL_CALL(flexcl_point_write_attrs(res, g, job, i, s, data, (int)s->run.chains));
+    FLEXCL_CALL(flexcl_experiment_write(res, g, r));
+    if (!quiet && rank == 0) {
+        double el = MPI_Wtime() - t0;
+        flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s b=%g eta=%g tau=%g: %llu samples in %.1f s (%.0f/s)",
+                   i + 1, flexcl_job_n_points(job),
+                   s->run.experiment == FLEXCL_EXP_AOL_BIAS ? "aol_bias" : "isd_variance",
+                   s->estimator.b, s->estimator.eta, s->estimator.tau,
+                   (unsigned long long)s->run.samples, el, (double)s->run.samples / (el > 0 ? el : 1));
+    }
+done:
+    flexcl_experiment_result_destroy(&r);
+    flexcl_model_destroy(&m);
+    return err;
+}
+
 /* Train the learners of grid point i and write its group. */
 static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
                              flexcl_results *res, int quiet)
@@ -234,6 +298,10 @@ static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
     FLEXCL_CALL(flexcl_job_point(job, i, &s));
     if (s.run.threads > 0) omp_set_num_threads(s.run.threads);
     FLEXCL_CALL(agree(comm, flexcl_data_create(&s.data, &data)));
+    if (s.run.experiment != FLEXCL_EXP_TRAIN) {
+        FLEXCL_CALL(run_experiment_point(comm, job, i, &s, data, res, quiet));
+        goto done;
+    }
 
     flexcl_learner_settings ls = {s.run.seed, i, s.run.learners_per_rank, s.run.average_every};
     FLEXCL_CALL(flexcl_learner_create(comm, &ls, &s.model, &s.estimator, &s.optim, data,
@@ -294,13 +362,13 @@ done:
 }
 
 /* Name the job key behind a data error: "FILE:LINE: data.images: message". */
-static flexcl_code data_error(const flexcl_job *job, const flexcl_settings *s)
+static flexcl_code data_error(const flexcl_job *job, size_t i, const flexcl_settings *s)
 {
     const char *msg = flexcl_error_message();
     const char *key = s->data.labels[0] && strncmp(msg, s->data.labels, strlen(s->data.labels)) == 0
                           ? "data.labels" : "data.images";
     if (s->data.source == FLEXCL_DATA_BAS) key = "data.bas_n";
-    const char *loc = flexcl_job_key_location(job, key);
+    const char *loc = flexcl_job_point_key_location(job, i, key);
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", msg);
     return flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__, "%s: %s: %s",
@@ -316,7 +384,7 @@ static flexcl_code check_data(MPI_Comm comm, const flexcl_job *job)
         FLEXCL_CALL(flexcl_job_point(job, i, &s));
         if (i > 0 && memcmp(&s.data, &prev.data, sizeof s.data) == 0) continue;
         flexcl_code e = flexcl_data_create(&s.data, &probe);
-        if (e != FLEXCL_OK) e = data_error(job, &s);
+        if (e != FLEXCL_OK) e = data_error(job, i, &s);
         flexcl_data_destroy(&probe);
         FLEXCL_CALL(agree(comm, e));
         prev = s;
@@ -350,11 +418,12 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     run_options o;
     flexcl_job *job = NULL;
     flexcl_results *res = NULL;
+    size_t *mine = NULL;
     int rank = 0;
     char out_path[FLEXCL_PATH_MAX + 64], stem[256], cmdline[4096] = "";
     time_t start = time(NULL);
     MPI_Comm_rank(comm, &rank);
-    int st = parse_options(argc, argv, rank, &o);
+    int st = parse_options(argc, argv, rank, 0, &o);
     if (st) return st;
     if (o.help) {
         if (rank == 0) print_keys();
@@ -369,15 +438,21 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     FLEXCL_CALL(flexcl_job_load(comm, o.job_path, o.n_overrides, o.overrides, &job));
     job_stem(o.job_path, stem, sizeof stem);
     FLEXCL_CALL(make_out_dir(comm, o.out_dir));
-    snprintf(out_path, sizeof out_path, "%s/%s.h5", o.out_dir, stem);
+    if (o.tasks > 0) snprintf(out_path, sizeof out_path, "%s/task_%ld.h5", o.out_dir, o.task);
+    else snprintf(out_path, sizeof out_path, "%s/%s.h5", o.out_dir, stem);
     /* Load every distinct data set of the grid once before any work: bad
      * input must fail before hours of compute and leave no results file. */
     FLEXCL_CALL(check_data(comm, job));
     FLEXCL_CALL(flexcl_results_create(comm, out_path, &res));
-    size_t n_points = flexcl_job_n_points(job);
+    size_t n_points = flexcl_job_n_points(job), lo = 0, hi = n_points;
+    if (o.tasks > 0) task_block(n_points, o.task, o.tasks, &lo, &hi);
+    FLEXCL_ALLOC(mine, hi > lo ? hi - lo : 1);
+    for (size_t i = lo; i < hi; ++i) mine[i - lo] = i;
     FLEXCL_CALL(flexcl_results_group(res, "points"));
-    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "count", (long long)n_points));
-    for (size_t i = 0; i < n_points; ++i) FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "count", (long long)(hi - lo)));
+    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "job_points", (long long)n_points));
+    for (size_t i = lo; i < hi; ++i) FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+    FLEXCL_CALL(flexcl_index_write(res, job, mine, hi - lo));
     int nprocs;
     MPI_Comm_size(comm, &nprocs);
     flexcl_provenance prov = {flexcl_job_text(job), o.job_path, cmdline,
@@ -387,11 +462,68 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     if (rank == 0) {
         char t[32];
         iso_time(time(NULL), t, sizeof t);
-        printf("flexcl: %zu grid point(s) on %d rank(s) done at %s\nresults: %s\n", n_points,
+        printf("flexcl: %zu grid point(s) on %d rank(s) done at %s\nresults: %s\n", hi - lo,
                nprocs, t, out_path);
     }
 done:
+    free(mine);
     flexcl_results_destroy(&res);
+    flexcl_job_destroy(&job);
+    if (err != FLEXCL_OK && rank == 0) {
+        fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());
+        if (o.trace) fprintf(stderr, "%s", flexcl_error_trace());
+    }
+    return exit_status(err);
+}
+
+/* `flexcl plan JOB.ini [--tasks N] [--out DIR] [--set ...]`: the grid, without running it. */
+int flexcl_cli_plan(MPI_Comm comm, int argc, char **argv)
+{
+    flexcl_code err = FLEXCL_OK;
+    run_options o;
+    flexcl_job *job = NULL;
+    int rank = 0;
+    char stem[256];
+    MPI_Comm_rank(comm, &rank);
+    int st = parse_options(argc, argv, rank, 1, &o);
+    if (st) return st;
+    if (o.help) {
+        if (rank == 0)
+            printf("usage: flexcl plan JOB.ini [--tasks N] [--out DIR] [--set section.key=value ...]\n"
+                   "Prints the grid points of the job (index, task, sub-grid, experiment, seed,\n"
+                   "output file, parameters) without running anything.\n");
+        return 0;
+    }
+    FLEXCL_CALL(flexcl_job_load(comm, o.job_path, o.n_overrides, o.overrides, &job));
+    job_stem(o.job_path, stem, sizeof stem);
+    if (rank == 0) {
+        size_t n = flexcl_job_n_points(job);
+        long tasks = o.tasks > 0 ? o.tasks : 1;
+        printf("job: %s\ngrid points: %zu\naxes:", o.job_path, n);
+        for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
+            printf(" %s(%zu)", flexcl_job_axis_name(job, a), flexcl_job_axis_length(job, a));
+        printf("%s\ntasks: %ld\n", flexcl_job_n_axes(job) ? "" : " none", tasks);
+        printf("%-7s %-5s %-12s %-13s %-10s %-24s %s\n", "index", "task", "subgrid", "experiment",
+               "seed", "output", "parameters");
+        for (size_t i = 0; i < n; ++i) {
+            flexcl_settings s;
+            FLEXCL_CALL(flexcl_job_point(job, i, &s));
+            long t = task_of(n, i, tasks);
+            char out[FLEXCL_PATH_MAX + 64];
+            if (o.tasks > 0) snprintf(out, sizeof out, "%s/task_%ld.h5", o.out_dir, t);
+            else snprintf(out, sizeof out, "%s/%s.h5", o.out_dir, stem);
+            const char *sub = flexcl_job_point_subgrid(job, i);
+            printf("%-7zu %-5ld %-12s %-13s %-10llu %-24s", i, t, sub[0] ? sub : "-",
+                   s.run.experiment == FLEXCL_EXP_TRAIN ? "train"
+                   : s.run.experiment == FLEXCL_EXP_ISD_VARIANCE ? "isd_variance" : "aol_bias",
+                   (unsigned long long)s.run.seed, out);
+            for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
+                printf(" %s=%s", flexcl_job_axis_name(job, a), flexcl_job_point_value(job, i, a));
+            printf(" replicate=%d\n", flexcl_job_point_replicate(job, i));
+        }
+        printf("streams: Philox key (seed, point index, learner or chain id)\n");
+    }
+done:
     flexcl_job_destroy(&job);
     if (err != FLEXCL_OK && rank == 0) {
         fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());

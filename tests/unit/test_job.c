@@ -1,7 +1,9 @@
 /* Unit tests for flexcl/job.h: defaults, every value type, lists and
  * linspace/logspace, the grid order with axes and replicates, normalised
- * point values, --set overrides, the key table, flexcl_job_load through MPI
- * (on MPI_COMM_WORLD of a singleton run) and one bad input per error class,
+ * point values, --set overrides, the experiment keys of [run] and [theta0],
+ * sub-grids [grid.NAME] (order, counts, union axes, names, locations,
+ * overrides, errors), the key table, flexcl_job_load through MPI (on
+ * MPI_COMM_WORLD of a singleton run) and one bad input per error class,
  * each checked for FLEXCL_ERR_JOB and a message that names the place. */
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -84,6 +86,17 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(d.run.average_every, 0);
     CU_ASSERT_EQUAL(d.run.same_init, 1);
     CU_ASSERT_EQUAL(d.run.threads, 0);
+    CU_ASSERT_EQUAL(d.run.samples, 20000);
+    CU_ASSERT_EQUAL(d.run.raw_samples, 1000);
+    CU_ASSERT_EQUAL(d.run.chains, 64);
+    CU_ASSERT_EQUAL(d.run.sampler, FLEXCL_SAMPLER_EXACT);
+    CU_ASSERT_EQUAL(d.theta0.source, FLEXCL_THETA0_TRAIN);
+    CU_ASSERT_EQUAL(d.theta0.updates, 2000);
+    CU_ASSERT_EQUAL(d.theta0.eta, 0.05);
+    CU_ASSERT_EQUAL(d.theta0.k, 10);
+    CU_ASSERT_STRING_EQUAL(d.theta0.file, "");
+    CU_ASSERT_EQUAL(d.theta0.point, 0);
+    CU_ASSERT_EQUAL(d.theta0.learner, 0);
     CU_ASSERT_EQUAL(d.data.source, FLEXCL_DATA_BAS);
     CU_ASSERT_EQUAL(d.data.bas_n, 4);
     CU_ASSERT_STRING_EQUAL(d.data.images, "/usr/share/datasets/fashion-mnist/"
@@ -114,7 +127,8 @@ static void test_defaults(void)
 
     /* An empty job (and one with only comments) is all defaults, one point. */
     const char *texts[] = {"", "; only a comment\n# another\n\n",
-                           "[run]\n[data]\n[model]\n[estimator]\n[optim]\n"};
+                           "[run]\n[data]\n[model]\n[estimator]\n[optim]\n"
+                           "[theta0]\n"};
     for (size_t t = 0; t < 3; ++t) {
         flexcl_job *job = create_ok(texts[t], 0, NULL);
         if (job == NULL) continue;
@@ -607,6 +621,521 @@ static void test_overrides(void)
     }
 }
 
+/* The experiment keys of [run] and [theta0] --------------------------------*/
+
+static void test_experiment_keys(void)
+{
+    const char *text = "[run]\n"
+                       "experiment = aol_bias\n"
+                       "samples = 5000\n"
+                       "raw_samples = 5000\n"
+                       "chains = 1000000\n"
+                       "sampler = chain\n"
+                       "[theta0]\n"
+                       "source = file\n"
+                       "updates = 0\n"
+                       "eta = 1e-3\n"
+                       "k = 100000\n"
+                       "file = /tmp/theta0 results.h5\n"
+                       "point = 7\n"
+                       "learner = 3\n";
+    flexcl_job *job = create_ok(text, 0, NULL);
+    if (job) {
+        flexcl_settings s = point(job, 0);
+        CU_ASSERT_EQUAL(s.run.experiment, FLEXCL_EXP_AOL_BIAS);
+        CU_ASSERT_EQUAL(s.run.samples, 5000);
+        CU_ASSERT_EQUAL(s.run.raw_samples, 5000);
+        CU_ASSERT_EQUAL(s.run.chains, 1000000);
+        CU_ASSERT_EQUAL(s.run.sampler, FLEXCL_SAMPLER_CHAIN);
+        CU_ASSERT_EQUAL(s.theta0.source, FLEXCL_THETA0_FILE);
+        CU_ASSERT_EQUAL(s.theta0.updates, 0);
+        CU_ASSERT_EQUAL(s.theta0.eta, 1e-3);
+        CU_ASSERT_EQUAL(s.theta0.k, 100000);
+        CU_ASSERT_STRING_EQUAL(s.theta0.file, "/tmp/theta0 results.h5");
+        CU_ASSERT_EQUAL(s.theta0.point, 7);
+        CU_ASSERT_EQUAL(s.theta0.learner, 3);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "theta0.file"),
+                               FILE_NAME ":12");
+        flexcl_job_destroy(&job);
+    }
+    /* The experiment, the sample count and the sampler may form axes. */
+    job = create_ok("[run]\nexperiment = train, isd_variance, aol_bias\n"
+                    "sampler = exact, chain\nsamples = 1000, 2000\n",
+                    0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_points(job), 12);
+        CU_ASSERT_EQUAL_FATAL(flexcl_job_n_axes(job), 3);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 0), "run.experiment");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 4, 0), "isd_variance");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 11, 0), "aol_bias");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 11, 1), "chain");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 11, 2), "2000");
+        flexcl_settings s = point(job, 5);
+        CU_ASSERT_EQUAL(s.run.experiment, FLEXCL_EXP_ISD_VARIANCE);
+        CU_ASSERT_EQUAL(s.run.sampler, FLEXCL_SAMPLER_EXACT);
+        CU_ASSERT_EQUAL(s.run.samples, 2000);
+        flexcl_job_destroy(&job);
+    }
+    /* raw_samples may equal samples or be 0; theta0.file matters only for
+     * source = file. */
+    job = create_ok("[run]\nsamples = 1\nraw_samples = 0\n[theta0]\nsource = init\n",
+                    0, NULL);
+    flexcl_job_destroy(&job);
+
+    const struct {
+        const char *text;
+        const char *needle1, *needle2;
+    } cases[] = {
+        {"[run]\nexperiment = variance\n",
+         FILE_NAME ":2: run.experiment: 'variance' is not one of "
+                   "train|isd_variance|aol_bias", NULL},
+        {"[run]\nsampler = gibbs\n",
+         FILE_NAME ":2: run.sampler: 'gibbs' is not one of exact|chain", NULL},
+        {"[run]\nsamples = 0\n", FILE_NAME ":2: run.samples: 0 is outside [1, inf)", NULL},
+        {"[run]\nchains = 0\n", FILE_NAME ":2: run.chains: 0 is outside [1, 1000000]", NULL},
+        {"[run]\nchains = 1000001\n",
+         FILE_NAME ":2: run.chains: 1000001 is outside [1, 1000000]", NULL},
+        {"[run]\nchains = 8, 16\n", FILE_NAME ":2: run.chains: takes a single value", NULL},
+        {"[run]\nraw_samples = 10, 20\n",
+         FILE_NAME ":2: run.raw_samples: takes a single value", NULL},
+        {"[run]\nraw_samples = -1\n", FILE_NAME ":2: run.raw_samples", "non-negative integer"},
+        {"[theta0]\nsource = zero\n",
+         FILE_NAME ":2: theta0.source: 'zero' is not one of init|train|file", NULL},
+        {"[theta0]\nsource = init, train\n",
+         FILE_NAME ":2: theta0.source: takes a single value", NULL},
+        {"[theta0]\neta = 0\n", FILE_NAME ":2: theta0.eta: 0 is outside (0, inf)", NULL},
+        {"[theta0]\neta = 0.1, 0.2\n", FILE_NAME ":2: theta0.eta: takes a single value", NULL},
+        {"[theta0]\nk = 0\n", FILE_NAME ":2: theta0.k: 0 is outside [1, 100000]", NULL},
+        {"[theta0]\nk = 100001\n", FILE_NAME ":2: theta0.k: 100001 is outside [1, 100000]", NULL},
+        {"[theta0]\nupdates = linspace(1, 10, 10)\n",
+         FILE_NAME ":2: theta0.updates: takes a single value", NULL},
+        {"[theta0]\npoint = x\n", FILE_NAME ":2: theta0.point", "non-negative integer"},
+        {"[theta0]\nlearner = 1.5\n", FILE_NAME ":2: theta0.learner", "non-negative integer"},
+        {"[theta0]\nfoo = 1\n", FILE_NAME ":2: unknown key theta0.foo", NULL},
+        /* cross-key rules, at every grid point */
+        {"[run]\nsamples = 100\n",
+         FILE_NAME ":2: run.raw_samples: 1000 exceeds run.samples = 100", NULL},
+        {"[run]\nsamples = 5000, 10\nraw_samples = 100\n",
+         FILE_NAME ":3: run.raw_samples: 100 exceeds run.samples = 10",
+         "grid point 1 (run.samples=10)"},
+        {"[theta0]\nsource = file\n",
+         FILE_NAME ":2: theta0.source: file needs a non-empty theta0.file", NULL},
+        {"[theta0]\nfile =\nsource = file\n",
+         FILE_NAME ":3: theta0.source: file needs a non-empty theta0.file", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        expect_error(cases[i].text, cases[i].needle1, cases[i].needle2);
+    /* An override that breaks a rule is named; one that mends it is fine. */
+    const char *ov[] = {"run.raw_samples=20001"};
+    expect_error_ov("", 1, ov,
+                    "--set run.raw_samples=20001: run.raw_samples: 20001 "
+                    "exceeds run.samples = 20000",
+                    NULL);
+    const char *ov2[] = {"theta0.file=/tmp/t.h5"};
+    job = create_ok("[theta0]\nsource = file\n", 1, ov2);
+    if (job) {
+        CU_ASSERT_STRING_EQUAL(point(job, 0).theta0.file, "/tmp/t.h5");
+        flexcl_job_destroy(&job);
+    }
+}
+
+/* Sub-grids ----------------------------------------------------------------*/
+
+/* Two sub-grids: learning curves of three estimators (a zip of kind and
+ * law over the base's b and eta axes, two replicates), and an isd_variance
+ * scan that replaces the base's b list and adds a tau axis. */
+static const char *const subgrid_job =
+    "[run]\n"                                      /*  1 */
+    "experiment = train\n"                         /*  2 */
+    "replicates = 2\n"                             /*  3 */
+    "[estimator]\n"                                /*  4 */
+    "kind = isd\n"                                 /*  5 */
+    "b = 0.25, 0.75\n"                             /*  6 */
+    "eta = 0.01, 0.02\n"                           /*  7 */
+    "[grid.curves]\n"                              /*  8 */
+    "estimator.kind = two_term, isd, aol\n"        /*  9 */
+    "estimator.law = fixed, fixed, geometric\n"    /* 10 */
+    "zip = estimator.kind, estimator.law\n"        /* 11 */
+    "[grid.variance] ; comment\n"                  /* 12 */
+    "run.experiment = isd_variance\n"              /* 13 */
+    "run.replicates = 1\n"                         /* 14 */
+    "estimator.b = linspace(0.1, 0.9, 3)\n"        /* 15 */
+    "estimator.tau: 10, 100\n"                     /* 16 */
+    "run.samples = 500  # few\n"                   /* 17 */
+    "run.raw_samples = 50\n";                      /* 18 */
+
+static void test_subgrids(void)
+{
+    flexcl_job *job = create_ok(subgrid_job, 0, NULL);
+    if (job == NULL) return;
+    const size_t n_curves = 2 * 2 * 3 * 2, n_var = 3 * 2 * 2;
+    CU_ASSERT_EQUAL(flexcl_job_n_subgrids(job), 2);
+    CU_ASSERT_EQUAL_FATAL(flexcl_job_n_points(job), n_curves + n_var);
+    /* The union of the axes: the base's first, then the sub-grids' new ones
+     * in file order; lengths are the longest lists. */
+    const struct {
+        const char *name;
+        size_t n;
+    } axes[] = {{"estimator.b", 3},   {"estimator.eta", 2}, {"estimator.kind", 3},
+                {"estimator.law", 3}, {"estimator.tau", 2}};
+    CU_ASSERT_EQUAL_FATAL(flexcl_job_n_axes(job), 5);
+    for (size_t a = 0; a < 5; ++a) {
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, a), axes[a].name);
+        CU_ASSERT_EQUAL(flexcl_job_axis_length(job, a), axes[a].n);
+    }
+    /* [grid.curves]: i = ((i_b * 2 + i_eta) * 3 + i_zip) * 2 + r. */
+    const char *b1[] = {"0.25", "0.75"}, *eta[] = {"0.01", "0.02"};
+    const char *kind[] = {"two_term", "isd", "aol"};
+    const char *law[] = {"fixed", "fixed", "geometric"};
+    size_t i = 0;
+    for (int ib = 0; ib < 2; ++ib)
+        for (int ie = 0; ie < 2; ++ie)
+            for (int iz = 0; iz < 3; ++iz)
+                for (int r = 0; r < 2; ++r, ++i) {
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, i), "curves");
+                    CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, i), r);
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 0), b1[ib]);
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 1), eta[ie]);
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 2), kind[iz]);
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 3), law[iz]);
+                    /* Not listed here: the value in force (the default). */
+                    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 4), "200");
+                    flexcl_settings s = point(job, i);
+                    CU_ASSERT_EQUAL(s.run.experiment, FLEXCL_EXP_TRAIN);
+                    CU_ASSERT_EQUAL(s.run.replicates, 2);
+                    CU_ASSERT_EQUAL(s.estimator.b, ib ? 0.75 : 0.25);
+                    CU_ASSERT_EQUAL(s.estimator.eta, ie ? 0.02 : 0.01);
+                    CU_ASSERT_EQUAL((int)s.estimator.kind, iz);
+                    CU_ASSERT_EQUAL(s.estimator.law,
+                                    iz == 2 ? FLEXCL_LAW_GEOMETRIC : FLEXCL_LAW_FIXED);
+                    CU_ASSERT_EQUAL(s.estimator.tau, 200.0);
+                    CU_ASSERT_EQUAL(s.run.samples, 20000);
+                }
+    /* [grid.variance]: its b list replaces the base's in the base's place;
+     * tau is new and comes last: i = n_curves + (i_b * 2 + i_eta) * 2 + i_tau. */
+    const char *b2[] = {"0.1", "0.5", "0.9"}, *tau[] = {"10", "100"};
+    for (int ib = 0; ib < 3; ++ib)
+        for (int ie = 0; ie < 2; ++ie)
+            for (int it = 0; it < 2; ++it, ++i) {
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, i), "variance");
+                CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, i), 0);
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 0), b2[ib]);
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 1), eta[ie]);
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 2), "isd");
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 3), "fixed");
+                CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 4), tau[it]);
+                flexcl_settings s = point(job, i);
+                CU_ASSERT_EQUAL(s.run.experiment, FLEXCL_EXP_ISD_VARIANCE);
+                CU_ASSERT_EQUAL(s.run.replicates, 1);
+                CU_ASSERT_DOUBLE_EQUAL(s.estimator.b, 0.1 + 0.4 * ib, 1e-15);
+                CU_ASSERT_EQUAL(s.estimator.eta, ie ? 0.02 : 0.01);
+                CU_ASSERT_EQUAL(s.estimator.kind, FLEXCL_EST_ISD);
+                CU_ASSERT_EQUAL(s.estimator.law, FLEXCL_LAW_FIXED);
+                CU_ASSERT_EQUAL(s.estimator.tau, it ? 100.0 : 10.0);
+                CU_ASSERT_EQUAL(s.run.samples, 500);
+                CU_ASSERT_EQUAL(s.run.raw_samples, 50);
+            }
+    /* Out of range. */
+    const size_t np = flexcl_job_n_points(job);
+    CU_ASSERT_PTR_NULL(flexcl_job_point_subgrid(job, np));
+    CU_ASSERT_PTR_NULL(flexcl_job_point_value(job, np, 0));
+    CU_ASSERT_PTR_NULL(flexcl_job_point_value(job, 0, 5));
+    CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, np), -1);
+    CU_ASSERT_PTR_NULL(flexcl_job_point_key_location(job, np, "estimator.b"));
+    CU_ASSERT_PTR_NULL(flexcl_job_point_key_location(job, 0, "estimator.nope"));
+
+    /* Locations: the value in force at a point, and the first sub-grid that
+     * sets a key, else the base. */
+    const struct {
+        size_t i;
+        const char *key, *loc;
+    } locs[] = {
+        {0, "estimator.b", FILE_NAME ":6"},
+        {n_curves, "estimator.b", FILE_NAME ":15"},
+        {0, "estimator.kind", FILE_NAME ":9"},
+        {n_curves, "estimator.kind", FILE_NAME ":5"},
+        {0, "estimator.tau", "default"},
+        {n_curves + 3, "estimator.tau", FILE_NAME ":16"},
+        {0, "grid.zip", FILE_NAME ":11"},
+        {n_curves, "grid.zip", "default"},
+        {1, "run.replicates", FILE_NAME ":3"},
+        {n_curves, "run.replicates", FILE_NAME ":14"},
+    };
+    for (size_t j = 0; j < sizeof locs / sizeof locs[0]; ++j)
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_key_location(job, locs[j].i, locs[j].key),
+                               locs[j].loc);
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "estimator.b"), FILE_NAME ":15");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "estimator.kind"), FILE_NAME ":9");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "estimator.eta"), FILE_NAME ":7");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "estimator.weights"), "default");
+    CU_ASSERT_PTR_NULL(flexcl_job_key_location(job, "estimator.nope"));
+    CU_ASSERT_STRING_EQUAL(flexcl_job_text(job), subgrid_job);
+    flexcl_job_destroy(&job);
+
+    /* A job without sub-grids has none, and every point's sub-grid is "". */
+    job = create_ok("[estimator]\nb = 0.2, 0.4\n", 0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_subgrids(job), 0);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, 1), "");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_key_location(job, 1, "estimator.b"),
+                               FILE_NAME ":2");
+        flexcl_job_destroy(&job);
+    }
+
+    /* The base's zip applies to every sub-grid unless one sets its own;
+     * "zip =" drops it. A sub-grid scalar replaces a base list: the key is
+     * still an axis of the job, with that scalar's text at its points.
+     * Sections may alternate: keys after [estimator] are the base's again,
+     * and a sub-grid that sets nothing is the base's grid. */
+    const char *text = "[grid.same]\n"
+                       "[grid.nozip]\n"
+                       "zip =\n"
+                       "[estimator]\n"
+                       "kind = two_term, aol\n"
+                       "law = fixed, geometric\n"
+                       "[grid]\n"
+                       "zip = estimator.kind, estimator.law\n"
+                       "[grid.scalar]\n"
+                       "estimator.kind = isd\n"
+                       "estimator.law = uniform\n"
+                       "estimator.uniform_halfwidth = 3\n"
+                       "zip = ; none\n"
+                       "[estimator]\n"
+                       "eta = 0.5\n";
+    job = create_ok(text, 0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_subgrids(job), 3);
+        CU_ASSERT_EQUAL_FATAL(flexcl_job_n_points(job), 2 + 4 + 1);
+        CU_ASSERT_EQUAL_FATAL(flexcl_job_n_axes(job), 2);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 0), "estimator.kind");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 1), "estimator.law");
+        const char *want[7][3] = {
+            {"same", "two_term", "fixed"},   {"same", "aol", "geometric"},
+            {"nozip", "two_term", "fixed"},  {"nozip", "two_term", "geometric"},
+            {"nozip", "aol", "fixed"},       {"nozip", "aol", "geometric"},
+            {"scalar", "isd", "uniform"},
+        };
+        for (size_t j = 0; j < 7; ++j) {
+            CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, j), want[j][0]);
+            CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, j, 0), want[j][1]);
+            CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, j, 1), want[j][2]);
+            CU_ASSERT_EQUAL(point(job, j).estimator.eta, 0.5);
+        }
+        CU_ASSERT_EQUAL(point(job, 6).estimator.uniform_halfwidth, 3);
+        CU_ASSERT_EQUAL(point(job, 5).estimator.uniform_halfwidth, 0);
+        flexcl_job_destroy(&job);
+    }
+
+    /* A key the base sets as a scalar and a sub-grid lists is new there: it
+     * comes after the base's axes. */
+    job = create_ok("[estimator]\nb = 0.5\neta = 0.1, 0.2\n[grid.a]\n"
+                    "estimator.b = 0.3, 0.6, 0.9\n",
+                    0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL_FATAL(flexcl_job_n_axes(job), 2);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 0), "estimator.eta");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 1), "estimator.b");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 1, 1), "0.6");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 3, 0), "0.2");
+        flexcl_job_destroy(&job);
+    }
+
+    /* A long sub-grid name survives whole (inih cuts section names). */
+    char name[101], t[256];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    name[7] = '-';
+    name[9] = '_';
+    snprintf(t, sizeof t, "[grid.%s]\nestimator.b = 0.3\n[grid.X9]\n", name);
+    job = create_ok(t, 0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_points(job), 2);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, 0), name);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, 1), "X9");
+        CU_ASSERT_EQUAL(point(job, 0).estimator.b, 0.3);
+        CU_ASSERT_EQUAL(point(job, 1).estimator.b, 0.5);
+        flexcl_job_destroy(&job);
+    }
+
+    /* Exactly a million points over all sub-grids is allowed. */
+    job = create_ok("[estimator]\ntau = linspace(1, 1000, 1000)\n"
+                    "[grid.a]\nestimator.eta = linspace(0.1, 1, 600)\n"
+                    "[grid.b]\nestimator.eta = linspace(0.1, 1, 200)\n"
+                    "run.replicates = 2\n",
+                    0, NULL);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_points(job), 1000000);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, 599999), "a");
+        CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, 600000), "b");
+        CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, 999999), 1);
+        CU_ASSERT_EQUAL(point(job, 999999).estimator.tau, 1000.0);
+        CU_ASSERT_EQUAL(point(job, 999999).estimator.eta, 1.0);
+        flexcl_job_destroy(&job);
+    }
+}
+
+/* --set replaces a key everywhere: in the base and in every sub-grid. */
+static void test_subgrid_overrides(void)
+{
+    const char *ov[] = {"estimator.b=0.5", "estimator.tau=1, 2", "run.replicates=3"};
+    flexcl_job *job = create_ok(subgrid_job, 3, ov);
+    if (job == NULL) return;
+    /* b is a scalar everywhere, tau a base list (after the base's axes,
+     * before the sub-grids' new ones), replicates 3 in both sub-grids. */
+    const size_t n_curves = 2 * 2 * 3 * 3, n_var = 2 * 2 * 3;
+    CU_ASSERT_EQUAL_FATAL(flexcl_job_n_points(job), n_curves + n_var);
+    const char *names[] = {"estimator.eta", "estimator.tau", "estimator.kind",
+                           "estimator.law"};
+    CU_ASSERT_EQUAL_FATAL(flexcl_job_n_axes(job), 4);
+    for (size_t a = 0; a < 4; ++a)
+        CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, a), names[a]);
+    /* curves: i = ((i_eta * 2 + i_tau) * 3 + i_zip) * 3 + r */
+    size_t i = ((1 * 2 + 1) * 3 + 2) * 3 + 2;
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, i), "curves");
+    CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, i), 2);
+    flexcl_settings s = point(job, i);
+    CU_ASSERT_EQUAL(s.estimator.b, 0.5);
+    CU_ASSERT_EQUAL(s.estimator.eta, 0.02);
+    CU_ASSERT_EQUAL(s.estimator.tau, 2.0);
+    CU_ASSERT_EQUAL(s.estimator.kind, FLEXCL_EST_AOL);
+    /* variance: i = n_curves + (i_eta * 2 + i_tau) * 3 + r */
+    i = n_curves + (0 * 2 + 1) * 3 + 1;
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_subgrid(job, i), "variance");
+    CU_ASSERT_EQUAL(flexcl_job_point_replicate(job, i), 1);
+    s = point(job, i);
+    CU_ASSERT_EQUAL(s.estimator.b, 0.5);
+    CU_ASSERT_EQUAL(s.estimator.tau, 2.0);
+    CU_ASSERT_EQUAL(s.run.experiment, FLEXCL_EXP_ISD_VARIANCE);
+    CU_ASSERT_EQUAL(s.run.replicates, 3);
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, i, 1), "2");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, "estimator.b"),
+                           "--set estimator.b=0.5");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_key_location(job, i, "run.replicates"),
+                           "--set run.replicates=3");
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_key_location(job, i, "run.experiment"),
+                           FILE_NAME ":13");
+    flexcl_job_destroy(&job);
+
+    /* An override of grid.zip replaces every sub-grid's zip as well. */
+    const char *ov2[] = {"grid.zip="};
+    job = create_ok(subgrid_job, 1, ov2);
+    if (job) {
+        CU_ASSERT_EQUAL(flexcl_job_n_points(job), 2 * 2 * 3 * 3 * 2 + 3 * 2 * 2);
+        flexcl_job_destroy(&job);
+    }
+    /* A rule broken by an override is reported at the first point that
+     * breaks it, naming the sub-grid. */
+    const char *ov3[] = {"run.samples=10"};
+    expect_error_ov(subgrid_job, 1, ov3,
+                    "--set run.samples=10: run.raw_samples: 1000 exceeds "
+                    "run.samples = 10 at grid point 0 in [grid.curves] "
+                    "(estimator.b=0.25, estimator.eta=0.01, "
+                    "estimator.kind=two_term, estimator.law=fixed)",
+                    NULL);
+    /* ... and one that mends it everywhere is fine. */
+    const char *ov4[] = {"run.samples=100", "run.raw_samples=100"};
+    job = create_ok(subgrid_job, 2, ov4);
+    if (job) {
+        CU_ASSERT_EQUAL(point(job, flexcl_job_n_points(job) - 1).run.raw_samples, 100);
+        flexcl_job_destroy(&job);
+    }
+}
+
+/* Every error class of sub-grids names FILE:LINE and the key. */
+static void test_subgrid_errors(void)
+{
+    const struct {
+        const char *text;
+        const char *needle1, *needle2;
+    } cases[] = {
+        /* names */
+        {"[grid.]\n", FILE_NAME ":1: [grid.]: empty sub-grid name", NULL},
+        {"[estimator]\n\n[grid. ]\n", FILE_NAME ":3: [grid.]: empty sub-grid name", NULL},
+        {"[grid.a b]\n", FILE_NAME ":1: [grid.a b]: a sub-grid name may only hold", NULL},
+        {"[grid.a.b]\n", FILE_NAME ":1: [grid.a.b]: a sub-grid name may only hold", NULL},
+        {"[grid.a]\n[grid.b]\nestimator.b = 0.1\n[grid.a]\n",
+         FILE_NAME ":4: [grid.a]: duplicate sub-grid name (first at line 1)", NULL},
+        {"[grid.a] x\n", FILE_NAME ":1: unexpected text after [grid.a]", NULL},
+        {"[grid.foo]\nestimator.b = 0.1\n[gridfoo]\n", FILE_NAME ":3: unknown section [gridfoo]", NULL},
+        /* keys */
+        {"[grid.a]\nestimator.foo = 1\n", FILE_NAME ":2: unknown key estimator.foo in [grid.a]", NULL},
+        {"[grid.a]\nfoo.bar = 1\n", FILE_NAME ":2: unknown key foo.bar in [grid.a]", NULL},
+        {"[grid.a]\ngrid.a.b = 1\n", FILE_NAME ":2: unknown key grid.a.b in [grid.a]", NULL},
+        {"[grid.a]\nb = 0.5\n",
+         FILE_NAME ":2: b: keys in [grid.a] are written section.key", NULL},
+        {"[grid.a]\n.b = 0.5\n", FILE_NAME ":2: .b: keys in [grid.a]", "section.key"},
+        {"[grid.a]\nestimator. = 0.5\n", FILE_NAME ":2: estimator.: keys in [grid.a]", NULL},
+        {"[grid.a]\n= 0.5\n", FILE_NAME ":2: missing key name", NULL},
+        {"[grid.a]\nestimator.b\n", FILE_NAME ":2: INI syntax error", NULL},
+        {"[grid.a]\nestimator.b = 0.1\nestimator.b = 0.2\n",
+         FILE_NAME ":3: estimator.b: duplicated key (first set at line 2)", NULL},
+        {"[grid.a]\nzip = estimator.b, estimator.tau\ngrid.zip =\n",
+         FILE_NAME ":3: grid.zip: duplicated key (first set at line 2)", NULL},
+        /* values, with the base's rules */
+        {"[grid.a]\nestimator.b = 1.5\n", FILE_NAME ":2: estimator.b: 1.5 is outside (0, 1)", NULL},
+        {"[grid.a]\nestimator.eta =\n", FILE_NAME ":2: estimator.eta: empty value", NULL},
+        {"[grid.a]\nrun.steps = 10, 20\n", FILE_NAME ":2: run.steps: takes a single value", NULL},
+        {"[grid.a]\ntheta0.eta = linspace(0.1, 1, 2)\n",
+         FILE_NAME ":2: theta0.eta: takes a single value", NULL},
+        {"[grid.a]\nmodel.kind = nosuch\n", FILE_NAME ":2: model.kind: 'nosuch' is not a registered", NULL},
+        {"[grid.a]\nzip = estimator.b\n", FILE_NAME ":2: grid.zip: needs at least two keys", NULL},
+        {"[grid.a]\nzip = estimator.b, run.steps\n",
+         FILE_NAME ":2: grid.zip: run.steps takes a single value", NULL},
+        {"[grid.a]\nzip = estimator.b, estimator.tau\n",
+         FILE_NAME ":2: grid.zip: estimator.b is not a list", NULL},
+        {"[grid.a]\nestimator.b = 0.1, 0.2\nestimator.tau = 5\nzip = estimator.b, estimator.tau\n",
+         FILE_NAME ":4: grid.zip: estimator.tau is not a list", NULL},
+        /* the base's zip in a sub-grid that makes a zipped key a scalar */
+        {"[estimator]\nkind = isd, aol\nlaw = fixed, geometric\n[grid]\n"
+         "zip = estimator.kind, estimator.law\n[grid.ok]\n[grid.a]\nestimator.kind = isd\n",
+         FILE_NAME ":5: grid.zip: estimator.kind is not a list",
+         "lists of equal length) in [grid.a]"},
+        {"[estimator]\nkind = isd, aol\nlaw = fixed, geometric\n[grid]\n"
+         "zip = estimator.kind, estimator.law\n[grid.a]\nestimator.law = fixed, fixed, geometric\n",
+         FILE_NAME ":5: grid.zip: estimator.kind has 2 values but estimator.law has 3 in [grid.a]",
+         NULL},
+        /* cross-key rules at every point of every sub-grid */
+        {"[estimator]\nlaw = uniform\nuniform_halfwidth = 5\n[grid.ok]\nestimator.tau = 10\n"
+         "[grid.bad]\nestimator.tau = 20, 5\n",
+         FILE_NAME ":7: estimator.uniform_halfwidth: 5 is not below estimator.tau = 5",
+         "at grid point 2 in [grid.bad] (estimator.tau=5)"},
+        {"[grid.ok]\n[grid.a]\ntheta0.source = file\n",
+         FILE_NAME ":3: theta0.source: file needs a non-empty theta0.file at grid point 1 in [grid.a]",
+         NULL},
+        {"[theta0]\nsource = file\nfile = /x.h5\n[grid.a]\ntheta0.file =\n",
+         FILE_NAME ":5: theta0.source: file needs a non-empty theta0.file at grid point 0 in [grid.a]",
+         NULL},
+        {"[run]\nraw_samples = 100\n[grid.a]\nrun.samples = 500, 50\n",
+         FILE_NAME ":4: run.raw_samples: 100 exceeds run.samples = 50",
+         "at grid point 1 in [grid.a] (run.samples=50)"},
+        {"[grid.a]\nrun.samples = 100\n",
+         FILE_NAME ":2: run.raw_samples: 1000 exceeds run.samples = 100 at grid point 0 in [grid.a]",
+         NULL},
+        {"[run]\nsteps = 100\neval_every = 10\n[grid.a]\nrun.steps = 5\n",
+         FILE_NAME ":5: run.eval_every: 10 exceeds run.steps = 5", "in [grid.a]"},
+        /* the point limit: per sub-grid, and in total */
+        {"[estimator]\ntau = linspace(1, 1000, 1000)\n[grid.a]\nestimator.eta = linspace(0.1, 1, 1001)\n",
+         FILE_NAME ":4: estimator.eta: the grid would have more than 1000000 points", NULL},
+        {"[estimator]\ntau = linspace(1, 1000, 1000)\n[grid.a]\nrun.replicates = 1001\n",
+         FILE_NAME ":2: estimator.tau: the grid would have more than 1000000 points in [grid.a]",
+         NULL},
+        {"[estimator]\ntau = linspace(1, 1000, 1000)\n[grid.a]\nestimator.eta = linspace(0.1, 1, 600)\n"
+         "[grid.b]\nestimator.eta = linspace(0.1, 1, 401)\n",
+         FILE_NAME ":5: grid.b: the sub-grids would have more than 1000000 points in total",
+         "(600000 before [grid.b], 401000 in it)"},
+        {"[run]\nreplicates = 600000\n[grid.a]\n[grid.b]\n",
+         FILE_NAME ":4: grid.b: the sub-grids would have more than 1000000 points in total", NULL},
+        /* the first error in the file wins */
+        {"[grid.a]\nestimator.b = 2\n[grid.a]\n", FILE_NAME ":2: estimator.b", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        expect_error(cases[i].text, cases[i].needle1, cases[i].needle2);
+
+    /* Overrides cannot address a sub-grid. */
+    const char *ov[] = {"grid.a.estimator.b=0.5"};
+    expect_error_ov("[grid.a]\n", 1, ov, "--set grid.a.estimator.b=0.5: unknown key", NULL);
+}
+
 /* Errors -------------------------------------------------------------------*/
 
 static void test_errors(void)
@@ -716,12 +1245,26 @@ static void test_errors(void)
 
 /* The key table ------------------------------------------------------------*/
 
+/* Index of "section.key" in the key table, or the key count. */
+static size_t key_named(const char *name)
+{
+    for (size_t i = 0; i < flexcl_job_key_count(); ++i) {
+        flexcl_job_key_info k = flexcl_job_key(i);
+        char full[128];
+        snprintf(full, sizeof full, "%s.%s", k.section, k.key);
+        if (strcmp(full, name) == 0) return i;
+    }
+    return flexcl_job_key_count();
+}
+
 static void test_key_table(void)
 {
     const char *expected[] = {
         "run.experiment",        "run.seed",           "run.steps",
         "run.eval_every",        "run.replicates",     "run.learners_per_rank",
         "run.average_every",     "run.same_init",      "run.threads",
+        "run.samples",           "run.raw_samples",    "run.chains",
+        "run.sampler",
         "data.source",           "data.bas_n",         "data.images",
         "data.labels",           "data.threshold",     "data.label_block",
         "data.n_classes",        "data.max_rows",      "model.kind",
@@ -730,7 +1273,10 @@ static void test_key_table(void)
         "estimator.weights",     "estimator.tau",      "estimator.law",
         "estimator.uniform_halfwidth", "estimator.persistent",
         "estimator.batch",       "optim.kind",         "optim.beta1",
-        "optim.beta2",           "optim.epsilon",      "grid.zip",
+        "optim.beta2",           "optim.epsilon",      "theta0.source",
+        "theta0.updates",        "theta0.eta",         "theta0.k",
+        "theta0.file",           "theta0.point",       "theta0.learner",
+        "grid.zip",
     };
     const size_t n = sizeof expected / sizeof expected[0];
     CU_ASSERT_EQUAL_FATAL(flexcl_job_key_count(), n);
@@ -747,8 +1293,10 @@ static void test_key_table(void)
         int is_string = strcmp(k.type, "string") == 0 || strcmp(k.type, "path") == 0;
         CU_ASSERT(!is_string || !k.listable);
         flexcl_job_key_default(i, def, sizeof def);
-        /* Only grid.zip defaults to "" (no zipped axes). */
-        CU_ASSERT((def[0] != '\0') == (strcmp(name, "grid.zip") != 0));
+        /* Only grid.zip (no zipped axes) and theta0.file (no file) default
+         * to "". */
+        CU_ASSERT((def[0] != '\0') == (strcmp(name, "grid.zip") != 0 &&
+                                       strcmp(name, "theta0.file") != 0));
         /* The rendered default reads back as the default, from the file and
          * from --set. */
         snprintf(text, sizeof text, "[%s]\n%s = %s\n", k.section, k.key, def);
@@ -766,6 +1314,16 @@ static void test_key_table(void)
             CU_ASSERT_EQUAL(memcmp(&s, &d, sizeof s), 0);
             flexcl_job_destroy(&job);
         }
+        /* ... and from a sub-grid, where it is written section.key. */
+        snprintf(text, sizeof text, "[grid.one]\n%s = %s\n", name, def);
+        job = create_ok(text, 0, NULL);
+        if (job) {
+            flexcl_settings s = point(job, 0);
+            CU_ASSERT_EQUAL(memcmp(&s, &d, sizeof s), 0);
+            CU_ASSERT_STRING_EQUAL(flexcl_job_key_location(job, name),
+                                   FILE_NAME ":2");
+            flexcl_job_destroy(&job);
+        }
         /* A listable key takes a list of its default twice. */
         if (k.listable) {
             snprintf(text, sizeof text, "[%s]\n%s = %s, %s\n", k.section,
@@ -778,23 +1336,60 @@ static void test_key_table(void)
             }
         }
     }
+    /* Which keys may form axes, among the experiment keys. */
+    const struct {
+        const char *name;
+        int listable;
+    } lst[] = {
+        {"run.experiment", 1}, {"run.samples", 1},     {"run.raw_samples", 0},
+        {"run.chains", 0},     {"run.sampler", 1},     {"theta0.source", 0},
+        {"theta0.updates", 0}, {"theta0.eta", 0},      {"theta0.k", 0},
+        {"theta0.file", 0},    {"theta0.point", 0},    {"theta0.learner", 0},
+    };
+    for (size_t i = 0; i < sizeof lst / sizeof lst[0]; ++i) {
+        size_t k = key_named(lst[i].name);
+        CU_ASSERT_FATAL(k < n);
+        if (flexcl_job_key(k).listable != lst[i].listable)
+            fprintf(stderr, "\n%s: listable %d, want %d\n", lst[i].name,
+                    flexcl_job_key(k).listable, lst[i].listable);
+        CU_ASSERT_EQUAL(flexcl_job_key(k).listable, lst[i].listable);
+    }
     /* Spot checks of the rendering and of the type texts. */
+    const struct {
+        const char *name, *def, *type;
+    } spot[] = {
+        {"estimator.eta", "0.005", "real"},
+        {"estimator.kind", "isd", "two_term|isd|aol"},
+        {"optim.epsilon", "1e-08", "real"},
+        {"run.same_init", "1", "bool"},
+        {"estimator.weights", "importance", "importance|unit|swapped"},
+        {"estimator.law", "fixed", "fixed|geometric|uniform"},
+        {"run.seed", "1", "uint"},
+        {"data.images", NULL, "path"},
+        {"model.kind", "rbm", "string"},
+        {"run.experiment", "train", "train|isd_variance|aol_bias"},
+        {"run.samples", "20000", "uint"},
+        {"run.raw_samples", "1000", "uint"},
+        {"run.chains", "64", "uint"},
+        {"run.sampler", "exact", "exact|chain"},
+        {"theta0.source", "train", "init|train|file"},
+        {"theta0.updates", "2000", "uint"},
+        {"theta0.eta", "0.05", "real"},
+        {"theta0.k", "10", "int"},
+        {"theta0.file", "", "path"},
+        {"theta0.point", "0", "uint"},
+        {"theta0.learner", "0", "uint"},
+    };
     char buf[64];
-    flexcl_job_key_default(22, buf, sizeof buf);
-    CU_ASSERT_STRING_EQUAL(buf, "0.005");
-    flexcl_job_key_default(21, buf, sizeof buf);
-    CU_ASSERT_STRING_EQUAL(buf, "isd");
-    flexcl_job_key_default(33, buf, sizeof buf);
-    CU_ASSERT_STRING_EQUAL(buf, "1e-08");
-    flexcl_job_key_default(7, buf, sizeof buf);
-    CU_ASSERT_STRING_EQUAL(buf, "1");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(21).type, "two_term|isd|aol");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(24).type, "importance|unit|swapped");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(26).type, "fixed|geometric|uniform");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(1).type, "uint");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(11).type, "path");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(17).type, "string");
-    CU_ASSERT_STRING_EQUAL(flexcl_job_key(25).unit, "steps");
+    for (size_t i = 0; i < sizeof spot / sizeof spot[0]; ++i) {
+        size_t k = key_named(spot[i].name);
+        CU_ASSERT_FATAL(k < n);
+        CU_ASSERT_STRING_EQUAL(flexcl_job_key(k).type, spot[i].type);
+        if (spot[i].def == NULL) continue;
+        flexcl_job_key_default(k, buf, sizeof buf);
+        CU_ASSERT_STRING_EQUAL(buf, spot[i].def);
+    }
+    CU_ASSERT_STRING_EQUAL(flexcl_job_key(key_named("estimator.tau")).unit, "steps");
     CU_ASSERT_PTR_NULL(flexcl_job_key(n).section);
     flexcl_job_key_default(n, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "");
@@ -920,6 +1515,10 @@ int main(int argc, char **argv)
         {"point_values", test_point_values},
         {"zip", test_zip},
         {"overrides", test_overrides},
+        {"experiment_keys", test_experiment_keys},
+        {"subgrids", test_subgrids},
+        {"subgrid_overrides", test_subgrid_overrides},
+        {"subgrid_errors", test_subgrid_errors},
         {"errors", test_errors},
         {"key_table", test_key_table},
         {"load", test_load},
