@@ -625,3 +625,244 @@ done:
 }
 
 int flexcl_results_rank(const flexcl_results *r) { return r != NULL ? r->rank : -1; }
+
+/* ---- copying a tree from another results file ---------------------------- */
+
+typedef struct {
+    char **names;
+    size_t n, cap;
+} name_list;
+
+static herr_t collect_name(hid_t loc, const char *name, const void *info, void *data)
+{
+    (void)loc;
+    (void)info;
+    name_list *l = data;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        char **p = realloc(l->names, cap * sizeof *p);
+        if (!p) return -1;
+        l->names = p;
+        l->cap = cap;
+    }
+    l->names[l->n] = dup_string(name);
+    return l->names[l->n++] ? 0 : -1;
+}
+
+static herr_t collect_link(hid_t loc, const char *name, const H5L_info_t *info, void *data)
+{
+    return collect_name(loc, name, info, data);
+}
+
+static herr_t collect_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    return collect_name(loc, name, info, data);
+}
+
+static void names_free(name_list *l)
+{
+    for (size_t i = 0; i < l->n; ++i) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* Copy every attribute of src_obj (open id) onto dst object `dst`. */
+static flexcl_code copy_attrs(flexcl_results *r, hid_t obj, const char *src_file, const char *dst)
+{
+    flexcl_code err = FLEXCL_OK;
+    name_list names = {0};
+    hid_t a = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    hsize_t idx = 0;
+    RESULTS_H5(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &names),
+               "%s: cannot list the attributes of %s", src_file, dst);
+    for (size_t i = 0; i < names.n; ++i) {
+        a = H5Aopen(obj, names.names[i], H5P_DEFAULT);
+        RESULTS_H5(a, "%s: cannot open attribute %s of %s", src_file, names.names[i], dst);
+        t = H5Aget_type(a);
+        RESULTS_H5(t, "%s: cannot read the type of attribute %s", src_file, names.names[i]);
+        H5T_class_t cls = H5Tget_class(t);
+        if (cls == H5T_STRING) {
+            char *value = NULL;
+            if (H5Tis_variable_str(t) > 0) {
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mt, H5T_VARIABLE);
+                H5Tset_cset(mt, H5T_CSET_UTF8);
+                herr_t rc = H5Aread(a, mt, &value);
+                H5Tclose(mt);
+                RESULTS_H5(rc, "%s: cannot read attribute %s", src_file, names.names[i]);
+                flexcl_code e = flexcl_results_attr_string(r, dst, names.names[i], value ? value : "");
+                H5free_memory(value);
+                FLEXCL_CALL(e);
+            } else {
+                size_t n = H5Tget_size(t);
+                FLEXCL_ALLOC(value, n + 1);
+                herr_t rc = H5Aread(a, t, value);
+                if (rc < 0) free(value);
+                RESULTS_H5(rc, "%s: cannot read attribute %s", src_file, names.names[i]);
+                flexcl_code e = flexcl_results_attr_string(r, dst, names.names[i], value);
+                free(value);
+                FLEXCL_CALL(e);
+            }
+        } else if (cls == H5T_FLOAT) {
+            double v = 0;
+            RESULTS_H5(H5Aread(a, H5T_NATIVE_DOUBLE, &v), "%s: cannot read attribute %s", src_file,
+                       names.names[i]);
+            FLEXCL_CALL(flexcl_results_attr_double(r, dst, names.names[i], v));
+        } else if (cls == H5T_INTEGER) {
+            long long v = 0;
+            RESULTS_H5(H5Aread(a, H5T_NATIVE_LLONG, &v), "%s: cannot read attribute %s", src_file,
+                       names.names[i]);
+            FLEXCL_CALL(flexcl_results_attr_int(r, dst, names.names[i], v));
+        } else {
+            FLEXCL_FAIL(FLEXCL_ERR_DATA, "%s: attribute %s of %s has a type flexcl does not write",
+                        src_file, names.names[i], dst);
+        }
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+        H5Aclose(a);
+        a = H5I_INVALID_HID;
+    }
+done:
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    names_free(&names);
+    return err;
+}
+
+static flexcl_code copy_dataset(flexcl_results *r, hid_t ds, const char *src_file, const char *dst)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    void *buf = NULL;
+    sp = H5Dget_space(ds);
+    RESULTS_H5(sp, "%s: cannot read the shape of %s", src_file, dst);
+    hsize_t dims[2] = {0, 1};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    FLEXCL_CHECK(nd == 1 || nd == 2, FLEXCL_ERR_DATA, "%s: %s has %d dimensions, expected 1 or 2",
+                 src_file, dst, nd);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t rows = (size_t)dims[0], cols = nd == 2 ? (size_t)dims[1] : 1;
+    t = H5Dget_type(ds);
+    H5T_class_t cls = H5Tget_class(t);
+    FLEXCL_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, FLEXCL_ERR_DATA,
+                 "%s: %s has a type flexcl does not write", src_file, dst);
+    buf = malloc((rows * cols > 0 ? rows * cols : 1) * 8);
+    FLEXCL_CHECK(buf != NULL, FLEXCL_ERR_NOMEM, "cannot allocate %zu values to copy %s", rows * cols, dst);
+    if (rows * cols > 0)
+        RESULTS_H5(H5Dread(ds, cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE : H5T_NATIVE_UINT64, H5S_ALL,
+                           H5S_ALL, H5P_DEFAULT, buf),
+                   "%s: cannot read %s", src_file, dst);
+    /* Every rank read the same values; rank 0 supplies them. */
+    size_t mine = r->rank == 0 ? rows : 0;
+    if (cls == H5T_FLOAT)
+        FLEXCL_CALL(flexcl_results_write_rows(r, dst, rows, cols, 0, mine, buf));
+    else
+        FLEXCL_CALL(flexcl_results_write_rows_u64(r, dst, rows, cols, 0, mine, buf));
+done:
+    free(buf);
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    return err;
+}
+
+/* Copy group `src` (open id) into `dst` recursively. */
+static flexcl_code copy_group(flexcl_results *r, hid_t src, const char *src_file, const char *dst)
+{
+    flexcl_code err = FLEXCL_OK;
+    name_list names = {0};
+    hid_t child = H5I_INVALID_HID;
+    char *path = NULL;
+    hsize_t idx = 0;
+    if (strcmp(dst, "/") != 0) FLEXCL_CALL(flexcl_results_group(r, dst));
+    FLEXCL_CALL(copy_attrs(r, src, src_file, dst));
+    RESULTS_H5(H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_link, &names),
+               "%s: cannot list the members of %s", src_file, dst);
+    for (size_t i = 0; i < names.n; ++i) {
+        size_t n = strlen(dst) + strlen(names.names[i]) + 2;
+        free(path);
+        FLEXCL_ALLOC(path, n);
+        snprintf(path, n, "%s%s%s", dst, strcmp(dst, "/") == 0 ? "" : "/", names.names[i]);
+        H5O_type_t type = H5O_TYPE_UNKNOWN;
+        H5O_info_t info;
+        RESULTS_H5(H5Oget_info_by_name(src, names.names[i], &info, H5P_DEFAULT),
+                   "%s: cannot inspect %s", src_file, path);
+        type = info.type;
+        if (type == H5O_TYPE_GROUP) {
+            child = H5Gopen2(src, names.names[i], H5P_DEFAULT);
+            RESULTS_H5(child, "%s: cannot open group %s", src_file, path);
+            FLEXCL_CALL(copy_group(r, child, src_file, path));
+            H5Gclose(child);
+        } else if (type == H5O_TYPE_DATASET) {
+            child = H5Dopen2(src, names.names[i], H5P_DEFAULT);
+            RESULTS_H5(child, "%s: cannot open dataset %s", src_file, path);
+            FLEXCL_CALL(copy_dataset(r, child, src_file, path));
+            FLEXCL_CALL(copy_attrs(r, child, src_file, path));
+            H5Dclose(child);
+        }
+        child = H5I_INVALID_HID;
+    }
+done:
+    if (child >= 0) H5Oclose(child);
+    free(path);
+    names_free(&names);
+    return err;
+}
+
+flexcl_code flexcl_results_copy_tree(flexcl_results *r, const char *src_path, const char *src_group,
+                                     const char *dst_group)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    FLEXCL_CALL(check_handle(r, __func__));
+    f = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", src_path);
+    g = H5Gopen2(f, src_group, H5P_DEFAULT);
+    FLEXCL_CHECK(g >= 0, FLEXCL_ERR_DATA, "%s: no group %s", src_path, src_group);
+    FLEXCL_CALL(copy_group(r, g, src_path, dst_group));
+done:
+    if (g >= 0) H5Gclose(g);
+    if (f >= 0) H5Fclose(f);
+    return agree(r->comm, err);
+}
+
+flexcl_code flexcl_results_read_attr_string(const char *path, const char *object, const char *name,
+                                            char *buf, size_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t f = H5I_INVALID_HID, a = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    char *value = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", path);
+    a = H5Aopen_by_name(f, object, name, H5P_DEFAULT, H5P_DEFAULT);
+    FLEXCL_CHECK(a >= 0, FLEXCL_ERR_DATA, "%s: no attribute %s on %s", path, name, object);
+    t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    FLEXCL_CHECK(H5Aread(a, t, &value) >= 0, FLEXCL_ERR_DATA,
+                 "%s: attribute %s on %s is not a string", path, name, object);
+    snprintf(buf, n, "%s", value ? value : "");
+done:
+    if (value) H5free_memory(value);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    return err;
+}
+
+flexcl_code flexcl_results_copy_attrs(flexcl_results *r, const char *src_path, const char *src_object,
+                                      const char *dst_object)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t f = H5I_INVALID_HID, o = H5I_INVALID_HID;
+    FLEXCL_CALL(check_handle(r, __func__));
+    f = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", src_path);
+    o = H5Oopen(f, src_object, H5P_DEFAULT);
+    FLEXCL_CHECK(o >= 0, FLEXCL_ERR_DATA, "%s: no object %s", src_path, src_object);
+    FLEXCL_CALL(copy_attrs(r, o, src_path, dst_object));
+done:
+    if (o >= 0) H5Oclose(o);
+    if (f >= 0) H5Fclose(f);
+    return agree(r->comm, err);
+}

@@ -15,5 +15,6 @@
 #include "flexcl/rbm.h"
 #include "flexcl/results.h"
 #include "flexcl/rng.h"
+#include "flexcl/spectrum.h"
 
 #endif

@@ -66,6 +66,26 @@ flexcl_code flexcl_results_finish(flexcl_results *r);
  * removed. NULL-safe; sets *r to NULL. Collective. */
 void flexcl_results_destroy(flexcl_results **r);
 
+/* Copy group src_group of the finished results file src_path (its
+ * attributes, subgroups and datasets, recursively) into dst_group of r
+ * ("/" copies onto the root). Every rank opens src_path read-only; rank 0
+ * supplies the data. Only the types flexcl writes are copied (double and
+ * uint64 datasets; string, double and integer attributes); anything else
+ * fails with FLEXCL_ERR_DATA naming the file and object. Collective. */
+flexcl_code flexcl_results_copy_tree(flexcl_results *r, const char *src_path,
+                                     const char *src_group, const char *dst_group);
+
+/* Copy only the attributes of src_object in src_path onto dst_object of r
+ * (same types as flexcl_results_copy_tree). Collective. */
+flexcl_code flexcl_results_copy_attrs(flexcl_results *r, const char *src_path,
+                                      const char *src_object, const char *dst_object);
+
+/* Read the string attribute `name` of `object` in the file at path into
+ * buf (truncated at n − 1 bytes). A file that does not open or lacks the
+ * attribute fails with FLEXCL_ERR_DATA naming both. Not collective. */
+flexcl_code flexcl_results_read_attr_string(const char *path, const char *object,
+                                            const char *name, char *buf, size_t n);
+
 /* This process's rank in the results file's communicator. Not collective. */
 int flexcl_results_rank(const flexcl_results *r);
 

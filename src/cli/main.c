@@ -1,7 +1,9 @@
 /* flexcl — the driver. main() initialises MPI, dispatches to a subcommand
  * and turns the library's error into one line and an exit status:
- *   0 success, 2 bad input (job file, data, command line), 1 anything else. */
+ *   0 success, 2 bad input (job file, data, command line), 3 stopped by a
+ *   signal with completed grid points kept (rerun to resume), 1 anything else. */
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,13 @@
 #include "flexcl/flexcl.h"
 
 static int world_rank = 0;
+volatile sig_atomic_t flexcl_cli_stop = 0;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    flexcl_cli_stop = 1;
+}
 
 static void log_to_stderr(flexcl_log_level level, const char *message, void *user)
 {
@@ -41,11 +50,21 @@ static void usage(FILE *f)
             "  plan JOB.ini [--tasks N] [--out DIR] [--set ...]\n"
             "                 print the grid points (index, task, experiment, seed,\n"
             "                 output, parameters) without running anything\n"
+            "  merge DIR [--tasks N] [-o FILE]\n"
+            "                 merge DIR/task_*.h5 into one file (default DIR/merged.h5);\n"
+            "                 refuses, listing them, when tasks are missing or incomplete\n"
+            "  status DIR [--tasks N]\n"
+            "                 each task's state (done, running, checkpointed, missing)\n"
+            "  spectrum RESULTS.h5 [--point I | --all] [--grid RxC] [--block NB] [--vectors K]\n"
+            "                 eigenvalues of the covariance of each point's raw gradient\n"
+            "                 samples (ScaLAPACK), written back into the point's group\n"
             "  --version      print the version and exit\n"
             "  --help         this text\n"
             "\n"
             "exit status: 0 success, 2 bad input (job file, data, command line),\n"
-            "1 any other failure. Launch with mpiexec -n R flexcl run JOB.ini.\n");
+            "3 stopped by SIGUSR1/SIGTERM (finished grid points are kept in\n"
+            "<output>.parts/; rerun the same command to resume), 1 any other failure.\n"
+            "Launch with mpiexec -n R flexcl run JOB.ini.\n");
 }
 
 int main(int argc, char **argv)
@@ -56,6 +75,15 @@ int main(int argc, char **argv)
         return 1;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    /* SLURM sends SIGUSR1 before a time limit or preemption (--signal) and
+     * SIGTERM when it cancels: finish the current step, keep every complete
+     * grid point, and exit with status 3 so the task can be requeued. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     flexcl_log_set(log_to_stderr, NULL, FLEXCL_LOG_INFO);
 
     int status = 0;
@@ -66,8 +94,14 @@ int main(int argc, char **argv)
         if (world_rank == 0) printf("flexcl %s (%s)\n", flexcl_version(), flexcl_git_describe());
     } else if (strcmp(argv[1], "run") == 0) {
         status = flexcl_cli_run(MPI_COMM_WORLD, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "merge") == 0) {
+        status = flexcl_cli_merge(MPI_COMM_WORLD, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "status") == 0) {
+        status = flexcl_cli_status(MPI_COMM_WORLD, argc - 1, argv + 1);
     } else if (strcmp(argv[1], "plan") == 0) {
         status = flexcl_cli_plan(MPI_COMM_WORLD, argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "spectrum") == 0) { /* spectrum */
+        status = flexcl_cli_spectrum(MPI_COMM_WORLD, argc - 1, argv + 1);
     } else {
         if (world_rank == 0)
             fprintf(stderr, "flexcl: error: unknown command '%s' (try flexcl --help)\n", argv[1]);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
@@ -249,6 +250,19 @@ done:
     return err;
 }
 
+/* A stop signal (SIGUSR1 / SIGTERM) seen by any rank stops every rank at
+ * the same place. Collective. */
+static flexcl_code stop_requested(MPI_Comm comm)
+{
+    flexcl_code err = FLEXCL_OK;
+    int mine = flexcl_cli_stop != 0, any = 0;
+    FLEXCL_MPI(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
+    FLEXCL_CHECK(!any, FLEXCL_ERR_INTERRUPTED,
+                 "stopped by a signal; finished grid points are kept, rerun the same command to resume");
+done:
+    return err;
+}
+
 /* isd_variance / aol_bias: θ₀, the samples, and the point's group. */
 static flexcl_code run_experiment_point(MPI_Comm comm, const flexcl_job *job, size_t i,
                                         const flexcl_settings *s, const flexcl_data *data,
@@ -327,6 +341,7 @@ static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
     uint64_t done_steps = 0;
     for (size_t e = 0; e < rec.n_eval; ++e) {
         if (e > 0) {
+            FLEXCL_CALL(stop_requested(comm));
             uint64_t n = s.run.eval_every;
             if (done_steps + n > s.run.steps) n = s.run.steps - done_steps;
             FLEXCL_CALL(agree(comm, flexcl_learner_advance(lr, n)));
@@ -408,8 +423,109 @@ static int exit_status(flexcl_code c)
     case FLEXCL_ERR_ARG:
     case FLEXCL_ERR_DATA:
     case FLEXCL_ERR_IO: return 2;
+    case FLEXCL_ERR_INTERRUPTED: return 3;
     default: return 1;
     }
+}
+
+/* FNV-1a over the job text and the overrides: what a checkpoint belongs to. */
+static void job_hash(const flexcl_job *job, const run_options *o, char out[32])
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *t = flexcl_job_text(job);
+    for (; *t; ++t) h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+    for (size_t k = 0; k < o->n_overrides; ++k) {
+        h = (h ^ 0xffu) * 1099511628211ULL;
+        for (t = o->overrides[k]; *t; ++t) h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+    }
+    snprintf(out, 32, "%016llx", (unsigned long long)h);
+}
+
+/* A complete results file from the same job makes the run a no-op; one
+ * from another job is refused (never overwritten). Collective. */
+static flexcl_code check_existing(MPI_Comm comm, const char *path, const char *hash, int *complete)
+{
+    flexcl_code err = FLEXCL_OK;
+    int rank, state = 0; /* 0 absent, 1 same job, 2 other job */
+    char msg[FLEXCL_PATH_MAX + 256] = "";
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0 && access(path, F_OK) == 0) {
+        char old[64];
+        if (flexcl_results_read_attr_string(path, "/", "job_hash", old, sizeof old) == FLEXCL_OK &&
+            strcmp(old, hash) == 0) {
+            state = 1;
+        } else {
+            state = 2;
+            snprintf(msg, sizeof msg, "%s exists and was not written by this job (and these --set "
+                     "options); move it away or choose another --out", path);
+        }
+    }
+    FLEXCL_MPI(MPI_Bcast(&state, 1, MPI_INT, 0, comm));
+    FLEXCL_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
+    FLEXCL_CHECK(state != 2, FLEXCL_ERR_IO, "%s", msg);
+    *complete = state == 1;
+done:
+    return err;
+}
+
+/* Create <parts>/ with its manifest, or check that an existing one belongs
+ * to this job and task. Collective. */
+static flexcl_code open_parts(MPI_Comm comm, const char *parts, const char *hash, const run_options *o,
+                              size_t n_points)
+{
+    flexcl_code err = FLEXCL_OK;
+    int rank, ok = 1;
+    char msg[2 * FLEXCL_PATH_MAX + 512] = "", manifest[FLEXCL_PATH_MAX + 96], want[256];
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    snprintf(manifest, sizeof manifest, "%s/manifest", parts);
+    snprintf(want, sizeof want, "flexcl checkpoint 1\njob_hash %s\ntask %ld\ntasks %ld\npoints %zu\n",
+             hash, o->tasks > 0 ? o->task : 0, o->tasks > 0 ? o->tasks : 1, n_points);
+    if (rank == 0) {
+        FILE *f = fopen(manifest, "r");
+        if (f) {
+            char have[256] = "";
+            size_t n = fread(have, 1, sizeof have - 1, f);
+            have[n] = '\0';
+            fclose(f);
+            if (strcmp(have, want) != 0) {
+                ok = 0;
+                snprintf(msg, sizeof msg, "%s: checkpoint of another job or task split (the job file "
+                         "or --set options changed since it was written); remove %s to start over",
+                         manifest, parts);
+            }
+        } else if (mkdir(parts, 0777) != 0 && errno != EEXIST) {
+            ok = 0;
+            snprintf(msg, sizeof msg, "%s: cannot create checkpoint directory: %s", parts, strerror(errno));
+        } else if (!(f = fopen(manifest, "w")) || fputs(want, f) < 0 || fclose(f) != 0) {
+            ok = 0;
+            snprintf(msg, sizeof msg, "%s: cannot write: %s", manifest, strerror(errno));
+        }
+    }
+    FLEXCL_MPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    FLEXCL_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
+    FLEXCL_CHECK(ok, FLEXCL_ERR_JOB, "%s", msg);
+done:
+    return err;
+}
+
+static flexcl_code remove_parts(MPI_Comm comm, const char *parts, size_t lo, size_t hi)
+{
+    flexcl_code err = FLEXCL_OK;
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0) {
+        char p[FLEXCL_PATH_MAX + 128];
+        for (size_t i = lo; i < hi; ++i) {
+            snprintf(p, sizeof p, "%s/%06zu.h5", parts, i);
+            unlink(p);
+        }
+        snprintf(p, sizeof p, "%s/manifest", parts);
+        unlink(p);
+        rmdir(parts);
+    }
+    FLEXCL_MPI(MPI_Barrier(comm));
+done:
+    return err;
 }
 
 int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
@@ -421,6 +537,7 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     size_t *mine = NULL;
     int rank = 0;
     char out_path[FLEXCL_PATH_MAX + 64], stem[256], cmdline[4096] = "";
+    char parts[FLEXCL_PATH_MAX + 80];
     time_t start = time(NULL);
     MPI_Comm_rank(comm, &rank);
     int st = parse_options(argc, argv, rank, 0, &o);
@@ -443,22 +560,81 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     /* Load every distinct data set of the grid once before any work: bad
      * input must fail before hours of compute and leave no results file. */
     FLEXCL_CALL(check_data(comm, job));
-    FLEXCL_CALL(flexcl_results_create(comm, out_path, &res));
     size_t n_points = flexcl_job_n_points(job), lo = 0, hi = n_points;
     if (o.tasks > 0) task_block(n_points, o.task, o.tasks, &lo, &hi);
+    char hash[32];
+    job_hash(job, &o, hash);
+    int complete = 0;
+    FLEXCL_CALL(check_existing(comm, out_path, hash, &complete));
+    if (complete) {
+        if (rank == 0)
+            printf("flexcl: %s is already complete; nothing to do\nresults: %s\n", out_path, out_path);
+        goto done;
+    }
+    /* Every grid point goes to its own file in <out>.parts/ first, written
+     * under a temporary name and renamed when complete: a killed or
+     * preempted run keeps every finished point, and a rerun skips them. */
+    snprintf(parts, sizeof parts, "%s.parts", out_path);
+    FLEXCL_CALL(open_parts(comm, parts, hash, &o, n_points));
     FLEXCL_ALLOC(mine, hi > lo ? hi - lo : 1);
-    for (size_t i = lo; i < hi; ++i) mine[i - lo] = i;
+    size_t resumed = 0;
+    for (size_t i = lo; i < hi; ++i) {
+        mine[i - lo] = i;
+        char part[FLEXCL_PATH_MAX + 128];
+        snprintf(part, sizeof part, "%s/%06zu.h5", parts, i);
+        int have = 0;
+        if (rank == 0) have = access(part, F_OK) == 0;
+        FLEXCL_MPI(MPI_Bcast(&have, 1, MPI_INT, 0, comm));
+        if (have) {
+            resumed++;
+            continue;
+        }
+        FLEXCL_CALL(stop_requested(comm));
+        FLEXCL_CALL(flexcl_results_create(comm, part, &res));
+        FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+        FLEXCL_CALL(flexcl_results_finish(res));
+        flexcl_results_destroy(&res);
+    }
+    if (resumed && rank == 0 && !o.quiet)
+        flexcl_log(FLEXCL_LOG_INFO, "resumed: %zu of %zu point(s) were already complete in %s", resumed,
+                   hi - lo, parts);
+    /* Assemble the parts into the results file. */
+    FLEXCL_CALL(flexcl_results_create(comm, out_path, &res));
     FLEXCL_CALL(flexcl_results_group(res, "points"));
     FLEXCL_CALL(flexcl_results_attr_int(res, "points", "count", (long long)(hi - lo)));
     FLEXCL_CALL(flexcl_results_attr_int(res, "points", "job_points", (long long)n_points));
-    for (size_t i = lo; i < hi; ++i) FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "task", o.tasks > 0 ? o.task : 0));
+    FLEXCL_CALL(flexcl_results_attr_int(res, "points", "tasks", o.tasks > 0 ? o.tasks : 1));
+    for (size_t i = lo; i < hi; ++i) {
+        char part[FLEXCL_PATH_MAX + 128], g[64];
+        snprintf(part, sizeof part, "%s/%06zu.h5", parts, i);
+        snprintf(g, sizeof g, "points/%06zu", i);
+        FLEXCL_CALL(flexcl_results_copy_tree(res, part, g, g));
+    }
     FLEXCL_CALL(flexcl_index_write(res, job, mine, hi - lo));
     int nprocs;
     MPI_Comm_size(comm, &nprocs);
     flexcl_provenance prov = {flexcl_job_text(job), o.job_path, cmdline,
                               omp_get_max_threads(), start, time(NULL)};
     FLEXCL_CALL(flexcl_provenance_write(comm, res, &prov));
+    FLEXCL_CALL(flexcl_results_attr_string(res, "/", "job_hash", hash));
+    {
+        char split[64];
+        snprintf(split, sizeof split, "%ld/%ld", o.tasks > 0 ? o.task : 0, o.tasks > 0 ? o.tasks : 1);
+        FLEXCL_CALL(flexcl_results_attr_string(res, "/", "task_split", split));
+    }
+    {
+        /* The --set options, one per line: with job_text they rebuild the job
+         * (flexcl merge writes the merged /index from them). */
+        char ov[8192] = "";
+        for (size_t k = 0; k < o.n_overrides; ++k) {
+            size_t used = strlen(ov);
+            snprintf(ov + used, sizeof ov - used, "%s%s", k ? "\n" : "", o.overrides[k]);
+        }
+        FLEXCL_CALL(flexcl_results_attr_string(res, "/", "job_overrides", ov));
+    }
     FLEXCL_CALL(flexcl_results_finish(res));
+    FLEXCL_CALL(remove_parts(comm, parts, lo, hi));
     if (rank == 0) {
         char t[32];
         iso_time(time(NULL), t, sizeof t);
