@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Write a synthetic flexcl results file (docs/schema.md, schema version 1) whose truth is known.
+"""Write a synthetic flexcl results file (docs/schema.md, schema version 2) whose truth is known.
 
 Usage:  make_synthetic.py OUT.h5 [--seed 1] [--biased] [--mislabel] [--drift-slope 2]
-                            [--schema-version 1]
+                            [--schema-version 2]
 
 Contents (P = 24 parameters, N = 20000 samples per point, M = 1000 raw samples):
 - isd_variance, subgrid "isd": b = 0.1 … 0.9, importance weights. G± = μ± + A± ε + σ± ε' (Gaussian,
@@ -174,7 +174,7 @@ def write_train_point(w, rng):
     theta.attrs["a_offset"], theta.attrs["a_shape"] = np.int64(18), "6,1"
 
 
-def write_synthetic(path, seed=1, biased=False, mislabel=False, drift_slope=2.0, schema_version=1):
+def write_synthetic(path, seed=1, biased=False, mislabel=False, drift_slope=2.0, schema_version=2):
     rng = np.random.default_rng(seed)
     model = isd_model(rng)
     g = model["mu"][1] - model["mu"][0]
@@ -209,7 +209,7 @@ def main(argv=None):
     ap.add_argument("--mislabel", action="store_true",
                     help="generate the b=0.3 isd point with swapped weights, labelled importance")
     ap.add_argument("--drift-slope", type=float, default=2.0, help="log-log slope of drift in eta")
-    ap.add_argument("--schema-version", type=int, default=1)
+    ap.add_argument("--schema-version", type=int, default=2)
     a = ap.parse_args(argv)
     write_synthetic(a.out, a.seed, a.biased, a.mislabel, a.drift_slope, a.schema_version)
     return 0

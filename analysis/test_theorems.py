@@ -120,7 +120,7 @@ def _one_line_exit2(code, out, err, must_contain):
 
 
 def case_wrong_schema_version(tmp):
-    path = make_synthetic.write_synthetic(os.path.join(tmp, "v2.h5"), seed=1, schema_version=2)
+    path = make_synthetic.write_synthetic(os.path.join(tmp, "v3.h5"), seed=1, schema_version=3)
     code, out, err = run_theorems(path, report=os.path.join(tmp, "report_v2"))
     return _one_line_exit2(code, out, err, [path, "schema_version"])
 

@@ -5,7 +5,7 @@ Usage:  theorems.py RESULTS.h5 [RESULTS2.h5 ...] --report DIR [--alpha 0.01]
 
 Writes DIR/report.md (verdict table, one section per check) and PNG figures in DIR, prints the verdict
 table, and exits 1 if any check FAILs, 0 otherwise, 2 (one line on stderr) when a file cannot be read
-as schema version 1 (unreadable file, wrong schema_version, missing object).
+as schema version 2 (unreadable file, wrong schema_version, missing object).
 
 False-fail rates. The job-wide family-wise rate α (default 0.01) is split by Bonferroni over every
 individual test run on all files: each test runs at α/n, so P(any FAIL | every theorem holds) ≤ α, up to
@@ -53,9 +53,10 @@ from scipy import optimize, stats
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 PROG = "theorems.py"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BOOT_SEED = 12345
 BOOT_RESAMPLES = 2000
 BLOCK_ELEMENTS = 1 << 22         # doubles read from a raw-samples dataset at a time
@@ -63,6 +64,7 @@ FLOOR_EXCLUDE = 2.0              # 3a/3b: points with ‖mean‖ < 2 floors are 
 BIAS_FLOORS = 3.0                # 3d: bias within 3 floors (or the α quantile, if larger)
 
 EXPERIMENTS = ("train", "isd_variance", "aol_bias")
+WEIGHTS = ("importance", "unit", "swapped")
 REQUIRED_POINT_ATTRS = ("experiment", "model", "estimator", "eta", "tau", "b", "law", "weights",
                         "replicate")
 MOMENT_GROUPS = {"isd_variance": ("ghat", "gpos", "gneg"),
@@ -258,6 +260,8 @@ def _load_points(path, f):
         exp = attrs["experiment"]
         if exp not in EXPERIMENTS:
             v.fail(f"{name}: unknown experiment {exp!r}")
+        if attrs["weights"] not in WEIGHTS:
+            v.fail(f"{name}: unknown weights {attrs['weights']!r}")
         point = Point(path, f, name, attrs, job)
         if exp == "train":
             E = v.dataset(f"{name}/curve/steps", (None,)).shape[0]
@@ -637,11 +641,29 @@ class Context:
         return self.sections[key]
 
     def savefig(self, fig, section, name, caption):
+        for ax in fig.axes:
+            _label_short_log_axes(ax)
         path = os.path.join(self.outdir, name)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
         section.figures.append((name, caption))
+
+
+def _label_short_log_axes(ax):
+    """Label minor ticks of a log axis spanning less than ~1.5 decades (else it may show one label)."""
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() == "log" and lo > 0 and math.log10(hi / lo) < 1.5:
+            axis.set_minor_formatter(ticker.FuncFormatter(_log_tick))
+            axis.set_major_formatter(ticker.FuncFormatter(_log_tick))
+
+
+def _log_tick(v, _pos):
+    """'300', '0.02': only at mantissas 1, 2, 3, 5 (so labels never crowd)."""
+    if v <= 0:
+        return ""
+    mant = v / 10 ** math.floor(math.log10(v) + 1e-9)
+    return f"{v:.3g}" if min(abs(mant - m) for m in (1, 2, 3, 5)) < 1e-6 else ""
 
 
 def weight_pair(b, kind):
@@ -946,7 +968,7 @@ def check_isd_variance(plan, ctx):
 
 
 def plot_variance(ctx, sec, gi, label, st, ci, j_emp):
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     lo_b, hi_b = max(0.02, st.b.min() - 0.05), min(0.98, st.b.max() + 0.05)
     bb = np.linspace(lo_b, hi_b, 300)
     pv, ps = st.predict(bb), st.se_predict(bb)
@@ -966,7 +988,7 @@ def plot_variance(ctx, sec, gi, label, st, ci, j_emp):
     ax.set_ylabel(r"tr Cov $\hat g$ per update (log scale)")
     ax.set_title(f"isd variance vs b — {label}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ctx.savefig(fig, sec, f"check2_variance_{gi}.png", f"Group {gi}: {label}")
 
 
@@ -1191,7 +1213,7 @@ def describe_fits(fit):
 
 
 def plot_slopes(ctx, sec, part, xname, expect, fits):
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     sym = r"\eta" if xname == "eta" else r"\tau"
     for i, (label, fit) in enumerate(fits):
         color = f"C{i % 10}"
@@ -1228,7 +1250,7 @@ def plot_slopes(ctx, sec, part, xname, expect, fits):
     ax.set_title(f"always-on learning: {part} vs ${sym}$ (log-log); legend: slope ± z·SE (the CI), "
                  "bars ±1.96 SE", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ctx.savefig(fig, sec, f"check3_{part}.png", f"{part} vs {xname}")
 
 
@@ -1299,7 +1321,7 @@ def check_aol_equilibrium_and_bias(plan, ctx):
 
 
 def plot_bias(ctx, sec, gi, label, table, corner, k):
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     taus = sorted({p.tau for p, _, _ in table})
     for i, tau in enumerate(taus):
         sub = sorted([t for t in table if t[0].tau == tau], key=lambda t: t[0].eta)
@@ -1315,7 +1337,7 @@ def plot_bias(ctx, sec, gi, label, table, corner, k):
     ax.set_ylabel(r"bias $\|E[\Delta\theta/\eta] - g\|$")
     ax.set_title(f"always-on learning bias vs η per τ — {label}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ctx.savefig(fig, sec, f"check3_bias_{gi}.png", f"bias vs η, group {gi}: {label}")
 
 
@@ -1336,7 +1358,7 @@ def learning_curves(plan, ctx):
         curves.append((p, steps, p.read("curve/nll").astype(float), p.read("curve/error").astype(float)))
     use_nll = any(np.isfinite(c[2]).any() for c in curves)
     what = "nll" if use_nll else "error"
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(10.5, 4.8))
     sec.body += [f"\n| point | estimator | b | law | learners | {what} first | {what} last | "
                  "decreased |", "|---|---|---|---|---|---|---|---|"]
     for i, (p, steps, nll, err) in enumerate(curves):
@@ -1355,7 +1377,7 @@ def learning_curves(plan, ctx):
     ax.set_ylabel("summed NLL of the data (nats)" if use_nll else "classification error")
     ax.set_title("learning curves: mean ± sd over learners", fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ctx.savefig(fig, sec, "learning_curves.png", "learning curves")
 
 

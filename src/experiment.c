@@ -541,6 +541,10 @@ flexcl_code flexcl_point_write_attrs(flexcl_results *r, const char *g, const fle
     FLEXCL_CALL(flexcl_results_attr_string(r, g, "data", flexcl_data_describe(d)));
     FLEXCL_CALL(flexcl_results_attr_int(r, g, "samples", (long long)s->run.samples));
     FLEXCL_CALL(flexcl_results_attr_int(r, g, "seed", (long long)s->run.seed));
+    FLEXCL_CALL(flexcl_results_attr_string(r, g, "sampler",
+                                           s->run.sampler == FLEXCL_SAMPLER_EXACT ? "exact" : "chain"));
+    FLEXCL_CALL(flexcl_results_attr_int(r, g, "chains", (long long)s->run.chains));
+    FLEXCL_CALL(flexcl_results_attr_int(r, g, "raw_samples", (long long)s->run.raw_samples));
 done:
     return err;
 }

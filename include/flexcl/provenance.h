@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define FLEXCL_SCHEMA_VERSION 1
+#define FLEXCL_SCHEMA_VERSION 2
 
 typedef struct {
     const char *job_text;

@@ -478,7 +478,7 @@ static void test_provenance(void)
             if (rc != 0) fprintf(stderr, "missing int attribute %s\n", int_attrs[i]);
             CU_ASSERT_EQUAL(rc, 0);
         }
-        CU_ASSERT(read_int_attr(f, "/", "schema_version", &k) == 0 && k == 1);
+        CU_ASSERT(read_int_attr(f, "/", "schema_version", &k) == 0 && k == FLEXCL_SCHEMA_VERSION);
         CU_ASSERT(read_int_attr(f, "/", "mpi_ranks", &k) == 0 && k == size);
         CU_ASSERT(read_int_attr(f, "/", "omp_threads", &k) == 0 && k == 3);
         CU_ASSERT(read_int_attr(f, "/", "git_dirty", &k) == 0 &&
