@@ -6,7 +6,8 @@ PACKAGES="build-essential meson ninja-build pkg-config git
  openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
  libopenblas-dev libscalapack-openmpi-dev libcunit1-dev libinih-dev
  librandom123-dev zlib1g-dev dataset-fashion-mnist
- python3-h5py python3-numpy python3-scipy python3-matplotlib"
+ python3-h5py python3-numpy python3-scipy python3-matplotlib
+ munge slurmctld slurmd slurm-client"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,2 @@
+/* Within-grid-point checkpoints (see include/flexcl/checkpoint.h). */
+#include "flexcl/checkpoint.h"
