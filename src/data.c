@@ -38,6 +38,7 @@ static const uint64_t IDX_PAYLOAD_LIMIT = (uint64_t)1 << 34;
 
 struct flexcl_data {
     size_t rows;          /* examples kept */
+    size_t x_cap;         /* floats that x has room for (while reading) */
     size_t dim;           /* floats per row: pixels + label block */
     size_t pixels;        /* height * width */
     size_t classes;       /* label-block units (n_classes) or 0: dim - pixels */
@@ -280,6 +281,29 @@ done:
     return err;
 }
 
+/* Make room in d->x for at least `need` floats (need <= rows * dim),
+ * growing geometrically; new floats are zero (the label block relies on
+ * it). The matrix grows with the data actually read, so a header that
+ * announces billions of pixels costs memory only for the pixels that are
+ * really there. */
+static flexcl_code ensure_floats(flexcl_data *d, size_t need)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (need <= d->x_cap) goto done;
+    const size_t all = d->rows * d->dim; /* < 2^41: dims are checked */
+    size_t cap = d->x_cap ? d->x_cap : 4096;
+    while (cap < need) cap *= 2;
+    if (cap > all) cap = all;
+    float *x = realloc(d->x, cap * sizeof(float));
+    FLEXCL_CHECK(x != NULL, FLEXCL_ERR_NOMEM,
+                 "data: cannot allocate %zu values for %zu rows", cap, d->rows);
+    memset(x + d->x_cap, 0, (cap - d->x_cap) * sizeof(float));
+    d->x = x;
+    d->x_cap = cap;
+done:
+    return err;
+}
+
 /* Stream the image payload; the first d->rows rows go into d->x through the
  * pixel -> float table. */
 static flexcl_code idx_read_images(const idx_file *f, const float table[256],
@@ -297,6 +321,12 @@ static flexcl_code idx_read_images(const idx_file *f, const float table[256],
                                                            : IDX_CHUNK;
         size_t got = 0;
         FLEXCL_CALL(idx_read(f, buf, want, &got));
+        if (done_bytes < kept && got > 0) {
+            /* Room up to the last kept pixel of this chunk. */
+            const size_t last = (done_bytes + got < kept ? done_bytes + got : kept) - 1;
+            FLEXCL_CALL(ensure_floats(d, (last / d->pixels) * d->dim +
+                                             last % d->pixels + 1));
+        }
         /* Convert the part of this chunk that falls inside the kept rows. */
         for (size_t b = done_bytes; b < done_bytes + got && b < kept; b++) {
             const size_t i = b / d->pixels, j = b % d->pixels;
@@ -382,8 +412,6 @@ static flexcl_code idx_build(const flexcl_data_settings *s, flexcl_data **out)
     d->dim = d->pixels + d->classes;
     d->rows = img.dims[0];
     if (s->max_rows > 0 && s->max_rows < d->rows) d->rows = s->max_rows;
-    FLEXCL_ALLOC(d->x, d->rows * d->dim);
-    if (labelled) FLEXCL_ALLOC(d->label, d->rows);
 
     /* value = pixel/255 > threshold, computed in double as the authors do;
      * a negative threshold keeps the grey value. */
@@ -392,7 +420,10 @@ static flexcl_code idx_build(const flexcl_data_settings *s, flexcl_data **out)
         table[p] = s->threshold < 0 ? (float)v : (v > s->threshold ? 1.0f : 0.0f);
     }
     FLEXCL_CALL(idx_read_images(&img, table, d));
+    /* Every kept row has been read: the sizes below are backed by data. */
+    FLEXCL_CALL(ensure_floats(d, d->rows * d->dim));
     if (labelled) {
+        FLEXCL_ALLOC(d->label, d->rows);
         FLEXCL_CALL(idx_read_labels(&lab, s->label_block ? d->classes : 256, d));
         if (s->label_block) {
             for (size_t i = 0; i < d->rows; i++)

@@ -58,6 +58,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
@@ -67,12 +68,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 
 enum {
-    JOB_MAX_BYTES = 1 << 20,  /* flexcl_job_load refuses larger files */
-    JOB_MAX_POINTS = 1000000, /* grid points, replicates included */
+    JOB_MAX_BYTES = 1 << 20,  /* flexcl_job_read refuses larger texts */
+    JOB_MAX_POINTS = 1000000, /* default of run.max_points */
+    JOB_HARD_MAX_POINTS = 100000000, /* the largest run.max_points */
+    INCLUDE_DEPTH = 16,       /* nested @include files */
     LIST_MAX = 1000000,       /* n of linspace/logspace */
     TEXT_MAX = 32,            /* normalised text of one list value */
     ECHO_MAX = 120,           /* user text quoted in a message */
@@ -157,6 +162,10 @@ static const key_def keys[] = {
     {KEY(run, sampler), .type = T_ENUM, .names = "exact|chain", .listable = 1,
      .unit = "",
      .help = "isd_variance draws: exact equilibrium draws or persistent chains."},
+    {KEY(run, max_points), .type = T_UINT, .bounds = LO | HI, .lo = 1,
+     .hi = JOB_HARD_MAX_POINTS, .unit = "points",
+     .help = "Most grid points the job may have (all sub-grids and replicates); "
+             "a guard against a typo that makes a huge grid."},
 
     {KEY(data, source), .type = T_ENUM, .names = "bas|idx", .listable = 1,
      .unit = "", .help = "Training data: bas = bars and stripes, idx = IDX image files."},
@@ -317,6 +326,7 @@ struct flexcl_job {
     grid *grids;         /* the sub-grids, or one grid when there are none */
     size_t n_grids;
     size_t n_points;     /* over all grids */
+    size_t max_points;   /* run.max_points in force */
     size_t n_axes;       /* the union of the grids' axes */
     size_t axes[N_KEYS];
     size_t axis_len[N_KEYS]; /* the longest list of each axis */
@@ -360,18 +370,58 @@ static char *dup_printf(const char *fmt, ...)
     return s;
 }
 
-/* User text made safe for a one-line message: control characters become
- * '?', and long text is cut to ECHO_MAX bytes followed by "...". */
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF) that starts at s, of at most len
+ * bytes; 0 when there is none. */
+static size_t utf8_length(const unsigned char *s, size_t len)
+{
+    const unsigned c = s[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else
+        return 0;
+    if (len <= n || s[1] < lo || s[1] > hi) return 0;
+    for (size_t k = 2; k <= n; ++k)
+        if (s[k] < 0x80 || s[k] > 0xbf) return 0;
+    return n + 1;
+}
+
+/* User text made safe for a one-line message: control characters and
+ * bytes that are not UTF-8 become '?', and long text is cut after about
+ * ECHO_MAX bytes (never inside a character) followed by "...". */
 static const char *echo(const char *s, char buf[ECHO_MAX + 4])
 {
-    size_t i = 0;
-    for (; s[i] != '\0' && i < ECHO_MAX; ++i)
-        buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-    if (s[i] != '\0') {
-        memcpy(buf + i, "...", 3);
-        i += 3;
+    const unsigned char *u = (const unsigned char *)s;
+    const size_t len = strlen(s);
+    size_t i = 0, o = 0;
+    while (i < len && o < ECHO_MAX) {
+        size_t n = utf8_length(u + i, len - i);
+        if (n == 0 || (n == 1 && (iscntrl(u[i]) || u[i] == 0x7f))) {
+            buf[o++] = '?';
+            ++i;
+        } else if (o + n <= ECHO_MAX) {
+            memcpy(buf + o, s + i, n);
+            o += n;
+            i += n;
+        } else
+            break;
     }
-    buf[i] = '\0';
+    if (i < len) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
     return buf;
 }
 
@@ -942,6 +992,23 @@ done:
     return err;
 }
 
+/* How a message at place `here` ("FILE:LINE") names an earlier place
+ * `there`: "line N" in the same file, else "FILE:LINE" (an include). */
+static const char *earlier_place(const char *here, const char *there,
+                                 char *buf, size_t n)
+{
+    if (there == NULL) return "an earlier line";
+    if (strcmp(here, there) == 0)
+        return "this very line: its file is included more than once";
+    const char *h = strrchr(here, ':'), *t = strrchr(there, ':');
+    if (h != NULL && t != NULL && h - here == t - there &&
+        strncmp(here, there, (size_t)(h - here)) == 0) {
+        snprintf(buf, n, "line %s", t + 1);
+        return buf;
+    }
+    return there;
+}
+
 /* Set key k of slots (the job's base or a sub-grid's) from value (trimmed)
  * at loc; line > 0 for the job file, where a second assignment is an error,
  * 0 for an override, which replaces. Takes ownership of loc in every case. */
@@ -950,12 +1017,13 @@ static flexcl_code assign(flexcl_job *job, slot *slots, size_t k,
 {
     flexcl_code err = FLEXCL_OK;
     slot fresh = {0};
+    char where[ECHO_MAX + 32];
     fresh.loc = loc;
     fresh.line = line;
     slot *old = &slots[k];
     if (line > 0 && old->order != 0)
-        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: duplicated key (first set at line %d)",
-                    loc, keys[k].name, old->line);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: duplicated key (first set at %s)",
+                    loc, keys[k].name, earlier_place(loc, old->loc, where, sizeof where));
     FLEXCL_CALL(parse_value(&keys[k], value, loc, &fresh));
     fresh.order = old->order ? old->order : ++job->n_set;
     slot_clear(old);
@@ -968,20 +1036,37 @@ done:
 
 /* Reading the job text with inih -------------------------------------------*/
 
+/* Where one line handed to inih came from: inih reports a syntax error by
+ * its own count of lines, which includes and marker lines shift. */
+typedef struct {
+    const char *file;
+    int line;
+} line_origin;
+
 typedef struct {
     flexcl_job *job;
     const char *text;
     size_t len, pos;
-    int lineno;          /* line of the last line handed to inih */
-    const char *line;    /* that raw line, without the line end */
+    const char *file;    /* file of the current line (see ;@flexcl:at) */
+    int lineno;          /* line of the last line handed to inih, in file */
+    const char *raw;     /* that raw line as written */
+    const char *line;    /* that line without leading and trailing blanks */
     size_t line_len;
     flexcl_code err;     /* first error found by reader or handler */
-    int err_line;
+    size_t err_index;    /* inih's count of lines at that error */
     /* The section of the current line when it is a sub-grid: its index in
      * job->grids, else SIZE_MAX. Tracked here rather than taken from inih,
      * which cuts section names at 49 bytes. */
     size_t sub;
+    char **files;        /* file names of ;@flexcl:at markers (owned) */
+    size_t n_files;
+    line_origin *origin; /* per line handed to inih */
+    size_t n_fed, cap_fed;
 } parse_state;
+
+/* Prefix of the comment lines that flexcl_job_read writes around includes. */
+static const char MARKER[] = ";@flexcl:";
+enum { MARKER_LEN = sizeof MARKER - 1 };
 
 /* True when name is a valid sub-grid NAME: [A-Za-z0-9_-]+. */
 static int is_subgrid_name(const char *name)
@@ -997,8 +1082,9 @@ static flexcl_code start_subgrid(parse_state *st, const char *name)
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_job *job = st->job;
-    const char *file = job->filename;
-    char e[ECHO_MAX + 4];
+    const char *file = st->file;
+    char e[ECHO_MAX + 4], where[ECHO_MAX + 32], file_line[ECHO_MAX + 32];
+    snprintf(file_line, sizeof file_line, "%s:%d", file, st->lineno);
     FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
                  "%s:%d: [grid.]: empty sub-grid name (write [grid.NAME], "
                  "NAME of letters, digits, '_' and '-')",
@@ -1010,8 +1096,10 @@ static flexcl_code start_subgrid(parse_state *st, const char *name)
     for (size_t g = 0; g < job->n_grids; ++g)
         FLEXCL_CHECK(strcmp(job->grids[g].name, name) != 0, FLEXCL_ERR_JOB,
                      "%s:%d: [grid.%s]: duplicate sub-grid name (first at "
-                     "line %d)",
-                     file, st->lineno, name, job->grids[g].line);
+                     "%s)",
+                     file, st->lineno, echo(name, e),
+                     earlier_place(file_line, job->grids[g].loc, where,
+                                   sizeof where));
     grid *more = realloc(job->grids, (job->n_grids + 1) * sizeof *more);
     FLEXCL_CHECK(more != NULL, FLEXCL_ERR_NOMEM, "out of memory");
     job->grids = more;
@@ -1044,8 +1132,8 @@ static flexcl_code check_section_line(parse_state *st, const char *p,
     while (rest < end && is_blank(*rest)) ++rest;
     char e[ECHO_MAX + 4];
     FLEXCL_CHECK(rest == end || *rest == ';' || *rest == '#', FLEXCL_ERR_JOB,
-                 "%s:%d: unexpected text after [%s]", st->job->filename,
-                 st->lineno, echo(name, e));
+                 "%s:%d: unexpected text after [%s]", st->file, st->lineno,
+                 echo(name, e));
     if (strncmp(name, "grid.", 5) == 0) {
         FLEXCL_CALL(start_subgrid(st, name + 5));
         goto done;
@@ -1054,10 +1142,164 @@ static flexcl_code check_section_line(parse_state *st, const char *p,
                  "%s:%d: unknown section [%s] (sections: [run], [data], "
                  "[model], [estimator], [optim], [theta0], [grid] and "
                  "[grid.NAME])",
-                 st->job->filename, st->lineno, echo(name, e));
+                 st->file, st->lineno, echo(name, e));
     st->sub = SIZE_MAX;
 done:
     free(name);
+    return err;
+}
+
+/* Offset of the first byte of [p, p + len) that is not well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF) or is
+ * a control character other than tab; len when there is none. */
+static size_t bad_text_at(const char *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len) {
+        const size_t n = utf8_length(s + i, len - i);
+        if (n == 0 || (n == 1 && ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)))
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+/* Remember a file name of a marker for the rest of the parse. */
+static const char *keep_file_name(parse_state *st, const char *p, size_t n)
+{
+    char **more = realloc(st->files, (st->n_files + 1) * sizeof *more);
+    if (more == NULL) return NULL;
+    st->files = more;
+    char *name = dup_trimmed(p, n);
+    if (name == NULL) return NULL;
+    st->files[st->n_files++] = name;
+    return name;
+}
+
+/* A ";@flexcl:" line (p after the prefix, n bytes). Writes what inih gets
+ * for it into str: a comment, or the section header to return to. */
+static flexcl_code handle_marker(parse_state *st, const char *p, size_t n,
+                                 char *str, int num)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *arg = NULL;
+    char e[ECHO_MAX + 4];
+    snprintf(str, (size_t)num, ";\n");
+    if (n >= 3 && memcmp(p, "at ", 3) == 0) {
+        /* "at LINE FILE": the next line is LINE of FILE. */
+        const char *q = p + 3, *end = p + n;
+        long long line = 0;
+        while (q < end && *q == ' ') ++q;
+        const char *digits = q;
+        while (q < end && isdigit((unsigned char)*q) && line < INT_MAX)
+            line = line * 10 + (*q++ - '0');
+        FLEXCL_CHECK(q > digits && q < end && *q == ' ' && line >= 1 &&
+                         line < INT_MAX,
+                     FLEXCL_ERR_JOB,
+                     "%s:%d: malformed marker line (expected %sat LINE FILE)",
+                     st->file, st->lineno, MARKER);
+        const char *name = keep_file_name(st, q + 1, (size_t)(end - q - 1));
+        FLEXCL_CHECK(name != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
+                     "%s:%d: malformed marker line (expected %sat LINE FILE)",
+                     st->file, st->lineno, MARKER);
+        st->file = name;
+        st->lineno = (int)line - 1;
+    } else if (n >= 7 && memcmp(p, "section", 7) == 0 &&
+               (n == 7 || is_blank(p[7]))) {
+        /* "section NAME": NAME (maybe empty) is in force again. */
+        arg = dup_trimmed(p + 7, n - 7);
+        FLEXCL_CHECK(arg != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        size_t sub = SIZE_MAX;
+        if (strncmp(arg, "grid.", 5) == 0) {
+            for (size_t g = 0; g < st->job->n_grids && sub == SIZE_MAX; ++g)
+                if (strcmp(st->job->grids[g].name, arg + 5) == 0) sub = g;
+            FLEXCL_CHECK(sub != SIZE_MAX, FLEXCL_ERR_JOB,
+                         "%s:%d: marker line names [%s], which is not an "
+                         "earlier sub-grid",
+                         st->file, st->lineno, echo(arg, e));
+        } else {
+            FLEXCL_CHECK(arg[0] == '\0' || section_index(arg) != SIZE_MAX,
+                         FLEXCL_ERR_JOB,
+                         "%s:%d: marker line names unknown section [%s]",
+                         st->file, st->lineno, echo(arg, e));
+        }
+        st->sub = sub;
+        /* inih learns the section from a header line; the name is known
+         * to be short unless it is a sub-grid, which is routed by st->sub. */
+        snprintf(str, (size_t)num, "[%.*s]\n", num > 4 ? num - 4 : 0, arg);
+    } else if (n >= 8 && memcmp(p, "include ", 8) == 0) {
+        /* The directive an include replaced; a comment. */
+    } else {
+        arg = dup_trimmed(p, n);
+        FLEXCL_CHECK(arg != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s:%d: unknown marker line '%s%s' (lines starting with "
+                    "%s are written by flexcl)",
+                    st->file, st->lineno, MARKER, echo(arg, e), MARKER);
+    }
+done:
+    free(arg);
+    return err;
+}
+
+/* Record where the line about to be handed to inih came from. */
+static int note_origin(parse_state *st)
+{
+    if (st->n_fed == st->cap_fed) {
+        size_t cap = st->cap_fed ? 2 * st->cap_fed : 256;
+        line_origin *more = realloc(st->origin, cap * sizeof *more);
+        if (more == NULL) return 0;
+        st->origin = more;
+        st->cap_fed = cap;
+    }
+    st->origin[st->n_fed++] = (line_origin){st->file, st->lineno};
+    return 1;
+}
+
+/* The checks of one raw line before inih sees it (p, len: without leading
+ * and trailing blanks). May rewrite str (markers). */
+static flexcl_code check_line(parse_state *st, const char *p, size_t len,
+                              char *str, int num, int *replaced)
+{
+    flexcl_code err = FLEXCL_OK;
+    char e[ECHO_MAX + 4];
+    *replaced = 0;
+    const size_t bad = bad_text_at(p, len);
+    if (bad < len) {
+        const unsigned char c = (unsigned char)p[bad];
+        const size_t col = bad + 1 + (size_t)(p - st->raw);
+        if (c < 0x80)
+            FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                        "%s:%d: control character 0x%02x at column %zu (a job "
+                        "file is text)",
+                        st->file, st->lineno, c, col);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s:%d: byte 0x%02x at column %zu is not UTF-8 (a job "
+                    "file is UTF-8 text)",
+                    st->file, st->lineno, c, col);
+    }
+    if (len >= MARKER_LEN && memcmp(p, MARKER, MARKER_LEN) == 0) {
+        FLEXCL_CALL(handle_marker(st, p + MARKER_LEN, len - MARKER_LEN, str,
+                                  num));
+        *replaced = 1;
+        goto done;
+    }
+    if (len >= 8 && memcmp(p, "@include", 8) == 0 &&
+        (len == 8 || is_blank(p[8]))) {
+        char *copy = dup_trimmed(p, len);
+        FLEXCL_CHECK(copy != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+        err = flexcl_error_set(
+            FLEXCL_ERR_JOB, __FILE__, __LINE__, __func__,
+            "%s:%d: '%s': includes are expanded when a job file is read "
+            "(flexcl_job_read, flexcl_job_load), not in job text",
+            st->file, st->lineno, echo(copy, e));
+        free(copy);
+        goto done;
+    }
+    if (len > 0 && *p == '[') FLEXCL_CALL(check_section_line(st, p, len));
+done:
     return err;
 }
 
@@ -1065,28 +1307,34 @@ done:
 static char *read_line(char *str, int num, void *stream)
 {
     parse_state *st = stream;
-    if (st->err != FLEXCL_OK || st->pos >= st->len || num < 3) return NULL;
+    if (st->err != FLEXCL_OK || st->pos >= st->len || num < 8) return NULL;
     const char *p = st->text + st->pos;
     const char *nl = memchr(p, '\n', st->len - st->pos);
     size_t len = nl ? (size_t)(nl - p) : st->len - st->pos;
-    st->pos += len + (nl != NULL);
-    st->lineno++;
-    if (st->lineno == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+    if (st->pos == 0 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3, len -= 3; /* UTF-8 byte order mark */
+    st->pos += (size_t)(p - (st->text + st->pos)) + len + (nl != NULL);
+    if (st->lineno < INT_MAX) st->lineno++;
+    st->raw = p;
     while (len > 0 && is_blank(p[len - 1])) --len;
     /* No leading whitespace: inih would read an indented line as the
      * continuation of the previous value. */
     while (len > 0 && is_blank(*p)) ++p, --len;
     st->line = p;
     st->line_len = len;
-    if (len > 0 && *p == '[') {
-        flexcl_code e = check_section_line(st, p, len);
-        if (e != FLEXCL_OK) {
-            st->err = e;
-            st->err_line = st->lineno;
-            return NULL;
-        }
+    if (!note_origin(st)) {
+        st->err = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__,
+                                   __func__, "out of memory");
+        return NULL;
     }
+    int replaced = 0;
+    flexcl_code e = check_line(st, p, len, str, num, &replaced);
+    if (e != FLEXCL_OK) {
+        st->err = e;
+        st->err_index = st->n_fed;
+        return NULL;
+    }
+    if (replaced) return str;
     /* At most num - 2 bytes plus '\n' fit; the handler re-reads the value
      * of a longer line from st->line. */
     size_t copy = len < (size_t)num - 2 ? len : (size_t)num - 2;
@@ -1114,8 +1362,8 @@ static char *raw_value(const parse_state *st)
  * names at 49 bytes): up to the first '=' or ':', trimmed. */
 static char *raw_name(const parse_state *st)
 {
-    size_t n = strcspn(st->line, "=:");
-    if (n > st->line_len) n = st->line_len;
+    size_t n = 0;
+    while (n < st->line_len && st->line[n] != '=' && st->line[n] != ':') ++n;
     return dup_trimmed(st->line, n);
 }
 
@@ -1124,7 +1372,7 @@ static flexcl_code handle_subgrid_key(parse_state *st, grid *g)
 {
     flexcl_code err = FLEXCL_OK;
     char *name = NULL, *value = NULL, *loc = NULL;
-    const char *file = st->job->filename;
+    const char *file = st->file;
     char e[ECHO_MAX + 4];
     name = raw_name(st);
     FLEXCL_CHECK(name != NULL, FLEXCL_ERR_NOMEM, "out of memory");
@@ -1144,6 +1392,11 @@ static flexcl_code handle_subgrid_key(parse_state *st, grid *g)
         FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB,
                      "%s:%d: unknown key %s in [grid.%s]", file, st->lineno,
                      echo(name, e), g->name);
+        FLEXCL_CHECK(strcmp(keys[k].name, "run.max_points") != 0,
+                     FLEXCL_ERR_JOB,
+                     "%s:%d: run.max_points: limits the whole job; set it "
+                     "in [run], not in [grid.%s]",
+                     file, st->lineno, g->name);
     }
     value = raw_value(st);
     loc = dup_printf("%s:%d", file, st->lineno);
@@ -1166,20 +1419,23 @@ static flexcl_code handle_key(parse_state *st, const char *section,
         return handle_subgrid_key(st, &st->job->grids[st->sub]);
 
     flexcl_code err = FLEXCL_OK;
-    char *sec = NULL, *value = NULL, *loc = NULL;
-    const char *file = st->job->filename;
+    char *sec = NULL, *value = NULL, *loc = NULL, *key = NULL;
+    const char *file = st->file;
     char e[ECHO_MAX + 4];
     sec = dup_trimmed(section, strlen(section));
-    FLEXCL_CHECK(sec != NULL, FLEXCL_ERR_NOMEM, "out of memory");
-    FLEXCL_CHECK(name[0] != '\0', FLEXCL_ERR_JOB,
+    /* inih cuts names at 49 bytes: re-read the name from the raw line. */
+    key = raw_name(st);
+    FLEXCL_CHECK(sec != NULL && key != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    (void)name;
+    FLEXCL_CHECK(key[0] != '\0', FLEXCL_ERR_JOB,
                  "%s:%d: missing key name before '='", file, st->lineno);
     FLEXCL_CHECK(sec[0] != '\0', FLEXCL_ERR_JOB,
                  "%s:%d: key %s is outside any section (put it under [run], "
                  "[data], [model], [estimator], [optim] or [theta0])",
-                 file, st->lineno, echo(name, e));
-    size_t k = key_index(sec, name);
+                 file, st->lineno, echo(key, e));
+    size_t k = key_index(sec, key);
     FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB, "%s:%d: unknown key %s.%s", file,
-                 st->lineno, sec, echo(name, e));
+                 st->lineno, sec, echo(key, e));
     value = raw_value(st);
     loc = dup_printf("%s:%d", file, st->lineno);
     FLEXCL_CHECK(value != NULL && loc != NULL, FLEXCL_ERR_NOMEM,
@@ -1189,6 +1445,7 @@ static flexcl_code handle_key(parse_state *st, const char *section,
     FLEXCL_CALL(assign(st->job, st->job->slots, k, value, owned, st->lineno));
 done:
     free(sec);
+    free(key);
     free(value);
     free(loc);
     return err;
@@ -1204,7 +1461,7 @@ static int on_key(void *user, const char *section, const char *name,
     flexcl_code e = handle_key(st, section, name);
     if (e != FLEXCL_OK) {
         st->err = e;
-        st->err_line = st->lineno;
+        st->err_index = st->n_fed;
         return 0;
     }
     return 1;
@@ -1214,19 +1471,26 @@ static flexcl_code parse_text(flexcl_job *job)
 {
     flexcl_code err = FLEXCL_OK;
     parse_state st = {.job = job, .text = job->text, .len = strlen(job->text),
-                      .sub = SIZE_MAX};
+                      .file = job->filename, .sub = SIZE_MAX};
     int r = ini_parse_stream(read_line, &st, on_key, &st);
     FLEXCL_CHECK(r >= 0, r == -2 ? FLEXCL_ERR_NOMEM : FLEXCL_ERR_INTERNAL,
                  "%s: inih failed with code %d", job->filename, r);
     /* inih reports the first line it could not parse (or whose handler
-     * failed); keep whichever error comes first in the file. */
-    if (r > 0 && (st.err == FLEXCL_OK || r < st.err_line))
+     * failed) by its count of lines; keep whichever error comes first. */
+    if (r > 0 && (st.err == FLEXCL_OK || (size_t)r < st.err_index)) {
+        const line_origin o = (size_t)r <= st.n_fed
+                                  ? st.origin[r - 1]
+                                  : (line_origin){job->filename, r};
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s:%d: INI syntax error: expected [section], key = value "
                     "or a comment",
-                    job->filename, r);
+                    o.file, o.line);
+    }
     if (st.err != FLEXCL_OK) FLEXCL_CALL(st.err);
 done:
+    for (size_t i = 0; i < st.n_files; ++i) free(st.files[i]);
+    free(st.files);
+    free(st.origin);
     return err;
 }
 
@@ -1240,6 +1504,12 @@ static flexcl_code apply_override(flexcl_job *job, const char *text)
     FLEXCL_CHECK(text != NULL, FLEXCL_ERR_ARG, "override is NULL");
     loc = dup_printf("--set %s", echo(text, e));
     FLEXCL_CHECK(loc != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    {
+        const size_t len = strlen(text), bad = bad_text_at(text, len);
+        FLEXCL_CHECK(bad == len, FLEXCL_ERR_JOB,
+                     "%s: byte 0x%02x at position %zu is not UTF-8 text", loc,
+                     (unsigned)(unsigned char)text[bad], bad + 1);
+    }
     const char *eq = strchr(text, '=');
     FLEXCL_CHECK(eq != NULL, FLEXCL_ERR_JOB,
                  "%s: expected section.key=value", loc);
@@ -1451,18 +1721,21 @@ static flexcl_code shape_grid(flexcl_job *job, grid *g)
     FLEXCL_CALL(group_axes(g));
 
     const size_t rk = key_by_name("run.replicates");
+    const size_t limit = job->max_points;
     g->replicates = g->base.run.replicates;
     size_t total = (size_t)g->replicates;
-    FLEXCL_CHECK(total <= JOB_MAX_POINTS, FLEXCL_ERR_JOB,
-                 "%s: run.replicates: the grid would have more than %d points%s",
-                 loc_of(job, g, rk, rk), JOB_MAX_POINTS,
+    FLEXCL_CHECK(total <= limit, FLEXCL_ERR_JOB,
+                 "%s: run.replicates: the grid would have more than %zu points%s; "
+                 "the limit is run.max_points",
+                 loc_of(job, g, rk, rk), limit,
                  in_grid(g, g->eff[rk], in, sizeof in));
     for (size_t a = 0, gr = 0; a < g->n_axes; ++a) {
         if (g->group[a] != gr) continue; /* a later member of a zip */
         const size_t k = g->axes[a], n = g->group_len[gr++];
-        FLEXCL_CHECK(total <= JOB_MAX_POINTS / n, FLEXCL_ERR_JOB,
-                     "%s: %s: the grid would have more than %d points%s",
-                     g->eff[k]->loc, keys[k].name, JOB_MAX_POINTS,
+        FLEXCL_CHECK(total <= limit / n, FLEXCL_ERR_JOB,
+                     "%s: %s: the grid would have more than %zu points%s; "
+                     "the limit is run.max_points",
+                     g->eff[k]->loc, keys[k].name, limit,
                      in_grid(g, g->eff[k], in, sizeof in));
         total *= n;
     }
@@ -1559,14 +1832,17 @@ static flexcl_code build_grid(flexcl_job *job)
         FLEXCL_CHECK(job->grids[0].name != NULL, FLEXCL_ERR_NOMEM,
                      "out of memory");
     }
+    const slot *mp = &job->slots[key_by_name("run.max_points")];
+    job->max_points = mp->order != 0 ? (size_t)mp->vals[0].u : JOB_MAX_POINTS;
     size_t total = 0;
     for (size_t gi = 0; gi < job->n_grids; ++gi) {
         grid *g = &job->grids[gi];
         FLEXCL_CALL(shape_grid(job, g));
-        FLEXCL_CHECK(g->n_points <= JOB_MAX_POINTS - total, FLEXCL_ERR_JOB,
-                     "%s: grid.%s: the sub-grids would have more than %d "
-                     "points in total (%zu before [grid.%s], %zu in it)",
-                     g->loc, g->name, JOB_MAX_POINTS, total, g->name,
+        FLEXCL_CHECK(g->n_points <= job->max_points - total, FLEXCL_ERR_JOB,
+                     "%s: grid.%s: the sub-grids would have more than %zu "
+                     "points in total (%zu before [grid.%s], %zu in it); the "
+                     "limit is run.max_points",
+                     g->loc, g->name, job->max_points, total, g->name,
                      g->n_points);
         g->first = total;
         total += g->n_points;
@@ -1599,6 +1875,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .raw_samples = 1000,
         .chains = 64,
         .sampler = FLEXCL_SAMPLER_EXACT,
+        .max_points = JOB_MAX_POINTS,
     };
     flexcl_data_settings_default(&s->data);
     flexcl_model_settings_default(&s->model);
@@ -1659,44 +1936,301 @@ void flexcl_job_destroy(flexcl_job **job)
     *job = NULL;
 }
 
-/* Rank 0's part of flexcl_job_load: read path into *buf (NUL-terminated,
- * *len bytes). On failure return nonzero with a one-line message in *buf. */
-static int read_job_file(const char *path, char **buf, size_t *len)
+/* Reading job files and their includes -------------------------------------*/
+
+/* A growing text. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text_buf;
+
+/* Append n bytes; 0 on success, -1 when out of memory, 1 when the text
+ * would exceed JOB_MAX_BYTES. */
+static int tb_add(text_buf *b, const char *s, size_t n)
 {
-    *len = 0;
-    *buf = malloc(JOB_MAX_BYTES + 2);
-    if (*buf == NULL) return 1;
-    char *b = *buf;
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (f == NULL) {
-        snprintf(b, JOB_MAX_BYTES, "%s: cannot read job file: %s",
-                 path ? path : "(null)", path ? strerror(errno) : "no path");
-        return 1;
+    if (n > JOB_MAX_BYTES || b->len > JOB_MAX_BYTES - n) return 1;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *more = realloc(b->buf, cap);
+        if (more == NULL) return -1;
+        b->buf = more;
+        b->cap = cap;
     }
-    size_t n = fread(b, 1, JOB_MAX_BYTES + 1, f);
-    int read_errno = errno, failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        snprintf(b, JOB_MAX_BYTES, "%s: cannot read job file: %s", path,
-                 strerror(read_errno));
-        return 1;
-    }
-    if (n > JOB_MAX_BYTES) {
-        snprintf(b, JOB_MAX_BYTES, "%s: job file is larger than 1 MiB", path);
-        return 1;
-    }
-    const char *nul = memchr(b, '\0', n);
-    if (nul != NULL) {
-        size_t at = (size_t)(nul - b);
-        snprintf(b, JOB_MAX_BYTES,
-                 "%s: job file contains a NUL byte (at byte %zu); it is not "
-                 "a text file",
-                 path, at);
-        return 1;
-    }
-    b[n] = '\0';
-    *len = n;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
     return 0;
+}
+
+static int tb_printf(text_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int tb_printf(text_buf *b, const char *fmt, ...)
+{
+    char line[FLEXCL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line) return 1;
+    return tb_add(b, line, (size_t)n);
+}
+
+/* One file on the include stack. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    const char *name; /* as shown in messages */
+} include_frame;
+
+typedef struct {
+    include_frame stack[INCLUDE_DEPTH + 1];
+    int depth;        /* files on the stack */
+    int has_includes; /* any @include seen: markers are needed */
+    text_buf out;
+} expansion;
+
+/* Read the whole file at path (at most JOB_MAX_BYTES) into *data. Included
+ * files (must_be_regular) are opened without blocking and must be regular
+ * files, so that an "@include /dev/stdin" or a FIFO cannot hang a job; the
+ * top-level file may be a pipe ("flexcl run /dev/stdin"). On failure the
+ * reason (without the file name) is written to why. */
+static int slurp(const char *path, int must_be_regular, char **data,
+                 size_t *n, struct stat *info, char *why, size_t why_n)
+{
+    *data = NULL;
+    *n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (must_be_regular ? O_NONBLOCK : 0));
+    if (fd < 0) {
+        snprintf(why, why_n, "%s", strerror(errno));
+        return 1;
+    }
+    if (fstat(fd, info) != 0) {
+        snprintf(why, why_n, "%s", strerror(errno));
+        close(fd);
+        return 1;
+    }
+    if (S_ISDIR(info->st_mode) || (must_be_regular && !S_ISREG(info->st_mode))) {
+        snprintf(why, why_n, "%s", S_ISDIR(info->st_mode)
+                                       ? "is a directory"
+                                       : "not a regular file");
+        close(fd);
+        return 1;
+    }
+    char *b = malloc(JOB_MAX_BYTES + 2);
+    if (b == NULL) {
+        snprintf(why, why_n, "out of memory");
+        close(fd);
+        return 1;
+    }
+    size_t got = 0;
+    while (got <= JOB_MAX_BYTES) {
+        ssize_t r = read(fd, b + got, JOB_MAX_BYTES + 1 - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(why, why_n, "%s", strerror(errno));
+            free(b);
+            close(fd);
+            return 1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got > JOB_MAX_BYTES) {
+        snprintf(why, why_n, "larger than 1 MiB");
+        free(b);
+        return 1;
+    }
+    const char *nul = memchr(b, '\0', got);
+    if (nul != NULL) {
+        snprintf(why, why_n,
+                 "contains a NUL byte (at byte %zu); it is not a text file",
+                 (size_t)(nul - b));
+        free(b);
+        return 1;
+    }
+    b[got] = '\0';
+    *data = b;
+    *n = got;
+    return 0;
+}
+
+/* "dir/of/including.ini" + "other.ini" -> "dir/of/other.ini". */
+static char *include_path(const char *including, const char *target)
+{
+    if (target[0] == '/') return dup_printf("%s", target);
+    const char *slash = strrchr(including, '/');
+    if (slash == NULL) return dup_printf("%s", target);
+    return dup_printf("%.*s/%s", (int)(slash - including + 1) - 1, including,
+                      target);
+}
+
+/* True when s holds a control character (a marker line holds one name). */
+static int has_control(const char *s)
+{
+    for (; *s; ++s)
+        if (iscntrl((unsigned char)*s)) return 1;
+    return 0;
+}
+
+static flexcl_code expand_text(expansion *x, const char *name,
+                               const char *data, size_t n);
+
+/* The "@include TARGET" at name:line, with section in force there. */
+static flexcl_code expand_include(expansion *x, const char *name, int line,
+                                  const char *target, const char *section)
+{
+    flexcl_code err = FLEXCL_OK;
+    char *path = NULL, *data = NULL;
+    size_t n = 0;
+    struct stat info;
+    char why[256], e[ECHO_MAX + 4], e2[ECHO_MAX + 4];
+    FLEXCL_CHECK(target[0] != '\0', FLEXCL_ERR_JOB,
+                 "%s:%d: @include needs a file name", name, line);
+    path = include_path(name, target);
+    FLEXCL_CHECK(path != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    FLEXCL_CHECK(!has_control(path), FLEXCL_ERR_JOB,
+                 "%s:%d: @include %s: the path holds a control character",
+                 name, line, echo(target, e));
+    FLEXCL_CHECK(x->depth < INCLUDE_DEPTH, FLEXCL_ERR_JOB,
+                 "%s:%d: @include %s: includes nest more than %d deep", name,
+                 line, echo(target, e), INCLUDE_DEPTH);
+    FLEXCL_CHECK(slurp(path, 1, &data, &n, &info, why, sizeof why) == 0,
+                 FLEXCL_ERR_JOB, "%s:%d: @include %s: cannot read %s: %s",
+                 name, line, echo(target, e), echo(path, e2), why);
+    for (int d = 0; d < x->depth; ++d) {
+        if (x->stack[d].dev != info.st_dev || x->stack[d].ino != info.st_ino)
+            continue;
+        char chain[768] = "";
+        size_t used = 0;
+        for (int k = d; k < x->depth && used < sizeof chain; ++k)
+            used += (size_t)snprintf(chain + used, sizeof chain - used,
+                                     "%s -> ", x->stack[k].name);
+        if (used < sizeof chain)
+            snprintf(chain + used, sizeof chain - used, "%s", path);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s:%d: @include %s: include cycle (%s)",
+                    name, line, echo(target, e), chain);
+    }
+    x->stack[x->depth++] = (include_frame){info.st_dev, info.st_ino, path};
+    x->has_includes = 1;
+    int r = tb_printf(&x->out, "%sinclude %s\n%ssection\n%sat 1 %s\n", MARKER,
+                      target, MARKER, MARKER, path);
+    if (r == 0) {
+        flexcl_code e3 = expand_text(x, path, data, n);
+        if (e3 != FLEXCL_OK) {
+            x->depth--;
+            FLEXCL_CALL(e3);
+        }
+        if (x->out.len > 0 && x->out.buf[x->out.len - 1] != '\n')
+            r = tb_add(&x->out, "\n", 1);
+        if (r == 0)
+            r = tb_printf(&x->out, "%ssection %s\n%sat %d %s\n", MARKER,
+                          section, MARKER, line + 1, name);
+    }
+    x->depth--;
+    FLEXCL_CHECK(r >= 0, FLEXCL_ERR_NOMEM, "out of memory");
+    FLEXCL_CHECK(r == 0, FLEXCL_ERR_JOB,
+                 "%s: job file with its includes is larger than 1 MiB",
+                 x->stack[0].name);
+done:
+    free(data);
+    free(path);
+    return err;
+}
+
+/* Copy the lines of one file (name: as shown), expanding its includes. */
+static flexcl_code expand_text(expansion *x, const char *name,
+                               const char *data, size_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    char section[256] = ""; /* in force, as "run" or "grid.NAME" */
+    char *target = NULL;
+    int line = 0;
+    size_t pos = 0;
+    if (x->depth > 1 && n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3; /* byte order mark of an included file */
+    while (pos < n) {
+        const char *p = data + pos;
+        const char *nl = memchr(p, '\n', n - pos);
+        const size_t full = nl ? (size_t)(nl - p) + 1 : n - pos;
+        size_t len = nl ? (size_t)(nl - p) : n - pos;
+        pos += full;
+        if (line < INT_MAX) ++line;
+        const char *q = p;
+        while (len > 0 && is_blank(*q)) ++q, --len;
+        while (len > 0 && is_blank(q[len - 1])) --len;
+        if (len > 0 && *q == '[') {
+            const char *rb = memchr(q, ']', len);
+            if (rb != NULL) {
+                char *sec = dup_trimmed(q + 1, (size_t)(rb - q - 1));
+                FLEXCL_CHECK(sec != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+                snprintf(section, sizeof section, "%s", sec);
+                free(sec);
+            }
+        }
+        if (len >= 8 && memcmp(q, "@include", 8) == 0 &&
+            (len == 8 || is_blank(q[8]))) {
+            /* The name runs to a ';' or '#' after whitespace. */
+            size_t end = 8;
+            while (end < len && !((q[end] == ';' || q[end] == '#') &&
+                                  is_blank(q[end - 1])))
+                ++end;
+            target = dup_trimmed(q + 8, end - 8);
+            FLEXCL_CHECK(target != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+            FLEXCL_CALL(expand_include(x, name, line, target, section));
+            free(target);
+            target = NULL;
+            continue;
+        }
+        int r = tb_add(&x->out, p, full);
+        FLEXCL_CHECK(r >= 0, FLEXCL_ERR_NOMEM, "out of memory");
+        FLEXCL_CHECK(r == 0, FLEXCL_ERR_JOB,
+                     "%s: job file with its includes is larger than 1 MiB",
+                     x->stack[0].name);
+    }
+done:
+    free(target);
+    return err;
+}
+
+flexcl_code flexcl_job_read(const char *path, char **text)
+{
+    flexcl_code err = FLEXCL_OK;
+    expansion *x = NULL;
+    char *data = NULL;
+    size_t n = 0;
+    struct stat info;
+    char why[256];
+    FLEXCL_CHECK(text != NULL, FLEXCL_ERR_ARG, "flexcl_job_read: text is NULL");
+    *text = NULL;
+    FLEXCL_CHECK(path != NULL && path[0] != '\0', FLEXCL_ERR_JOB,
+                 "cannot read job file: no path given");
+    FLEXCL_CHECK(slurp(path, 0, &data, &n, &info, why, sizeof why) == 0,
+                 FLEXCL_ERR_JOB, "%s: cannot read job file: %s", path, why);
+    FLEXCL_ALLOC(x, 1);
+    x->stack[0] = (include_frame){info.st_dev, info.st_ino, path};
+    x->depth = 1;
+    FLEXCL_CALL(expand_text(x, path, data, n));
+    if (!x->has_includes) {
+        /* Byte for byte: the text of a job without includes is unchanged. */
+        *text = data;
+        data = NULL;
+        goto done;
+    }
+    FLEXCL_CHECK(!has_control(path), FLEXCL_ERR_JOB,
+                 "%s: a job file with includes needs a path without control "
+                 "characters",
+                 path);
+    if (x->out.buf == NULL) FLEXCL_CHECK(tb_add(&x->out, "", 0) == 0,
+                                         FLEXCL_ERR_NOMEM, "out of memory");
+    *text = x->out.buf;
+    x->out.buf = NULL;
+done:
+    if (x != NULL) free(x->out.buf);
+    free(x);
+    free(data);
+    return err;
 }
 
 flexcl_code flexcl_job_load(MPI_Comm comm, const char *path, size_t n_overrides,
@@ -1712,10 +2246,10 @@ flexcl_code flexcl_job_load(MPI_Comm comm, const char *path, size_t n_overrides,
     FLEXCL_CHECK(out != NULL, FLEXCL_ERR_ARG, "flexcl_job_load: out is NULL");
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     if (rank == 0) {
-        size_t len = 0;
-        int failed = read_job_file(path, &buf, &len);
-        head[0] = buf == NULL ? 2 : failed;
-        head[1] = buf == NULL ? 0 : failed ? (long long)strlen(buf) : (long long)len;
+        flexcl_code e = flexcl_job_read(path, &buf);
+        if (e != FLEXCL_OK) buf = dup_printf("%s", flexcl_error_message());
+        head[0] = buf == NULL || e == FLEXCL_ERR_NOMEM ? 2 : e != FLEXCL_OK;
+        head[1] = head[0] == 2 ? 0 : (long long)strlen(buf);
     }
     FLEXCL_MPI(MPI_Bcast(head, 2, MPI_LONG_LONG, 0, comm));
     FLEXCL_CHECK(head[0] != 2, FLEXCL_ERR_NOMEM,

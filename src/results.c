@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "flexcl/provenance.h"
 
 struct flexcl_results {
     MPI_Comm comm;  /* our duplicate of the caller's communicator */
@@ -32,6 +34,7 @@ struct flexcl_results {
 
 enum {
     MESSAGE_MAX = 1024,
+    HINT_MAX = 4200, /* space_hint: a directory and a number */
     /* Target size of one uncompressed chunk. */
     CHUNK_BYTES = 1 << 20,
 };
@@ -298,16 +301,61 @@ done:
     return FLEXCL_OK;
 }
 
+/* When the file system that holds the results file is (nearly) full, say
+ * so in hint (MPI-IO reports a full disk as a bare "I/O error"); else "". */
+static void space_hint(const flexcl_results *r, char *hint, size_t n)
+{
+    char dir[4096];
+    struct statvfs vfs;
+    hint[0] = '\0';
+    directory_of(r->path, dir, sizeof dir);
+    if (statvfs(dir, &vfs) != 0) return;
+    const unsigned long long free_bytes =
+        (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize;
+    if (free_bytes < (1ULL << 20))
+        snprintf(hint, n, "; no space left on device: the file system of %s has %llu bytes free",
+                 dir, free_bytes);
+}
+
+/* Give back the disk space of the partial file before HDF5 closes it: a
+ * file whose close fails (on a full disk, say) is left half-closed inside
+ * HDF5 1.10, which then crashes when the library shuts down. With the
+ * space back, the close (which writes the metadata) succeeds, and the
+ * worthless file is removed afterwards. Collective. */
+static void release_partial(flexcl_results *r)
+{
+    (void)MPI_Barrier(r->comm);
+    if (r->rank == 0) (void)truncate(r->partial, 0);
+    (void)MPI_Barrier(r->comm);
+}
+
 flexcl_code flexcl_results_finish(flexcl_results *r)
 {
     flexcl_code err = FLEXCL_OK;
     int problem = 0;
+    char hint[HINT_MAX];
 
     FLEXCL_CALL(check_handle(r, __func__));
+    /* Write everything first; only a file that is on disk in full is
+     * closed and renamed. */
+    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0) {
+        space_hint(r, hint, sizeof hint);
+        err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot write results file%s",
+                      r->partial, hint);
+    }
+    err = agree(r->comm, err);
+    if (err != FLEXCL_OK) {
+        release_partial(r);
+        if (H5Fclose(r->file) < 0) (void)H5Eclear2(H5E_DEFAULT);
+        r->file = H5I_INVALID_HID;
+        goto done;
+    }
     /* Never try the close twice, and agree even when it failed here only. */
-    if (H5Fclose(r->file) < 0)
-        err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot close results file",
-                      r->partial);
+    if (H5Fclose(r->file) < 0) {
+        space_hint(r, hint, sizeof hint);
+        err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot close results file%s",
+                      r->partial, hint);
+    }
     r->file = H5I_INVALID_HID;
     FLEXCL_CALL(agree(r->comm, err));
 
@@ -328,8 +376,9 @@ void flexcl_results_destroy(flexcl_results **rp)
     flexcl_results *r = *rp;
 
     if (r->file >= 0) {
-        /* Collective; a failure here has nowhere to go but the partial file
-         * is removed below regardless. */
+        /* An unfinished file is thrown away: give its space back first, so
+         * that the (collective) close cannot fail on a full disk. */
+        if (r->created && !r->finished && r->comm != MPI_COMM_NULL) release_partial(r);
         if (H5Fclose(r->file) < 0) (void)H5Eclear2(H5E_DEFAULT);
         r->file = H5I_INVALID_HID;
     }
@@ -583,9 +632,13 @@ static flexcl_code write_rows(flexcl_results *r, const char *dataset, size_t row
                    "%s: cannot create transfer list", dataset);
         RESULTS_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE),
                    "%s: cannot ask for collective I/O", dataset);
-        RESULTS_H5(H5Dwrite(dset, mtype, mspace, fspace, dxpl, data),
-                   "%s: cannot write rows [%zu, %zu)", dataset, first_row,
-                   first_row + n_rows);
+        if (H5Dwrite(dset, mtype, mspace, fspace, dxpl, data) < 0) {
+            char hint[HINT_MAX];
+            space_hint(r, hint, sizeof hint);
+            err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot write rows [%zu, %zu)%s",
+                          dataset, first_row, first_row + n_rows, hint);
+            goto done;
+        }
     }
 done:
     if (r != NULL) {
@@ -626,44 +679,119 @@ done:
 
 int flexcl_results_rank(const flexcl_results *r) { return r != NULL ? r->rank : -1; }
 
-/* ---- copying a tree from another results file ---------------------------- */
+/* ---- reading and copying another results file ---------------------------- */
+
+/* Limits on what a source file may hold: they keep a damaged or hostile
+ * file from making a copy recurse forever, allocate absurd amounts or walk
+ * millions of objects. flexcl's own files are far inside them. */
+enum {
+    COPY_MAX_DEPTH = 32,        /* group nesting below the copied group */
+    COPY_MAX_OBJECTS = 1000000, /* groups and datasets in one copy */
+};
+/* Values in one copied dataset: 2^31 doubles (16 GiB). */
+static const unsigned long long COPY_MAX_VALUES = 1ULL << 31;
 
 typedef struct {
     char **names;
+    H5L_type_t *types; /* link type of each name (links only) */
     size_t n, cap;
 } name_list;
 
-static herr_t collect_name(hid_t loc, const char *name, const void *info, void *data)
+static herr_t collect_name(const char *name, H5L_type_t type, name_list *l)
 {
-    (void)loc;
-    (void)info;
-    name_list *l = data;
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
         char **p = realloc(l->names, cap * sizeof *p);
         if (!p) return -1;
         l->names = p;
+        H5L_type_t *t = realloc(l->types, cap * sizeof *t);
+        if (!t) return -1;
+        l->types = t;
         l->cap = cap;
     }
+    l->types[l->n] = type;
     l->names[l->n] = dup_string(name);
     return l->names[l->n++] ? 0 : -1;
 }
 
 static herr_t collect_link(hid_t loc, const char *name, const H5L_info_t *info, void *data)
 {
-    return collect_name(loc, name, info, data);
+    (void)loc;
+    return collect_name(name, info->type, data);
 }
 
 static herr_t collect_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
 {
-    return collect_name(loc, name, info, data);
+    (void)loc;
+    (void)info;
+    return collect_name(name, H5L_TYPE_HARD, data);
 }
 
 static void names_free(name_list *l)
 {
     for (size_t i = 0; i < l->n; ++i) free(l->names[i]);
     free(l->names);
+    free(l->types);
     memset(l, 0, sizeof *l);
+}
+
+/* Fail unless attribute a (named name, of object `what` in file) holds
+ * exactly one value: a scalar or a one-element array. Reading an array into
+ * one value would overrun the buffer. */
+static flexcl_code attr_is_single(hid_t a, const char *file, const char *what,
+                                  const char *name)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t sp = H5Aget_space(a);
+    RESULTS_H5(sp, "%s: cannot read the shape of attribute %s of %s", file, name, what);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    FLEXCL_CHECK(n == 1, FLEXCL_ERR_DATA,
+                 "%s: attribute %s of %s holds %lld values; flexcl writes one",
+                 file, name, what, (long long)n);
+done:
+    return err;
+}
+
+/* Read string attribute a (one value, variable or fixed length) into a new
+ * NUL-terminated string (*out, malloc'd). */
+static flexcl_code read_string_attr(hid_t a, hid_t t, const char *file,
+                                    const char *what, const char *name, char **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t mt = H5I_INVALID_HID;
+    char *vl = NULL, *value = NULL;
+    *out = NULL;
+    htri_t var = H5Tis_variable_str(t);
+    RESULTS_H5(var, "%s: cannot inspect attribute %s of %s", file, name, what);
+    RESULTS_H5(mt = H5Tcopy(H5T_C_S1), "cannot create string type");
+    if (var > 0) {
+        RESULTS_H5(H5Tset_size(mt, H5T_VARIABLE), "cannot size string type");
+        RESULTS_H5(H5Tset_cset(mt, H5Tget_cset(t)), "cannot set string encoding");
+        RESULTS_H5(H5Aread(a, mt, &vl), "%s: cannot read attribute %s of %s", file,
+                   name, what);
+        value = dup_string(vl ? vl : "");
+        FLEXCL_CHECK(value != NULL, FLEXCL_ERR_NOMEM, "out of memory");
+    } else {
+        size_t n = H5Tget_size(t);
+        FLEXCL_CHECK(n > 0 && n < ((size_t)1 << 30), FLEXCL_ERR_DATA,
+                     "%s: attribute %s of %s has a string size of %zu bytes", file,
+                     name, what, n);
+        RESULTS_H5(H5Tset_size(mt, n), "cannot size string type");
+        RESULTS_H5(H5Tset_strpad(mt, H5T_STR_NULLTERM), "cannot pad string type");
+        RESULTS_H5(H5Tset_cset(mt, H5Tget_cset(t)), "cannot set string encoding");
+        FLEXCL_ALLOC(value, n + 1);
+        RESULTS_H5(H5Aread(a, mt, value), "%s: cannot read attribute %s of %s", file,
+                   name, what);
+        value[n] = '\0';
+    }
+    *out = value;
+    value = NULL;
+done:
+    if (vl != NULL) H5free_memory(vl);
+    free(value);
+    if (mt >= 0) H5Tclose(mt);
+    return err;
 }
 
 /* Copy every attribute of src_obj (open id) onto dst object `dst`. */
@@ -672,50 +800,36 @@ static flexcl_code copy_attrs(flexcl_results *r, hid_t obj, const char *src_file
     flexcl_code err = FLEXCL_OK;
     name_list names = {0};
     hid_t a = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    char *value = NULL;
     hsize_t idx = 0;
     RESULTS_H5(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &names),
                "%s: cannot list the attributes of %s", src_file, dst);
     for (size_t i = 0; i < names.n; ++i) {
-        a = H5Aopen(obj, names.names[i], H5P_DEFAULT);
-        RESULTS_H5(a, "%s: cannot open attribute %s of %s", src_file, names.names[i], dst);
+        const char *name = names.names[i];
+        a = H5Aopen(obj, name, H5P_DEFAULT);
+        RESULTS_H5(a, "%s: cannot open attribute %s of %s", src_file, name, dst);
         t = H5Aget_type(a);
-        RESULTS_H5(t, "%s: cannot read the type of attribute %s", src_file, names.names[i]);
+        RESULTS_H5(t, "%s: cannot read the type of attribute %s", src_file, name);
+        FLEXCL_CALL(attr_is_single(a, src_file, dst, name));
         H5T_class_t cls = H5Tget_class(t);
         if (cls == H5T_STRING) {
-            char *value = NULL;
-            if (H5Tis_variable_str(t) > 0) {
-                hid_t mt = H5Tcopy(H5T_C_S1);
-                H5Tset_size(mt, H5T_VARIABLE);
-                H5Tset_cset(mt, H5T_CSET_UTF8);
-                herr_t rc = H5Aread(a, mt, &value);
-                H5Tclose(mt);
-                RESULTS_H5(rc, "%s: cannot read attribute %s", src_file, names.names[i]);
-                flexcl_code e = flexcl_results_attr_string(r, dst, names.names[i], value ? value : "");
-                H5free_memory(value);
-                FLEXCL_CALL(e);
-            } else {
-                size_t n = H5Tget_size(t);
-                FLEXCL_ALLOC(value, n + 1);
-                herr_t rc = H5Aread(a, t, value);
-                if (rc < 0) free(value);
-                RESULTS_H5(rc, "%s: cannot read attribute %s", src_file, names.names[i]);
-                flexcl_code e = flexcl_results_attr_string(r, dst, names.names[i], value);
-                free(value);
-                FLEXCL_CALL(e);
-            }
+            FLEXCL_CALL(read_string_attr(a, t, src_file, dst, name, &value));
+            FLEXCL_CALL(flexcl_results_attr_string(r, dst, name, value));
+            free(value);
+            value = NULL;
         } else if (cls == H5T_FLOAT) {
             double v = 0;
             RESULTS_H5(H5Aread(a, H5T_NATIVE_DOUBLE, &v), "%s: cannot read attribute %s", src_file,
-                       names.names[i]);
-            FLEXCL_CALL(flexcl_results_attr_double(r, dst, names.names[i], v));
+                       name);
+            FLEXCL_CALL(flexcl_results_attr_double(r, dst, name, v));
         } else if (cls == H5T_INTEGER) {
             long long v = 0;
             RESULTS_H5(H5Aread(a, H5T_NATIVE_LLONG, &v), "%s: cannot read attribute %s", src_file,
-                       names.names[i]);
-            FLEXCL_CALL(flexcl_results_attr_int(r, dst, names.names[i], v));
+                       name);
+            FLEXCL_CALL(flexcl_results_attr_int(r, dst, name, v));
         } else {
             FLEXCL_FAIL(FLEXCL_ERR_DATA, "%s: attribute %s of %s has a type flexcl does not write",
-                        src_file, names.names[i], dst);
+                        src_file, name, dst);
         }
         H5Tclose(t);
         t = H5I_INVALID_HID;
@@ -723,9 +837,40 @@ static flexcl_code copy_attrs(flexcl_results *r, hid_t obj, const char *src_file
         a = H5I_INVALID_HID;
     }
 done:
+    free(value);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
     names_free(&names);
+    return err;
+}
+
+/* Fail unless every chunk of the chunked dataset ds is stored: parallel
+ * HDF5 allocates all chunks when the dataset is created and flexcl writes
+ * every row, so a missing chunk means a file that was cut short. */
+static flexcl_code all_chunks_stored(hid_t ds, hid_t sp, int nd, const hsize_t *dims,
+                                     const char *src_file, const char *dst)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t dcpl = H5Dget_create_plist(ds);
+    RESULTS_H5(dcpl, "%s: cannot read the creation properties of %s", src_file, dst);
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t chunk[2] = {1, 1}, n_chunks = 0, want = 1;
+        FLEXCL_CHECK(H5Pget_chunk(dcpl, nd, chunk) == nd, FLEXCL_ERR_DATA,
+                     "%s: cannot read the chunk shape of %s", src_file, dst);
+        for (int k = 0; k < nd; ++k) {
+            FLEXCL_CHECK(chunk[k] > 0, FLEXCL_ERR_DATA, "%s: %s has an empty chunk shape",
+                         src_file, dst);
+            want *= (dims[k] + chunk[k] - 1) / chunk[k];
+        }
+        RESULTS_H5(H5Dget_num_chunks(ds, sp, &n_chunks), "%s: cannot count the chunks of %s",
+                   src_file, dst);
+        FLEXCL_CHECK(n_chunks == want, FLEXCL_ERR_DATA,
+                     "%s: %s is incomplete: %llu of its %llu chunks are stored (a file "
+                     "cut short?)",
+                     src_file, dst, (unsigned long long)n_chunks, (unsigned long long)want);
+    }
+done:
+    if (dcpl >= 0) H5Pclose(dcpl);
     return err;
 }
 
@@ -740,12 +885,21 @@ static flexcl_code copy_dataset(flexcl_results *r, hid_t ds, const char *src_fil
     int nd = H5Sget_simple_extent_ndims(sp);
     FLEXCL_CHECK(nd == 1 || nd == 2, FLEXCL_ERR_DATA, "%s: %s has %d dimensions, expected 1 or 2",
                  src_file, dst, nd);
-    H5Sget_simple_extent_dims(sp, dims, NULL);
+    RESULTS_H5(H5Sget_simple_extent_dims(sp, dims, NULL), "%s: cannot read the shape of %s",
+               src_file, dst);
+    FLEXCL_CHECK(dims[0] <= COPY_MAX_VALUES && dims[1] <= COPY_MAX_VALUES &&
+                     (dims[1] == 0 || dims[0] <= COPY_MAX_VALUES / dims[1]),
+                 FLEXCL_ERR_DATA, "%s: %s has %llu x %llu values, more than flexcl copies (%llu)",
+                 src_file, dst, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                 COPY_MAX_VALUES);
     size_t rows = (size_t)dims[0], cols = nd == 2 ? (size_t)dims[1] : 1;
+    FLEXCL_CHECK(cols > 0, FLEXCL_ERR_DATA, "%s: %s has no columns", src_file, dst);
     t = H5Dget_type(ds);
+    RESULTS_H5(t, "%s: cannot read the type of %s", src_file, dst);
     H5T_class_t cls = H5Tget_class(t);
     FLEXCL_CHECK(cls == H5T_FLOAT || cls == H5T_INTEGER, FLEXCL_ERR_DATA,
                  "%s: %s has a type flexcl does not write", src_file, dst);
+    if (rows > 0) FLEXCL_CALL(all_chunks_stored(ds, sp, nd, dims, src_file, dst));
     buf = malloc((rows * cols > 0 ? rows * cols : 1) * 8);
     FLEXCL_CHECK(buf != NULL, FLEXCL_ERR_NOMEM, "cannot allocate %zu values to copy %s", rows * cols, dst);
     if (rows * cols > 0)
@@ -765,14 +919,59 @@ done:
     return err;
 }
 
+/* The objects a copy has entered (hard links may form cycles). */
+typedef struct {
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_token_t *seen;
+#else
+    haddr_t *seen;
+#endif
+    size_t n, cap;
+    size_t objects; /* groups and datasets copied so far */
+    hid_t file;
+} copy_walk;
+
+/* 1 when the object behind info was entered before, else remember it. */
+static int walk_seen(copy_walk *w, const H5O_info_t *info, int *nomem)
+{
+    for (size_t i = 0; i < w->n; ++i) {
+#if H5_VERSION_GE(1, 12, 0)
+        int cmp = 1;
+        if (H5Otoken_cmp(w->file, &w->seen[i], &info->token, &cmp) >= 0 && cmp == 0) return 1;
+#else
+        if (w->seen[i] == info->addr) return 1;
+#endif
+    }
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        void *p = realloc(w->seen, cap * sizeof *w->seen);
+        if (p == NULL) {
+            *nomem = 1;
+            return 0;
+        }
+        w->seen = p;
+        w->cap = cap;
+    }
+#if H5_VERSION_GE(1, 12, 0)
+    w->seen[w->n++] = info->token;
+#else
+    w->seen[w->n++] = info->addr;
+#endif
+    return 0;
+}
+
 /* Copy group `src` (open id) into `dst` recursively. */
-static flexcl_code copy_group(flexcl_results *r, hid_t src, const char *src_file, const char *dst)
+static flexcl_code copy_group(flexcl_results *r, hid_t src, const char *src_file, const char *dst,
+                              copy_walk *w, int depth)
 {
     flexcl_code err = FLEXCL_OK;
     name_list names = {0};
     hid_t child = H5I_INVALID_HID;
     char *path = NULL;
     hsize_t idx = 0;
+    FLEXCL_CHECK(depth <= COPY_MAX_DEPTH, FLEXCL_ERR_DATA,
+                 "%s: %s: groups nest deeper than %d levels; not a flexcl file", src_file, dst,
+                 COPY_MAX_DEPTH);
     if (strcmp(dst, "/") != 0) FLEXCL_CALL(flexcl_results_group(r, dst));
     FLEXCL_CALL(copy_attrs(r, src, src_file, dst));
     RESULTS_H5(H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_link, &names),
@@ -782,22 +981,36 @@ static flexcl_code copy_group(flexcl_results *r, hid_t src, const char *src_file
         free(path);
         FLEXCL_ALLOC(path, n);
         snprintf(path, n, "%s%s%s", dst, strcmp(dst, "/") == 0 ? "" : "/", names.names[i]);
-        H5O_type_t type = H5O_TYPE_UNKNOWN;
+        /* Soft and external links would lead elsewhere, even to other files. */
+        FLEXCL_CHECK(names.types[i] == H5L_TYPE_HARD, FLEXCL_ERR_DATA,
+                     "%s: %s is %s link; flexcl writes only plain groups and datasets",
+                     src_file, path, names.types[i] == H5L_TYPE_SOFT ? "a soft" : "an external");
+        FLEXCL_CHECK(++w->objects <= COPY_MAX_OBJECTS, FLEXCL_ERR_DATA,
+                     "%s: more than %d objects to copy; not a flexcl file", src_file,
+                     COPY_MAX_OBJECTS);
         H5O_info_t info;
-        RESULTS_H5(H5Oget_info_by_name(src, names.names[i], &info, H5P_DEFAULT),
+        int nomem = 0;
+        RESULTS_H5(H5Oget_info_by_name2(src, names.names[i], &info, H5O_INFO_BASIC, H5P_DEFAULT),
                    "%s: cannot inspect %s", src_file, path);
-        type = info.type;
-        if (type == H5O_TYPE_GROUP) {
+        FLEXCL_CHECK(!walk_seen(w, &info, &nomem), FLEXCL_ERR_DATA,
+                     "%s: %s links back to an object copied before (a cycle or a shared "
+                     "object); not a flexcl file",
+                     src_file, path);
+        FLEXCL_CHECK(!nomem, FLEXCL_ERR_NOMEM, "out of memory");
+        if (info.type == H5O_TYPE_GROUP) {
             child = H5Gopen2(src, names.names[i], H5P_DEFAULT);
             RESULTS_H5(child, "%s: cannot open group %s", src_file, path);
-            FLEXCL_CALL(copy_group(r, child, src_file, path));
+            FLEXCL_CALL(copy_group(r, child, src_file, path, w, depth + 1));
             H5Gclose(child);
-        } else if (type == H5O_TYPE_DATASET) {
+        } else if (info.type == H5O_TYPE_DATASET) {
             child = H5Dopen2(src, names.names[i], H5P_DEFAULT);
             RESULTS_H5(child, "%s: cannot open dataset %s", src_file, path);
             FLEXCL_CALL(copy_dataset(r, child, src_file, path));
             FLEXCL_CALL(copy_attrs(r, child, src_file, path));
             H5Dclose(child);
+        } else {
+            FLEXCL_FAIL(FLEXCL_ERR_DATA, "%s: %s is neither a group nor a dataset", src_file,
+                        path);
         }
         child = H5I_INVALID_HID;
     }
@@ -808,20 +1021,73 @@ done:
     return err;
 }
 
+/* Open path read-only, checking that it is a flexcl results file of this
+ * schema version: a schema_version attribute on "/", when there is one,
+ * must equal FLEXCL_SCHEMA_VERSION (grid-point parts carry none). */
+static flexcl_code open_source(const char *path, hid_t *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t f = H5I_INVALID_HID, a = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    *out = H5I_INVALID_HID;
+    (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    FLEXCL_CHECK(path != NULL, FLEXCL_ERR_ARG, "source path is NULL");
+    struct stat st;
+    FLEXCL_CHECK(stat(path, &st) == 0, FLEXCL_ERR_DATA, "%s: cannot open results file: %s", path,
+                 strerror(errno));
+    FLEXCL_CHECK(S_ISREG(st.st_mode), FLEXCL_ERR_DATA,
+                 "%s: cannot open results file: not a regular file", path);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        char why[MESSAGE_MAX];
+        h5_reason(why);
+        FLEXCL_FAIL(FLEXCL_ERR_DATA,
+                    "%s: not a readable HDF5 file (truncated or damaged?)%s%s%s", path,
+                    why[0] ? " (HDF5: " : "", why, why[0] ? ")" : "");
+    }
+    htri_t has = H5Aexists(f, "schema_version");
+    RESULTS_H5(has, "%s: cannot look for schema_version", path);
+    if (has > 0) {
+        long long v = -1;
+        RESULTS_H5(a = H5Aopen(f, "schema_version", H5P_DEFAULT),
+                   "%s: cannot open attribute schema_version", path);
+        FLEXCL_CALL(attr_is_single(a, path, "/", "schema_version"));
+        RESULTS_H5(t = H5Aget_type(a), "%s: cannot read the type of schema_version", path);
+        FLEXCL_CHECK(H5Tget_class(t) == H5T_INTEGER, FLEXCL_ERR_DATA,
+                     "%s: schema_version is not an integer", path);
+        RESULTS_H5(H5Aread(a, H5T_NATIVE_LLONG, &v), "%s: cannot read schema_version", path);
+        FLEXCL_CHECK(v == FLEXCL_SCHEMA_VERSION, FLEXCL_ERR_DATA,
+                     "%s: schema_version is %lld; this flexcl reads schema version %d", path, v,
+                     FLEXCL_SCHEMA_VERSION);
+    }
+    *out = f;
+    f = H5I_INVALID_HID;
+done:
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    return err;
+}
+
 flexcl_code flexcl_results_copy_tree(flexcl_results *r, const char *src_path, const char *src_group,
                                      const char *dst_group)
 {
     flexcl_code err = FLEXCL_OK;
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    copy_walk w = {0};
     FLEXCL_CALL(check_handle(r, __func__));
-    f = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", src_path);
+    FLEXCL_CHECK(src_group != NULL && dst_group != NULL && dst_group[0] != '\0', FLEXCL_ERR_ARG,
+                 "copy_tree: group name is NULL or empty");
+    FLEXCL_CALL(open_source(src_path, &f));
+    w.file = f;
     g = H5Gopen2(f, src_group, H5P_DEFAULT);
+    if (g < 0) (void)H5Eclear2(H5E_DEFAULT);
     FLEXCL_CHECK(g >= 0, FLEXCL_ERR_DATA, "%s: no group %s", src_path, src_group);
-    FLEXCL_CALL(copy_group(r, g, src_path, dst_group));
+    FLEXCL_CALL(copy_group(r, g, src_path, dst_group, &w, 0));
 done:
+    free(w.seen);
     if (g >= 0) H5Gclose(g);
     if (f >= 0) H5Fclose(f);
+    if (r == NULL) return err;
     return agree(r->comm, err);
 }
 
@@ -831,19 +1097,21 @@ flexcl_code flexcl_results_read_attr_string(const char *path, const char *object
     flexcl_code err = FLEXCL_OK;
     hid_t f = H5I_INVALID_HID, a = H5I_INVALID_HID, t = H5I_INVALID_HID;
     char *value = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", path);
+    FLEXCL_CHECK(object != NULL && name != NULL && buf != NULL && n > 0, FLEXCL_ERR_ARG,
+                 "read_attr_string: NULL argument");
+    buf[0] = '\0';
+    FLEXCL_CALL(open_source(path, &f));
     a = H5Aopen_by_name(f, object, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0) (void)H5Eclear2(H5E_DEFAULT);
     FLEXCL_CHECK(a >= 0, FLEXCL_ERR_DATA, "%s: no attribute %s on %s", path, name, object);
-    t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    FLEXCL_CHECK(H5Aread(a, t, &value) >= 0, FLEXCL_ERR_DATA,
+    RESULTS_H5(t = H5Aget_type(a), "%s: cannot read the type of attribute %s", path, name);
+    FLEXCL_CHECK(H5Tget_class(t) == H5T_STRING, FLEXCL_ERR_DATA,
                  "%s: attribute %s on %s is not a string", path, name, object);
-    snprintf(buf, n, "%s", value ? value : "");
+    FLEXCL_CALL(attr_is_single(a, path, object, name));
+    FLEXCL_CALL(read_string_attr(a, t, path, object, name, &value));
+    snprintf(buf, n, "%s", value);
 done:
-    if (value) H5free_memory(value);
+    free(value);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
     if (f >= 0) H5Fclose(f);
@@ -856,13 +1124,35 @@ flexcl_code flexcl_results_copy_attrs(flexcl_results *r, const char *src_path, c
     flexcl_code err = FLEXCL_OK;
     hid_t f = H5I_INVALID_HID, o = H5I_INVALID_HID;
     FLEXCL_CALL(check_handle(r, __func__));
-    f = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 file", src_path);
+    FLEXCL_CHECK(src_object != NULL && dst_object != NULL, FLEXCL_ERR_ARG,
+                 "copy_attrs: object name is NULL");
+    FLEXCL_CALL(open_source(src_path, &f));
     o = H5Oopen(f, src_object, H5P_DEFAULT);
+    if (o < 0) (void)H5Eclear2(H5E_DEFAULT);
     FLEXCL_CHECK(o >= 0, FLEXCL_ERR_DATA, "%s: no object %s", src_path, src_object);
     FLEXCL_CALL(copy_attrs(r, o, src_path, dst_object));
 done:
     if (o >= 0) H5Oclose(o);
     if (f >= 0) H5Fclose(f);
+    if (r == NULL) return err;
     return agree(r->comm, err);
+}
+
+flexcl_code flexcl_results_check_file(const char *path, const char *job_hash)
+{
+    flexcl_code err = FLEXCL_OK;
+    hid_t f = H5I_INVALID_HID;
+    char have[64];
+    FLEXCL_CALL(open_source(path, &f));
+    H5Fclose(f);
+    f = H5I_INVALID_HID;
+    if (job_hash != NULL) {
+        FLEXCL_CALL(flexcl_results_read_attr_string(path, "/", "job_hash", have, sizeof have));
+        FLEXCL_CHECK(strcmp(have, job_hash) == 0, FLEXCL_ERR_DATA,
+                     "%s: written by another job (job_hash %s, this job %s)", path, have,
+                     job_hash);
+    }
+done:
+    if (f >= 0) H5Fclose(f);
+    return err;
 }

@@ -35,8 +35,30 @@
  * order; replicates fastest. Values, cross-key rules and the limit of
  * 1,000,000 points (over all sub-grids together) are checked at every
  * point; an error names the line inside [grid.NAME] when the sub-grid sets
- * the key, and the sub-grid ("in [grid.NAME]") otherwise. Without
+ * the key, and the sub-grid ("in [grid.NAME]") otherwise. (The limit is
+ * run.max_points, see Size below.) Without
  * [grid.NAME] sections none of this applies.
+ *
+ * Includes. A line "@include PATH" (PATH relative to the including file's
+ * directory unless absolute; a ';' or '#' after whitespace starts a comment)
+ * is replaced by the lines of that file, which starts outside any section;
+ * after it the including file's section is in force again. Includes nest up
+ * to 16 deep; a cycle, a missing or non-regular file is an error naming the
+ * including FILE:LINE. Keys of every file share one namespace: a key set in
+ * two places is a duplicate, reported with both places ("b.ini:3:
+ * estimator.b: duplicated key (first set at a.ini:5)"). Errors name the
+ * file and line where the text was written. flexcl_job_read expands the
+ * includes; flexcl_job_create takes expanded text only (an "@include" line
+ * there is an error) and marks file changes with ";@flexcl:" comment lines
+ * that flexcl_job_read writes (see there).
+ *
+ * Text. A job file is UTF-8: a byte sequence that is not UTF-8 (or a
+ * control character other than tab) is an error naming FILE:LINE and the
+ * column.
+ *
+ * Size. run.max_points (default 1,000,000, at most 100,000,000) bounds the
+ * number of grid points of the whole job, replicates and sub-grids
+ * included; it may only be set outside [grid.NAME].
  *
  * Overrides. "--set section.key=value" replaces the key everywhere: in the
  * base and in every sub-grid (a sub-grid that set the key no longer does).
@@ -104,6 +126,7 @@ typedef struct {
     uint64_t raw_samples;     /* run.raw_samples: first M samples stored raw; default 1000 */
     uint64_t chains;          /* run.chains: independent persistent chains sharing the samples; default 64 */
     flexcl_sampler sampler;   /* run.sampler: exact | chain (isd_variance); default exact */
+    uint64_t max_points;      /* run.max_points: most grid points the job may have; default 1000000 */
 } flexcl_run_settings;
 
 typedef struct {
@@ -129,14 +152,31 @@ flexcl_code flexcl_job_create(const char *text, const char *filename,
                               flexcl_job **out);
 void flexcl_job_destroy(flexcl_job **job); /* NULL-safe */
 
-/* Rank 0 of comm reads path and broadcasts its bytes; every rank then calls
- * flexcl_job_create, so all ranks agree on success or on the same error.
- * A file that cannot be read, is larger than 1 MiB or contains a NUL byte
- * fails with FLEXCL_ERR_JOB naming the file. Collective on comm. */
+/* Read the job file at path and expand its "@include" lines into one text
+ * for flexcl_job_create (*text, NUL-terminated, malloc'd: the caller frees
+ * it; NULL on failure). A file without includes comes back byte for byte.
+ * With includes, each included file's lines are framed by comment lines
+ *     ;@flexcl:include PATH        (the directive, kept as a comment)
+ *     ;@flexcl:at LINE FILE        (the next line is LINE of FILE)
+ *     ;@flexcl:section NAME        (NAME, possibly empty, is in force)
+ * so the text stands alone (the results file stores it as job_text, and
+ * flexcl merge rebuilds the job from it without the included files) while
+ * errors still name the file and line where each key was written. A file
+ * that cannot be read, is not a regular file (an included one), is larger
+ * than 1 MiB with its includes, contains a NUL byte, nests includes more
+ * than 16 deep or includes itself fails with FLEXCL_ERR_JOB and a one-line
+ * message naming the file (and the including FILE:LINE). Not collective. */
+flexcl_code flexcl_job_read(const char *path, char **text);
+
+/* Rank 0 of comm reads path with flexcl_job_read and broadcasts the text;
+ * every rank then calls flexcl_job_create, so all ranks agree on success or
+ * on the same error. Collective on comm. */
 flexcl_code flexcl_job_load(MPI_Comm comm, const char *path, size_t n_overrides,
                             const char *const *overrides, flexcl_job **out);
 
-const char *flexcl_job_text(const flexcl_job *job);     /* verbatim file text */
+/* The text the job was created from: the file verbatim, or with its
+ * includes expanded (see flexcl_job_read). */
+const char *flexcl_job_text(const flexcl_job *job);
 const char *flexcl_job_filename(const flexcl_job *job);
 size_t flexcl_job_n_points(const flexcl_job *job);
 /* The complete settings of grid point i < n_points. */

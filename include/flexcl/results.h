@@ -86,6 +86,17 @@ flexcl_code flexcl_results_copy_attrs(flexcl_results *r, const char *src_path,
 flexcl_code flexcl_results_read_attr_string(const char *path, const char *object,
                                             const char *name, char *buf, size_t n);
 
+/* Check that path is a flexcl results file this version reads: it is a
+ * regular file that opens as HDF5 (a truncated or damaged file does not),
+ * its root attribute schema_version, when present, equals
+ * FLEXCL_SCHEMA_VERSION, and, when job_hash is not NULL, its root attribute
+ * job_hash equals job_hash (a file or checkpoint part of another job fails).
+ * Fails with FLEXCL_ERR_DATA and a one-line message naming the file. The
+ * copy and read functions above make the same file and schema checks, and
+ * refuse links other than hard links, cycles, multi-valued attributes and
+ * datasets with chunks missing. Not collective. */
+flexcl_code flexcl_results_check_file(const char *path, const char *job_hash);
+
 /* This process's rank in the results file's communicator. Not collective. */
 int flexcl_results_rank(const flexcl_results *r);
 

@@ -2,11 +2,13 @@
  * and turns the library's error into one line and an exit status:
  *   0 success, 2 bad input (job file, data, command line), 3 stopped by a
  *   signal with completed grid points kept (rerun to resume), 1 anything else. */
+#include <hdf5.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "flexcl/flexcl.h"
@@ -75,6 +77,10 @@ int main(int argc, char **argv)
         return 1;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    /* Failed MPI calls come back as error codes, which the library checks
+     * and reports (by default Open MPI would abort the job on the spot);
+     * communicators duplicated from MPI_COMM_WORLD inherit this. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     /* SLURM sends SIGUSR1 before a time limit or preemption (--signal) and
      * SIGTERM when it cancels: finish the current step, keep every complete
      * grid point, and exit with status 3 so the task can be requeued. */
@@ -87,9 +93,13 @@ int main(int argc, char **argv)
     flexcl_log_set(log_to_stderr, NULL, FLEXCL_LOG_INFO);
 
     int status = 0;
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        if (world_rank == 0) usage(argc < 2 ? stderr : stdout);
-        status = argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        /* Bad input: one line, like every other (--help has the rest). */
+        if (world_rank == 0)
+            fprintf(stderr, "flexcl: error: no command given (try flexcl --help)\n");
+        status = 2;
+    } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (world_rank == 0) usage(stdout);
     } else if (strcmp(argv[1], "--version") == 0) {
         if (world_rank == 0) printf("flexcl %s (%s)\n", flexcl_version(), flexcl_git_describe());
     } else if (strcmp(argv[1], "run") == 0) {
@@ -104,8 +114,17 @@ int main(int argc, char **argv)
         status = flexcl_cli_spectrum(MPI_COMM_WORLD, argc - 1, argv + 1);
     } else {
         if (world_rank == 0)
-            fprintf(stderr, "flexcl: error: unknown command '%s' (try flexcl --help)\n", argv[1]);
+            fprintf(stderr, "flexcl: error: unknown command '%.120s' (try flexcl --help)\n", argv[1]);
         status = 2;
+    }
+    /* A file HDF5 failed to close (on a full disk, say) stays half-open
+     * inside HDF5 1.10, whose shutdown in MPI_Finalize then crashes on it.
+     * The failure has been reported and nothing complete was written, so
+     * leave without the shutdown rather than end in a segfault. */
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(status != 0 ? status : 1);
     }
     MPI_Finalize();
     return status;

@@ -5,6 +5,8 @@
 # file (complete or partial) behind.
 # usage: badjobs.sh FLEXCL   (run from the repository root)
 flexcl="$1"
+# One MPI process per case: a self-contained singleton starts faster.
+export OMPI_MCA_ess_singleton_isolated=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0

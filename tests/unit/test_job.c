@@ -1155,7 +1155,7 @@ static void test_errors(void)
         {"[model]\nfoo = 1\n", FILE_NAME ":2: unknown key model.foo", NULL},
         {"seed = 1\n[run]\n", FILE_NAME ":1: key seed is outside any section", NULL},
         {"[run]\nseed = 1\nsteps = 10\nseed = 2\n",
-         FILE_NAME ":4: run.seed: duplicated key", "line 2"},
+         FILE_NAME ":4: run.seed: duplicated key", "(first set at line 2)"},
         {"[run]\nseed 1\n", FILE_NAME ":2: INI syntax error", NULL},
         {"[run\nseed = 1\n", FILE_NAME ":1: INI syntax error", NULL},
         {"[run] seed = 1\n", FILE_NAME ":1: unexpected text after [run]", NULL},
@@ -1264,7 +1264,7 @@ static void test_key_table(void)
         "run.eval_every",        "run.replicates",     "run.learners_per_rank",
         "run.average_every",     "run.same_init",      "run.threads",
         "run.samples",           "run.raw_samples",    "run.chains",
-        "run.sampler",
+        "run.sampler",           "run.max_points",
         "data.source",           "data.bas_n",         "data.images",
         "data.labels",           "data.threshold",     "data.label_block",
         "data.n_classes",        "data.max_rows",      "model.kind",
@@ -1315,6 +1315,7 @@ static void test_key_table(void)
             flexcl_job_destroy(&job);
         }
         /* ... and from a sub-grid, where it is written section.key. */
+        if (strcmp(name, "run.max_points") == 0) continue; /* base only */
         snprintf(text, sizeof text, "[grid.one]\n%s = %s\n", name, def);
         job = create_ok(text, 0, NULL);
         if (job) {

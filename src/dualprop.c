@@ -1,0 +1,2 @@
+/* dualprop: see include/flexcl/dualprop.h. */
+#include "flexcl/dualprop.h"

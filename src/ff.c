@@ -1,0 +1,2 @@
+/* ff: see include/flexcl/ff.h. */
+#include "flexcl/ff.h"

@@ -1,0 +1,2 @@
+/* supervised: see include/flexcl/supervised.h. */
+#include "flexcl/supervised.h"
