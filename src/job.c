@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "flexcl/dualprop.h"
 
 enum {
     JOB_MAX_BYTES = 1 << 20,  /* flexcl_job_read refuses larger texts */
@@ -122,12 +123,21 @@ static flexcl_code check_model_kind(const char *value, const char *loc,
                                     const char *name);
 static flexcl_code check_zip(const char *value, const char *loc,
                              const char *name);
+static flexcl_code check_hidden(const char *value, const char *loc,
+                                const char *name);
 
 /* The section and key names are the member names in flexcl_settings. */
 #define KEY(sec, k)                                                            \
     .section = #sec, .key = #k, .name = #sec "." #k,                           \
     .offset = offsetof(flexcl_settings, sec.k),                                \
     .size = sizeof(((flexcl_settings *)0)->sec.k)
+/* A key whose field lives elsewhere in flexcl_settings (the supervised
+ * learners' settings, flexcl/supervised.h, are written as model.*, run.*
+ * and data.* keys). */
+#define KEYF(sec, k, field)                                                    \
+    .section = #sec, .key = #k, .name = #sec "." #k,                           \
+    .offset = offsetof(flexcl_settings, field),                                \
+    .size = sizeof(((flexcl_settings *)0)->field)
 
 static const key_def keys[] = {
     {KEY(run, experiment), .type = T_ENUM,
@@ -166,6 +176,14 @@ static const key_def keys[] = {
      .hi = JOB_HARD_MAX_POINTS, .unit = "points",
      .help = "Most grid points the job may have (all sub-grids and replicates); "
              "a guard against a typo that makes a huge grid."},
+    {KEYF(run, epochs, supervised.epochs), .type = T_UINT, .bounds = LO | HI,
+     .lo = 1, .hi = 1e6, .listable = 1, .unit = "epochs",
+     .help = "Passes over the training rows of a supervised learner "
+             "(model.kind = ff, dp, dpt or backprop)."},
+    {KEYF(run, eval_rows, supervised.eval_rows), .type = T_UINT,
+     .unit = "rows",
+     .help = "Training rows (from the first) whose accuracy a supervised "
+             "learner's curve records after each epoch; 0 = all."},
 
     {KEY(data, source), .type = T_ENUM, .names = "bas|idx", .listable = 1,
      .unit = "", .help = "Training data: bas = bars and stripes, idx = IDX image files."},
@@ -184,9 +202,17 @@ static const key_def keys[] = {
      .hi = 1000, .listable = 1, .unit = "", .help = "Number of classes of the label block."},
     {KEY(data, max_rows), .type = T_UINT, .listable = 1, .unit = "rows",
      .help = "Keep only the first max_rows examples; 0 = all."},
+    {KEYF(data, test_images, supervised.test_images), .type = T_PATH,
+     .allow_empty = 1, .unit = "",
+     .help = "IDX test images of a supervised learner's test accuracy "
+             "(binarised like data.images); empty = no test set."},
+    {KEYF(data, test_labels, supervised.test_labels), .type = T_PATH,
+     .allow_empty = 1, .unit = "",
+     .help = "IDX test labels matching data.test_images."},
 
     {KEY(model, kind), .type = T_STRING, .check = check_model_kind, .unit = "",
-     .help = "Model kind, a name in the model registry (e.g. rbm)."},
+     .help = "Model kind: a name in the model registry (e.g. rbm) or a "
+             "supervised learner ff, dp, dpt, backprop."},
     {KEY(model, n_hidden), .type = T_INT, .bounds = LO | HI, .lo = 1,
      .hi = 100000, .listable = 1, .unit = "units", .help = "Number of hidden units."},
     {KEY(model, visible_bias), .type = T_BOOL, .listable = 1, .unit = "",
@@ -194,6 +220,22 @@ static const key_def keys[] = {
     {KEY(model, init_sigma), .type = T_REAL, .bounds = LO, .lo = 0,
      .listable = 1, .unit = "",
      .help = "Standard deviation of the initial weights W ~ N(0, init_sigma^2)."},
+    {KEYF(model, hidden, supervised.hidden), .type = T_STRING,
+     .check = check_hidden, .unit = "units",
+     .help = "Hidden widths of ff/dp/dpt/backprop, comma-separated (e.g. "
+             "500,500); auto = the authors' (ff 500,500; dp, dpt, backprop 512,512)."},
+    {KEYF(model, threshold, supervised.threshold), .type = T_REAL,
+     .listable = 1, .unit = "",
+     .help = "Forward-Forward goodness threshold theta (mean h^2 per layer)."},
+    {KEYF(model, alpha, supervised.alpha), .type = T_REAL, .bounds = LO | HI,
+     .lo = 0, .hi = 1, .listable = 1, .unit = "",
+     .help = "Dual propagation weight alpha of s+ in the mean state (dp needs 0.5)."},
+    {KEYF(model, beta, supervised.beta), .type = T_REAL,
+     .bounds = LO | LO_OPEN, .lo = 0, .listable = 1, .unit = "",
+     .help = "Dual propagation nudging strength beta of the output."},
+    {KEYF(model, sweeps, supervised.sweeps), .type = T_INT,
+     .bounds = LO | HI, .lo = 1, .hi = 10000, .listable = 1, .unit = "sweeps",
+     .help = "Dual propagation layer sweeps K after the feed-forward pass."},
 
     {KEY(estimator, kind), .type = T_ENUM, .names = "two_term|isd|aol",
      .listable = 1, .unit = "", .help = "Gradient estimator: two_term, isd or aol (SPEC section 2)."},
@@ -250,6 +292,7 @@ static const key_def keys[] = {
 };
 
 #undef KEY
+#undef KEYF
 
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
 
@@ -590,7 +633,9 @@ static flexcl_code check_model_kind(const char *value, const char *loc,
                                     const char *name)
 {
     flexcl_code err = FLEXCL_OK;
-    if (flexcl_model_lookup(value) == NULL) {
+    flexcl_supervised_kind sk;
+    if (flexcl_model_lookup(value) == NULL &&
+        !flexcl_supervised_kind_parse(value, &sk)) {
         char known[256] = "";
         const flexcl_model_ops *const *reg = flexcl_model_registry();
         for (size_t i = 0; reg != NULL && reg[i] != NULL; ++i) {
@@ -600,8 +645,31 @@ static flexcl_code check_model_kind(const char *value, const char *loc,
         }
         char e[ECHO_MAX + 4];
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                    "%s: %s: '%s' is not a registered model (registered: %s)",
-                    loc, name, echo(value, e), known);
+                    "%s: %s: '%s' is not a registered model (registered: %s; "
+                    "supervised: %s)",
+                    loc, name, echo(value, e), known,
+                    flexcl_supervised_kind_list());
+    }
+done:
+    return err;
+}
+
+/* model.hidden: "auto" or comma-separated widths in [1, 100000]. */
+static flexcl_code check_hidden(const char *value, const char *loc,
+                                const char *name)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_supervised_settings s;
+    size_t w[FLEXCL_MLP_MAX_LAYERS], n = 0;
+    char e[ECHO_MAX + 4];
+    flexcl_supervised_settings_default(&s);
+    snprintf(s.hidden, sizeof s.hidden, "%s", value);
+    if (flexcl_supervised_hidden(&s, w, FLEXCL_MLP_MAX_LAYERS - 1, &n) != FLEXCL_OK) {
+        flexcl_error_clear();
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: %s: '%s' is not auto or 1 to %d comma-separated "
+                    "widths in [1, 100000]",
+                    loc, name, echo(value, e), FLEXCL_MLP_MAX_LAYERS - 1);
     }
 done:
     return err;
@@ -1638,6 +1706,30 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                     (unsigned long long)s->run.raw_samples,
                     (unsigned long long)s->run.samples, where);
     }
+    flexcl_supervised_kind sk;
+    if (flexcl_supervised_kind_parse(s->model.kind, &sk)) {
+        if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL) {
+            describe_point(g, idx, point, where, sizeof where);
+            FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                        "%s: estimator.kind: aol needs time steps; a "
+                        "Forward-Forward phase is one pass (model.kind = ff: "
+                        "use two_term or isd)%s",
+                        loc_of(job, g, key_by_name("estimator.kind"),
+                               key_by_name("model.kind")),
+                        where);
+        }
+        if (sk == FLEXCL_SUP_DP && s->supervised.alpha != 0.5) {
+            char al[TEXT_MAX];
+            describe_point(g, idx, point, where, sizeof where);
+            format_real(s->supervised.alpha, al, sizeof al);
+            FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                        "%s: model.alpha: %s; original dual propagation "
+                        "(model.kind = dp) is stable only at 0.5 (use dpt)%s",
+                        loc_of(job, g, key_by_name("model.alpha"),
+                               key_by_name("model.kind")),
+                        al, where);
+        }
+    }
     if (s->theta0.source == FLEXCL_THETA0_FILE && s->theta0.file[0] == '\0') {
         describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
@@ -1881,6 +1973,7 @@ void flexcl_settings_default(flexcl_settings *s)
     flexcl_model_settings_default(&s->model);
     flexcl_estimator_settings_default(&s->estimator);
     flexcl_optim_settings_default(&s->optim);
+    flexcl_supervised_settings_default(&s->supervised);
     s->theta0 = (flexcl_theta0_settings){
         .source = FLEXCL_THETA0_TRAIN,
         .updates = 2000,

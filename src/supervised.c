@@ -1,2 +1,496 @@
-/* supervised: see include/flexcl/supervised.h. */
+/* Minibatch training of ff, dp, dpt and backprop; see
+ * include/flexcl/supervised.h. */
 #include "flexcl/supervised.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "flexcl/dualprop.h"
+#include "flexcl/ff.h"
+
+enum { MAX_LAYERS = FLEXCL_FF_MAX_LAYERS < FLEXCL_MLP_MAX_LAYERS
+                        ? FLEXCL_FF_MAX_LAYERS
+                        : FLEXCL_MLP_MAX_LAYERS };
+
+static const char *const kind_names[] = {"ff", "dp", "dpt", "backprop"};
+
+int flexcl_supervised_kind_parse(const char *name, flexcl_supervised_kind *kind)
+{
+    for (size_t i = 0; name && i < sizeof kind_names / sizeof kind_names[0]; ++i)
+        if (strcmp(name, kind_names[i]) == 0) {
+            *kind = (flexcl_supervised_kind)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind)
+{
+    return (unsigned)kind < sizeof kind_names / sizeof kind_names[0]
+               ? kind_names[kind]
+               : "?";
+}
+
+const char *flexcl_supervised_kind_list(void) { return "ff, dp, dpt, backprop"; }
+
+void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = FLEXCL_SUP_DPT;
+    strcpy(s->hidden, "auto");
+    s->threshold = 2.0;
+    s->alpha = 0.5;
+    s->beta = 0.01;
+    s->sweeps = 8;
+    s->epochs = 2;
+    s->eval_rows = 10000;
+    strcpy(s->test_images,
+           "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+    strcpy(s->test_labels,
+           "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+}
+
+flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
+                                     size_t *widths, size_t max, size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    const char *p = s->hidden;
+    *n = 0;
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p == '\0' || strcmp(p, "auto") == 0) {
+        const size_t def = s->kind == FLEXCL_SUP_FF ? 500 : 512;
+        FLEXCL_CHECK(max >= 2, FLEXCL_ERR_ARG, "model.hidden: room for %zu layers", max);
+        widths[0] = widths[1] = def;
+        *n = 2;
+        goto done;
+    }
+    for (;;) {
+        char *end = NULL;
+        while (*p == ' ' || *p == '\t') ++p;
+        FLEXCL_CHECK(*p >= '0' && *p <= '9', FLEXCL_ERR_ARG,
+                     "model.hidden: '%s' is not a comma-separated list of widths",
+                     s->hidden);
+        unsigned long long v = strtoull(p, &end, 10);
+        FLEXCL_CHECK(v >= 1 && v <= 100000, FLEXCL_ERR_ARG,
+                     "model.hidden: width %llu in '%s' is outside [1, 100000]",
+                     v, s->hidden);
+        FLEXCL_CHECK(*n < max, FLEXCL_ERR_ARG,
+                     "model.hidden: '%s' has more than %zu layers", s->hidden, max);
+        widths[(*n)++] = (size_t)v;
+        p = end;
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p == '\0') break;
+        FLEXCL_CHECK(*p == ',', FLEXCL_ERR_ARG,
+                     "model.hidden: '%s' is not a comma-separated list of widths",
+                     s->hidden);
+        ++p;
+    }
+done:
+    return err;
+}
+
+struct flexcl_supervised {
+    flexcl_supervised_settings s;
+    flexcl_estimator_settings est;
+    flexcl_stream stream;
+    size_t n_in, n_classes, batch;
+    flexcl_ff *ff;
+    flexcl_dualprop *mlp;
+    flexcl_optim *opt;
+    double *theta; /* view into the network */
+    size_t n_params;
+    double *g;
+    double *x, *xo; /* batch × n_in */
+    int *y, *yneg, *pred;
+    double *logits; /* batch × n_classes */
+    double *layer_loss;
+    size_t *perm;   /* grown to the data's rows on first use */
+    double *u;
+    size_t perm_n;
+    uint64_t epochs, updates;
+};
+
+/* Network settings of the trainer; validated by the network's create. */
+static flexcl_code net_settings(const flexcl_supervised_settings *s,
+                                size_t n_in, size_t n_classes, size_t batch,
+                                flexcl_ff_settings *fs,
+                                flexcl_dualprop_settings *ds)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t hid[MAX_LAYERS], nh = 0;
+    FLEXCL_CALL(flexcl_supervised_hidden(s, hid, MAX_LAYERS - 1, &nh));
+    if (s->kind == FLEXCL_SUP_FF) {
+        flexcl_ff_settings_default(fs);
+        fs->n_layers = nh;
+        fs->widths[0] = n_in;
+        for (size_t l = 0; l < nh; ++l) fs->widths[l + 1] = hid[l];
+        fs->threshold = s->threshold;
+        fs->n_classes = n_classes;
+        fs->max_batch = batch;
+    } else {
+        FLEXCL_CHECK(s->kind == FLEXCL_SUP_DP || s->kind == FLEXCL_SUP_DPT ||
+                         s->kind == FLEXCL_SUP_BACKPROP,
+                     FLEXCL_ERR_ARG, "supervised: unknown kind %d", (int)s->kind);
+        flexcl_dualprop_settings_default(ds);
+        ds->n_layers = nh + 1;
+        ds->widths[0] = n_in;
+        for (size_t l = 0; l < nh; ++l) ds->widths[l + 1] = hid[l];
+        ds->widths[nh + 1] = n_classes;
+        ds->rule = s->kind == FLEXCL_SUP_DP    ? FLEXCL_MLP_DP
+                   : s->kind == FLEXCL_SUP_DPT ? FLEXCL_MLP_DPT
+                                               : FLEXCL_MLP_BACKPROP;
+        ds->alpha = s->alpha;
+        ds->beta = s->beta;
+        ds->sweeps = s->sweeps;
+        ds->max_batch = batch;
+    }
+done:
+    return err;
+}
+
+flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
+                                          size_t n_inputs, size_t n_classes,
+                                          size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_ff_settings fs;
+    flexcl_dualprop_settings ds;
+    const size_t *w;
+    size_t L;
+    *n = 0;
+    FLEXCL_CALL(net_settings(s, n_inputs, n_classes, 1, &fs, &ds));
+    w = s->kind == FLEXCL_SUP_FF ? fs.widths : ds.widths;
+    L = s->kind == FLEXCL_SUP_FF ? fs.n_layers : ds.n_layers;
+    for (size_t l = 0; l < L; ++l) *n += w[l + 1] * w[l] + w[l + 1];
+done:
+    return err;
+}
+
+flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
+                                     const flexcl_estimator_settings *est,
+                                     const flexcl_optim_settings *opt,
+                                     size_t n_inputs, size_t n_classes,
+                                     const flexcl_stream *stream,
+                                     flexcl_supervised **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_supervised *t = NULL;
+    flexcl_ff_settings fs;
+    flexcl_dualprop_settings ds;
+    FLEXCL_CHECK(s && est && opt && stream && out, FLEXCL_ERR_ARG,
+                 "supervised: NULL argument");
+    FLEXCL_CHECK(est->eta > 0.0 && isfinite(est->eta), FLEXCL_ERR_ARG,
+                 "estimator.eta: %g must be finite and > 0", est->eta);
+    FLEXCL_CHECK(est->batch >= 1 && est->batch <= 100000, FLEXCL_ERR_ARG,
+                 "estimator.batch: %d is outside [1, 100000]", est->batch);
+    FLEXCL_CHECK(n_classes >= 2, FLEXCL_ERR_ARG,
+                 "supervised: needs >= 2 classes, got %zu", n_classes);
+    if (s->kind == FLEXCL_SUP_FF) {
+        FLEXCL_CHECK(est->kind != FLEXCL_EST_AOL, FLEXCL_ERR_UNSUPPORTED,
+                     "estimator.kind: aol needs time steps; a Forward-Forward "
+                     "phase is one pass (use two_term or isd)");
+        FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || (est->b > 0.0 && est->b < 1.0),
+                     FLEXCL_ERR_ARG, "estimator.b: %g is outside (0, 1)", est->b);
+    }
+    FLEXCL_CALL(net_settings(s, n_inputs, n_classes, (size_t)est->batch, &fs, &ds));
+    FLEXCL_ALLOC(t, 1);
+    t->s = *s;
+    t->est = *est;
+    t->stream = *stream;
+    t->n_in = n_inputs;
+    t->n_classes = n_classes;
+    t->batch = (size_t)est->batch;
+    if (s->kind == FLEXCL_SUP_FF) {
+        FLEXCL_CALL(flexcl_ff_create(&fs, &t->ff));
+        flexcl_ff_init(t->ff, stream);
+        t->theta = flexcl_ff_params(t->ff);
+        t->n_params = flexcl_ff_n_params(t->ff);
+        FLEXCL_ALLOC(t->layer_loss, fs.n_layers);
+    } else {
+        FLEXCL_CALL(flexcl_dualprop_create(&ds, &t->mlp));
+        flexcl_dualprop_init(t->mlp, stream);
+        t->theta = flexcl_dualprop_params(t->mlp);
+        t->n_params = flexcl_dualprop_n_params(t->mlp);
+    }
+    FLEXCL_CALL(flexcl_optim_create(opt, t->n_params, NULL, &t->opt));
+    FLEXCL_ALLOC(t->g, t->n_params);
+    FLEXCL_ALLOC(t->x, t->batch * n_inputs);
+    FLEXCL_ALLOC(t->xo, t->batch * n_inputs);
+    FLEXCL_ALLOC(t->y, t->batch);
+    FLEXCL_ALLOC(t->yneg, t->batch);
+    FLEXCL_ALLOC(t->pred, t->batch);
+    FLEXCL_ALLOC(t->logits, t->batch * n_classes);
+    *out = t;
+    t = NULL;
+done:
+    flexcl_supervised_destroy(&t);
+    return err;
+}
+
+void flexcl_supervised_destroy(flexcl_supervised **t)
+{
+    if (!t || !*t) return;
+    flexcl_supervised *p = *t;
+    flexcl_ff_destroy(&p->ff);
+    flexcl_dualprop_destroy(&p->mlp);
+    flexcl_optim_destroy(&p->opt);
+    free(p->g);
+    free(p->x);
+    free(p->xo);
+    free(p->y);
+    free(p->yneg);
+    free(p->pred);
+    free(p->logits);
+    free(p->layer_loss);
+    free(p->perm);
+    free(p->u);
+    free(p);
+    *t = NULL;
+}
+
+static flexcl_code check_data(const flexcl_supervised *t, const flexcl_data *d)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(d != NULL, FLEXCL_ERR_ARG, "supervised: data is NULL");
+    FLEXCL_CHECK(flexcl_data_has_labels(d), FLEXCL_ERR_DATA,
+                 "supervised: %s has no labels", flexcl_data_describe(d));
+    FLEXCL_CHECK(flexcl_data_pixels(d) == t->n_in, FLEXCL_ERR_DATA,
+                 "supervised: %s has %zu pixels per row, the network %zu",
+                 flexcl_data_describe(d), flexcl_data_pixels(d), t->n_in);
+    FLEXCL_CHECK(flexcl_data_rows(d) >= 1, FLEXCL_ERR_DATA,
+                 "supervised: %s has no rows", flexcl_data_describe(d));
+done:
+    return err;
+}
+
+/* Copy rows idx[0..B) of d into t->x and their labels into t->y. */
+static flexcl_code load_batch(flexcl_supervised *t, const flexcl_data *d,
+                              const size_t *idx, size_t first, size_t B)
+{
+    flexcl_code err = FLEXCL_OK;
+    for (size_t r = 0; r < B; ++r) {
+        const size_t i = idx ? idx[r] : first + r;
+        const float *row = flexcl_data_row(d, i);
+        for (size_t j = 0; j < t->n_in; ++j) t->x[r * t->n_in + j] = row[j];
+        t->y[r] = flexcl_data_label(d, i);
+        FLEXCL_CHECK(t->y[r] >= 0 && (size_t)t->y[r] < t->n_classes,
+                     FLEXCL_ERR_DATA, "supervised: row %zu of %s has label %d, "
+                     "outside [0, %zu)", i, flexcl_data_describe(d), t->y[r],
+                     t->n_classes);
+    }
+done:
+    return err;
+}
+
+/* One Forward-Forward update direction into t->g; *loss = summed layer loss. */
+static flexcl_code ff_direction(flexcl_supervised *t, size_t B, double *loss)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t L = flexcl_ff_settings_get(t->ff)->n_layers;
+    const double b = t->est.b;
+    int pos = 1, neg = 1;
+    double w1 = 1.0, w0 = -1.0;
+    if (t->est.kind == FLEXCL_EST_ISD) {
+        const int z = flexcl_stream_uniform1(&t->stream, t->updates,
+                                             FLEXCL_RNG_PHASE, 0) < b;
+        pos = z;
+        neg = !z;
+        if (t->est.weights == FLEXCL_WEIGHTS_IMPORTANCE) {
+            w1 = 1.0 / b;
+            w0 = -1.0 / (1.0 - b);
+        } else if (t->est.weights == FLEXCL_WEIGHTS_SWAPPED) {
+            w1 = 1.0 / (1.0 - b);
+            w0 = -1.0 / b;
+        }
+    }
+    *loss = 0.0;
+    if (pos) {
+        FLEXCL_CALL(flexcl_ff_overlay(t->ff, t->x, t->y, B, t->xo));
+        FLEXCL_CALL(flexcl_ff_phase(t->ff, t->xo, B, FLEXCL_PHASE_POSITIVE, w1,
+                                    t->g, t->layer_loss));
+        for (size_t l = 0; l < L; ++l) *loss += t->layer_loss[l];
+    }
+    if (neg) {
+        const size_t C = t->n_classes;
+        for (size_t r = 0; r < B; ++r) {
+            double u = flexcl_stream_uniform1(&t->stream, t->updates,
+                                              FLEXCL_RNG_LABEL, r);
+            size_t k = (size_t)(u * (double)(C - 1));
+            if (k >= C - 1) k = C - 2;
+            t->yneg[r] = (int)k < t->y[r] ? (int)k : (int)k + 1;
+        }
+        FLEXCL_CALL(flexcl_ff_overlay(t->ff, t->x, t->yneg, B, t->xo));
+        FLEXCL_CALL(flexcl_ff_phase(t->ff, t->xo, B, FLEXCL_PHASE_NEGATIVE, w0,
+                                    t->g, t->layer_loss));
+        for (size_t l = 0; l < L; ++l) *loss += t->layer_loss[l];
+    }
+done:
+    return err;
+}
+
+flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
+                                    double *loss)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CALL(check_data(t, d));
+    const size_t n = flexcl_data_rows(d);
+    if (t->perm_n < n) {
+        free(t->perm);
+        free(t->u);
+        t->perm = NULL;
+        t->u = NULL;
+        t->perm_n = 0;
+        FLEXCL_ALLOC(t->perm, n);
+        FLEXCL_ALLOC(t->u, n);
+        t->perm_n = n;
+    }
+    /* Fisher-Yates with uniforms keyed by (stream, epoch). */
+    flexcl_stream_uniform(&t->stream, t->epochs, FLEXCL_RNG_DATA, 0, n, t->u);
+    for (size_t i = 0; i < n; ++i) t->perm[i] = i;
+    for (size_t i = n - 1; i > 0; --i) {
+        size_t j = (size_t)(t->u[i] * (double)(i + 1));
+        if (j > i) j = i;
+        const size_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+    }
+    double lsum = 0.0;
+    size_t nb = 0;
+    for (size_t first = 0; first < n; first += t->batch, ++nb) {
+        const size_t B = n - first < t->batch ? n - first : t->batch;
+        double l = 0.0;
+        FLEXCL_CALL(load_batch(t, d, t->perm + first, 0, B));
+        memset(t->g, 0, t->n_params * sizeof *t->g);
+        if (t->ff)
+            FLEXCL_CALL(ff_direction(t, B, &l));
+        else
+            FLEXCL_CALL(flexcl_dualprop_gradient(t->mlp, t->x, t->y, B, 1.0,
+                                                 t->g, &l));
+        for (size_t k = 0; k < t->n_params; ++k)
+            FLEXCL_CHECK(isfinite(t->g[k]), FLEXCL_ERR_NUMERIC,
+                         "supervised: %s update %llu: coordinate %zu of the "
+                         "direction is %g", flexcl_supervised_kind_name(t->s.kind),
+                         (unsigned long long)t->updates, k, t->g[k]);
+        flexcl_optim_apply(t->opt, t->theta, t->g, t->est.eta);
+        t->updates++;
+        lsum += l;
+    }
+    t->epochs++;
+    if (loss) *loss = lsum / (double)nb;
+done:
+    return err;
+}
+
+flexcl_code flexcl_supervised_accuracy(flexcl_supervised *t,
+                                       const flexcl_data *d, size_t rows,
+                                       double *acc)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CALL(check_data(t, d));
+    size_t n = flexcl_data_rows(d), right = 0;
+    if (rows > 0 && rows < n) n = rows;
+    const size_t C = t->n_classes;
+    for (size_t first = 0; first < n; first += t->batch) {
+        const size_t B = n - first < t->batch ? n - first : t->batch;
+        FLEXCL_CALL(load_batch(t, d, NULL, first, B));
+        if (t->ff) {
+            FLEXCL_CALL(flexcl_ff_predict(t->ff, t->x, B, t->pred));
+        } else {
+            FLEXCL_CALL(flexcl_dualprop_forward(t->mlp, t->x, NULL, B,
+                                                t->logits, NULL));
+            for (size_t r = 0; r < B; ++r) {
+                const double *z = t->logits + r * C;
+                size_t best = 0;
+                for (size_t c = 1; c < C; ++c)
+                    if (z[c] > z[best]) best = c;
+                t->pred[r] = (int)best;
+            }
+        }
+        for (size_t r = 0; r < B; ++r) right += t->pred[r] == t->y[r];
+    }
+    *acc = (double)right / (double)n;
+done:
+    return err;
+}
+
+uint64_t flexcl_supervised_epochs_done(const flexcl_supervised *t) { return t->epochs; }
+uint64_t flexcl_supervised_updates(const flexcl_supervised *t) { return t->updates; }
+size_t flexcl_supervised_n_params(const flexcl_supervised *t) { return t->n_params; }
+const double *flexcl_supervised_params(const flexcl_supervised *t) { return t->theta; }
+
+size_t flexcl_supervised_classes(const flexcl_data *d)
+{
+    if (flexcl_data_classes(d) > 0) return flexcl_data_classes(d);
+    int maxl = 1;
+    for (size_t i = 0; i < flexcl_data_rows(d); ++i) {
+        const int y = flexcl_data_label(d, i);
+        maxl = y > maxl ? y : maxl;
+    }
+    return (size_t)maxl + 1;
+}
+
+void flexcl_supervised_curve_free(flexcl_supervised_curve *c)
+{
+    if (!c) return;
+    free(c->epoch);
+    free(c->updates);
+    free(c->train_loss);
+    free(c->train_acc);
+    free(c->test_acc);
+    free(c->seconds);
+    memset(c, 0, sizeof *c);
+}
+
+flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
+                                    const flexcl_estimator_settings *est,
+                                    const flexcl_optim_settings *opt,
+                                    const flexcl_data *train,
+                                    const flexcl_data *test,
+                                    const flexcl_stream *stream,
+                                    flexcl_supervised_curve *curve,
+                                    double *params)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_supervised *t = NULL;
+    flexcl_supervised_curve c = {0};
+    FLEXCL_CHECK(s && train && curve, FLEXCL_ERR_ARG, "supervised: NULL argument");
+    FLEXCL_CHECK(flexcl_data_has_labels(train), FLEXCL_ERR_DATA,
+                 "supervised: %s has no labels", flexcl_data_describe(train));
+    FLEXCL_CALL(flexcl_supervised_create(s, est, opt, flexcl_data_pixels(train),
+                                         flexcl_supervised_classes(train), stream, &t));
+    const size_t E = (size_t)s->epochs + 1;
+    c.n_points = E;
+    FLEXCL_ALLOC(c.epoch, E);
+    FLEXCL_ALLOC(c.updates, E);
+    FLEXCL_ALLOC(c.train_loss, E);
+    FLEXCL_ALLOC(c.train_acc, E);
+    FLEXCL_ALLOC(c.test_acc, E);
+    FLEXCL_ALLOC(c.seconds, E);
+    for (size_t e = 0; e < E; ++e) {
+        double loss = NAN, sec = 0.0;
+        if (e > 0) {
+            const double t0 = omp_get_wtime();
+            FLEXCL_CALL(flexcl_supervised_epoch(t, train, &loss));
+            sec = omp_get_wtime() - t0;
+        }
+        c.epoch[e] = e;
+        c.updates[e] = t->updates;
+        c.train_loss[e] = loss;
+        c.seconds[e] = sec;
+        FLEXCL_CALL(flexcl_supervised_accuracy(t, train, (size_t)s->eval_rows,
+                                               &c.train_acc[e]));
+        c.test_acc[e] = NAN;
+        if (test)
+            FLEXCL_CALL(flexcl_supervised_accuracy(t, test, 0, &c.test_acc[e]));
+    }
+    if (params) memcpy(params, t->theta, t->n_params * sizeof *params);
+    *curve = c;
+    memset(&c, 0, sizeof c);
+done:
+    flexcl_supervised_curve_free(&c);
+    flexcl_supervised_destroy(&t);
+    return err;
+}

@@ -60,6 +60,10 @@
  * number of grid points of the whole job, replicates and sub-grids
  * included; it may only be set outside [grid.NAME].
  *
+ * Supervised learners. model.kind is a registered model (flexcl/model.h)
+ * or one of ff, dp, dpt, backprop (flexcl/supervised.h). Cross-key rules:
+ * ff does not take estimator.kind = aol; dp needs model.alpha = 0.5.
+ *
  * Overrides. "--set section.key=value" replaces the key everywhere: in the
  * base and in every sub-grid (a sub-grid that set the key no longer does).
  * A list given by an override is thus a base axis: in its base place when
@@ -77,6 +81,7 @@
 #include "flexcl/learner.h"
 #include "flexcl/model.h"
 #include "flexcl/optim.h"
+#include "flexcl/supervised.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,6 +141,15 @@ typedef struct {
     flexcl_estimator_settings estimator;
     flexcl_optim_settings optim;
     flexcl_theta0_settings theta0;
+    /* The supervised learners (model.kind = ff | dp | dpt | backprop):
+     * model.hidden, model.threshold, model.alpha, model.beta, model.sweeps,
+     * run.epochs, run.eval_rows, data.test_images, data.test_labels. Their
+     * minibatch size is estimator.batch and their learning rate
+     * estimator.eta; ff also uses estimator.kind (two_term | isd), b and
+     * weights. supervised.kind is NOT set by the parser (it keeps the
+     * default): the driver derives it from model.kind with
+     * flexcl_supervised_kind_parse. */
+    flexcl_supervised_settings supervised;
 } flexcl_settings;
 
 /* Every field at its documented default. Not collective. */

@@ -1,5 +1,179 @@
-/* flexcl/supervised.h */
+/* flexcl/supervised.h — minibatch training of the feed-forward learners:
+ * Forward-Forward (ff), original dual propagation (dp), DPᵀ (dpt) and the
+ * backpropagation baseline (backprop) on labelled image data.
+ *
+ * These models are not in the model registry (flexcl/model.h): they have no
+ * persistent network state that runs for many time steps (a phase is one
+ * pass, or K layer sweeps that start afresh from the feed-forward pass for
+ * every batch), so the chain/step operations do not fit. The driver owns
+ * the loop (STYLE: create / epoch / evaluate / destroy):
+ *
+ *     flexcl_supervised_create(&s, &est, &opt, pixels, classes, &stream, &t);
+ *     for (e = 1..epochs) { flexcl_supervised_epoch(t, train, &loss);
+ *                           flexcl_supervised_accuracy(t, test, 0, &acc); }
+ *     flexcl_supervised_destroy(&t);
+ *
+ * or calls flexcl_supervised_train, which does exactly this and fills a
+ * flexcl_supervised_curve.
+ *
+ * One epoch = the training rows in a Philox-keyed random order (stream,
+ * step = epoch, purpose FLEXCL_RNG_DATA), cut into minibatches of
+ * est->batch rows (the last one may be shorter); one optimiser update per
+ * minibatch, θ ← θ + η·step(g) with η = est->eta (flexcl_optim: SGD or
+ * Adam; Adam is elementwise, so one Adam over the flat vector is exactly
+ * the authors' per-layer Adam). Inputs are the data rows' pixels (the label
+ * block, if any, is dropped); labels come from flexcl_data_label.
+ *
+ * ff: per minibatch, the estimator decides the phases (SPEC §2):
+ *   two_term  g = G⁺(true labels) − G⁻(random wrong labels);
+ *   isd       z ~ Bernoulli(b) (stream, step = update, FLEXCL_RNG_PHASE):
+ *             g = w₁ G⁺ if z = 1 else w₀ G⁻ with (w₁, w₀) = (1/b, −1/(1−b))
+ *             (importance), (1, −1) (unit) or (1/(1−b), −1/b) (swapped);
+ *   aol       not supported (an ff phase has no time steps).
+ * Wrong labels: uniform over the n_classes − 1 others (stream, step =
+ * update, FLEXCL_RNG_LABEL, unit = row in the batch).
+ * dp, dpt, backprop: g = the rule's direction (flexcl/dualprop.h); the
+ * estimator's kind, b and weights are ignored.
+ *
+ * Results depend only on the settings, data and stream: never on thread
+ * counts (see flexcl/dualprop.h on BLAS).
+ */
 #ifndef FLEXCL_SUPERVISED_H
 #define FLEXCL_SUPERVISED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flexcl/data.h"
 #include "flexcl/error.h"
+#include "flexcl/learner.h"
+#include "flexcl/optim.h"
+#include "flexcl/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+typedef enum {
+    FLEXCL_SUP_FF = 0,       /* Forward-Forward */
+    FLEXCL_SUP_DP = 1,       /* original dual propagation (α = ½) */
+    FLEXCL_SUP_DPT = 2,      /* DPᵀ */
+    FLEXCL_SUP_BACKPROP = 3  /* backpropagation through the same MLP */
+} flexcl_supervised_kind;
+
+/* The names "ff", "dp", "dpt", "backprop" (model.kind) → kind; returns 1
+ * for a known name, else 0 and *kind untouched. Not collective. */
+int flexcl_supervised_kind_parse(const char *name, flexcl_supervised_kind *kind);
+/* The name of a kind; "?" for an unknown value. */
+const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind);
+/* "ff, dp, dpt, backprop", for messages and help. */
+const char *flexcl_supervised_kind_list(void);
+
+#define FLEXCL_SUP_HIDDEN_MAX 64 /* bytes of the hidden-widths text */
+
+typedef struct {
+    flexcl_supervised_kind kind; /* from model.kind; default dpt */
+    /* Hidden-layer widths "w1,w2,..." (model.hidden). "auto" (the default)
+     * or "" = the authors' network of the kind: ff 500,500 (784-500-500), dp/dpt/backprop
+     * 512,512 (784-512-512-10). Input width = the data's pixels, output
+     * (dp/dpt/backprop) = n_classes. */
+    char hidden[FLEXCL_SUP_HIDDEN_MAX];
+    double threshold;  /* ff goodness threshold θ (model.threshold); default 2.0 */
+    double alpha;      /* dp/dpt α in [0, 1] (model.alpha); default 0.5 */
+    double beta;       /* dp/dpt nudging β > 0 (model.beta); default 0.01 (ours) */
+    int sweeps;        /* dp/dpt layer sweeps K (model.sweeps); default 8 */
+    uint64_t epochs;   /* passes over the training rows (run.epochs); default 2 */
+    /* Rows used for each accuracy evaluation, from the start of the data
+     * set (run.eval_rows); 0 = all. Default 10000. */
+    uint64_t eval_rows;
+    /* Held-out test set (data.test_images / data.test_labels); "" = none.
+     * Default Debian's Fashion-MNIST t10k files. The trainer does not read
+     * these: the driver loads them like data.images/labels. */
+    char test_images[FLEXCL_PATH_MAX];
+    char test_labels[FLEXCL_PATH_MAX];
+} flexcl_supervised_settings;
+
+void flexcl_supervised_settings_default(flexcl_supervised_settings *s);
+
+/* Parse s->hidden into widths[0..*n) (at most max); an empty text gives the
+ * kind's default. FLEXCL_ERR_ARG names the text. Not collective. */
+flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
+                                     size_t *widths, size_t max, size_t *n);
+
+typedef struct flexcl_supervised flexcl_supervised;
+
+/* A trainer for inputs of n_inputs pixels and n_classes labels; parameters
+ * initialised from stream (FLEXCL_RNG_INIT), which also keys the shuffles
+ * and draws of every later epoch. est supplies eta (learning rate), batch
+ * (minibatch size) and, for ff, kind, b and weights. Bad values fail with
+ * FLEXCL_ERR_ARG naming the field; ff with estimator aol fails with
+ * FLEXCL_ERR_UNSUPPORTED. Not collective. */
+flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
+                                     const flexcl_estimator_settings *est,
+                                     const flexcl_optim_settings *opt,
+                                     size_t n_inputs, size_t n_classes,
+                                     const flexcl_stream *stream,
+                                     flexcl_supervised **out);
+void flexcl_supervised_destroy(flexcl_supervised **t); /* NULL-safe */
+
+/* One epoch over d (labels required, pixels = n_inputs). *loss (may be NULL)
+ * is the mean training loss of the epoch's minibatches: cross-entropy for
+ * dp/dpt/backprop, the summed per-layer FF loss of the phases computed for
+ * ff. Not collective. */
+flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
+                                    double *loss);
+/* Fraction of the first `rows` rows of d (0 = all) classified correctly.
+ * Not collective. */
+flexcl_code flexcl_supervised_accuracy(flexcl_supervised *t,
+                                       const flexcl_data *d, size_t rows,
+                                       double *acc);
+
+uint64_t flexcl_supervised_epochs_done(const flexcl_supervised *t);
+uint64_t flexcl_supervised_updates(const flexcl_supervised *t);
+size_t flexcl_supervised_n_params(const flexcl_supervised *t);
+const double *flexcl_supervised_params(const flexcl_supervised *t);
+
+/* A learning curve: point e = 0..epochs (0 = before training). Arrays of
+ * n_points entries, malloc'd; release with flexcl_supervised_curve_free.
+ * test_acc is NaN without a test set. */
+typedef struct {
+    size_t n_points;
+    uint64_t *epoch;
+    uint64_t *updates;
+    double *train_loss;  /* NaN at point 0 */
+    double *train_acc;   /* on the first eval_rows training rows */
+    double *test_acc;
+    double *seconds;     /* wall time of the epoch's training (0 at point 0) */
+} flexcl_supervised_curve;
+
+void flexcl_supervised_curve_free(flexcl_supervised_curve *c); /* NULL-safe */
+
+/* The whole run: create, s->epochs epochs, accuracy after each, destroy.
+ * test may be NULL. On success *curve is filled (the caller frees it) and,
+ * when params is not NULL, the final parameters are copied there
+ * (flexcl_supervised_param_count(s, flexcl_data_pixels(train),
+ * flexcl_supervised_classes(train)) entries). Not collective. */
+flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
+                                    const flexcl_estimator_settings *est,
+                                    const flexcl_optim_settings *opt,
+                                    const flexcl_data *train,
+                                    const flexcl_data *test,
+                                    const flexcl_stream *stream,
+                                    flexcl_supervised_curve *curve,
+                                    double *params);
+
+/* The class count the trainer uses for training data d: its label-block
+ * width when it has one, else 1 + its largest label (at least 2). Not
+ * collective. */
+size_t flexcl_supervised_classes(const flexcl_data *d);
+
+/* Number of parameters of the network s describes for the given input and
+ * class counts (0 and FLEXCL_ERR_ARG when s is invalid). Not collective. */
+flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
+                                          size_t n_inputs, size_t n_classes,
+                                          size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FLEXCL_SUPERVISED_H */

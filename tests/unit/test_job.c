@@ -1243,6 +1243,102 @@ static void test_errors(void)
     CU_ASSERT_PTR_NULL(job);
 }
 
+/* The supervised learners' keys (ff, dp, dpt, backprop) --------------------*/
+
+static void test_supervised_keys(void)
+{
+    const char *text = "[model]\nkind = dpt\nhidden = 512, 256,128\n"
+                       "alpha = 0, 0.5, 1\nbeta = 0.01\nsweeps = 16\n"
+                       "[run]\nepochs = 3\neval_rows = 500\n"
+                       "[data]\ntest_images = /x/t10k-images\n";
+    flexcl_job *job = create_ok(text, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+    CU_ASSERT_EQUAL(flexcl_job_n_points(job), 3);
+    CU_ASSERT_EQUAL(flexcl_job_n_axes(job), 1);
+    CU_ASSERT_STRING_EQUAL(flexcl_job_axis_name(job, 0), "model.alpha");
+    const double alphas[] = {0.0, 0.5, 1.0};
+    for (size_t i = 0; i < 3; ++i) {
+        flexcl_settings s = point(job, i);
+        CU_ASSERT_EQUAL(s.supervised.alpha, alphas[i]);
+        CU_ASSERT_EQUAL(s.supervised.beta, 0.01);
+        CU_ASSERT_EQUAL(s.supervised.sweeps, 16);
+        CU_ASSERT_EQUAL(s.supervised.epochs, 3);
+        CU_ASSERT_EQUAL(s.supervised.eval_rows, 500);
+        CU_ASSERT_STRING_EQUAL(s.supervised.hidden, "512, 256,128");
+        CU_ASSERT_STRING_EQUAL(s.supervised.test_images, "/x/t10k-images");
+        CU_ASSERT(strstr(s.supervised.test_labels, "t10k-labels") != NULL);
+        CU_ASSERT_STRING_EQUAL(s.model.kind, "dpt");
+        flexcl_supervised_kind k = FLEXCL_SUP_FF;
+        CU_ASSERT(flexcl_supervised_kind_parse(s.model.kind, &k) && k == FLEXCL_SUP_DPT);
+    }
+    CU_ASSERT_STRING_EQUAL(flexcl_job_point_value(job, 2, 0), "1");
+    flexcl_job_destroy(&job);
+    /* ff with a threshold grid and an override of beta's list. */
+    const char *ov[] = {"model.threshold=1, 2", "estimator.kind=two_term"};
+    job = create_ok("[model]\nkind = ff\n", 2, ov);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+    CU_ASSERT_EQUAL(flexcl_job_n_points(job), 2);
+    CU_ASSERT_EQUAL(point(job, 1).supervised.threshold, 2.0);
+    CU_ASSERT_STRING_EQUAL(point(job, 0).supervised.hidden, "auto");
+    flexcl_job_destroy(&job);
+    /* Defaults. */
+    flexcl_settings d;
+    flexcl_settings_default(&d);
+    CU_ASSERT_EQUAL(d.supervised.threshold, 2.0);
+    CU_ASSERT_EQUAL(d.supervised.sweeps, 8);
+    CU_ASSERT_EQUAL(d.supervised.epochs, 2);
+    /* Errors name the place. */
+    const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"[model]\nkind = dpt\nalpha = 1.5\n", FILE_NAME ":3: model.alpha: 1.5 is outside [0, 1]"},
+        {"[model]\nbeta = 0\n", FILE_NAME ":2: model.beta: 0 is outside (0, inf)"},
+        {"[model]\nsweeps = 0\n", FILE_NAME ":2: model.sweeps: 0 is outside [1, 10000]"},
+        {"[model]\nhidden = 500,x\n", FILE_NAME ":2: model.hidden: '500,x' is not auto"},
+        {"[model]\nhidden = 0\n", FILE_NAME ":2: model.hidden: '0' is not auto"},
+        {"[run]\nepochs = 0\n", FILE_NAME ":2: run.epochs: 0 is outside [1, 1000000]"},
+        {"[model]\nkind = ff\n[estimator]\nkind = aol\n",
+         FILE_NAME ":4: estimator.kind: aol needs time steps"},
+        {"[model]\nkind = dp\nalpha = 0, 0.5\n",
+         FILE_NAME ":3: model.alpha: 0; original dual propagation"},
+        {"[model]\nkind = boltzmann\n",
+         FILE_NAME ":2: model.kind: 'boltzmann' is not a registered model (registered: rbm"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        flexcl_job *b = NULL;
+        CU_ASSERT_EQUAL(flexcl_job_create(bad[i].text, FILE_NAME, 0, NULL, &b),
+                        FLEXCL_ERR_JOB);
+        CU_ASSERT_PTR_NULL(b);
+        if (strncmp(flexcl_error_message(), bad[i].msg, strlen(bad[i].msg)) != 0)
+            fprintf(stderr, "\nwant '%s'\n got '%s'\n", bad[i].msg,
+                    flexcl_error_message());
+        CU_ASSERT_EQUAL(strncmp(flexcl_error_message(), bad[i].msg, strlen(bad[i].msg)), 0);
+    }
+    /* The shipped job files of the feed-forward learners parse (the test
+     * runs from the repository root). */
+    const struct {
+        const char *path;
+        size_t points;
+        const char *kind0;
+    } files[] = {{"jobs/ff_fmnist.ini", 2, "ff"}, {"jobs/dualprop_fmnist.ini", 5, "dpt"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) {
+        char *t = NULL;
+        flexcl_job *fj = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_job_read(files[i].path, &t), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_job_create(t, files[i].path, 0, NULL, &fj), FLEXCL_OK);
+        if (fj) {
+            CU_ASSERT_EQUAL(flexcl_job_n_points(fj), files[i].points);
+            CU_ASSERT_STRING_EQUAL(point(fj, 0).model.kind, files[i].kind0);
+            flexcl_job_destroy(&fj);
+        }
+        free(t);
+    }
+    /* A list of a string key is not an axis: model.hidden keeps its commas. */
+    job = create_ok("[model]\nhidden = 10,20\n", 0, NULL);
+    CU_ASSERT_EQUAL(flexcl_job_n_points(job), 1);
+    flexcl_job_destroy(&job);
+}
+
 /* The key table ------------------------------------------------------------*/
 
 /* Index of "section.key" in the key table, or the key count. */
@@ -1264,11 +1360,15 @@ static void test_key_table(void)
         "run.eval_every",        "run.replicates",     "run.learners_per_rank",
         "run.average_every",     "run.same_init",      "run.threads",
         "run.samples",           "run.raw_samples",    "run.chains",
-        "run.sampler",           "run.max_points",
+        "run.sampler",           "run.max_points",     "run.epochs",
+        "run.eval_rows",
         "data.source",           "data.bas_n",         "data.images",
         "data.labels",           "data.threshold",     "data.label_block",
-        "data.n_classes",        "data.max_rows",      "model.kind",
+        "data.n_classes",        "data.max_rows",      "data.test_images",
+        "data.test_labels",      "model.kind",
         "model.n_hidden",        "model.visible_bias", "model.init_sigma",
+        "model.hidden",          "model.threshold",    "model.alpha",
+        "model.beta",            "model.sweeps",
         "estimator.kind",        "estimator.eta",      "estimator.b",
         "estimator.weights",     "estimator.tau",      "estimator.law",
         "estimator.uniform_halfwidth", "estimator.persistent",
@@ -1522,6 +1622,7 @@ int main(int argc, char **argv)
         {"subgrid_errors", test_subgrid_errors},
         {"errors", test_errors},
         {"key_table", test_key_table},
+        {"supervised_keys", test_supervised_keys},
         {"load", test_load},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i)
