@@ -142,6 +142,8 @@ done:
 typedef struct {
     flexcl_stream stream;
     uint64_t lo, hi;           /* sample range */
+    uint64_t next;             /* next sample to draw, lo <= next <= hi */
+    uint64_t t;                /* the chain's step counter (chain sampler, aol) */
     flexcl_chain *state;       /* persistent chain (B run / chain sampler) */
     flexcl_chain *work_a;      /* aol: run A */
     flexcl_chain *work_c;      /* aol: run C; isd exact: the draw */
@@ -198,15 +200,14 @@ static void record_phase(context *cx, uint64_t n, int z, uint64_t len)
     }
 }
 
-/* One isd_variance chain: samples [lo, hi). */
-static flexcl_code isd_chain(context *cx, chain_work *w)
+/* One isd_variance chain: samples [w->next, until). */
+static flexcl_code isd_chain(context *cx, chain_work *w, uint64_t until)
 {
     flexcl_code err = FLEXCL_OK;
     const flexcl_settings *s = cx->s;
     size_t P = cx->res->P;
-    uint64_t t = 0;
     int exact = s->run.sampler == FLEXCL_SAMPLER_EXACT;
-    for (uint64_t n = w->lo; n < w->hi; ++n) {
+    for (uint64_t n = w->next; n < until; ++n) {
         int z = flexcl_stream_uniform1(&w->stream, n, FLEXCL_RNG_PHASE, 0) < s->estimator.b;
         flexcl_phase ph = z ? FLEXCL_PHASE_POSITIVE : FLEXCL_PHASE_NEGATIVE;
         const float *row = z ? draw_row(cx->d, &w->stream, n) : NULL;
@@ -217,9 +218,10 @@ static flexcl_code isd_chain(context *cx, chain_work *w)
             double u = flexcl_stream_uniform1(&w->stream, n, FLEXCL_RNG_LENGTH, 0);
             len = flexcl_phase_length(s->estimator.law, s->estimator.tau,
                                       s->estimator.uniform_halfwidth, u);
-            FLEXCL_CALL(flexcl_model_phase_begin(cx->m, w->state, ph, z ? &row : NULL, &w->stream, t));
+            FLEXCL_CALL(flexcl_model_phase_begin(cx->m, w->state, ph, z ? &row : NULL, &w->stream,
+                                                 w->t));
             for (uint64_t k = 0; k < len; ++k)
-                FLEXCL_CALL(flexcl_model_step(cx->m, w->state, ph, &w->stream, t++));
+                FLEXCL_CALL(flexcl_model_step(cx->m, w->state, ph, &w->stream, w->t++));
         }
         memset(w->g, 0, P * sizeof *w->g);
         flexcl_model_stats_axpy(cx->m, w->state, ph, 1.0, w->g);
@@ -228,13 +230,14 @@ static flexcl_code isd_chain(context *cx, chain_work *w)
         record(cx, w, 0, n, w->x);
         flexcl_moments_add(&w->m[z ? 1 : 2], w->g);
         record_phase(cx, n, z, len);
+        w->next = n + 1;
     }
 done:
     return err;
 }
 
-/* One aol_bias chain: phases [lo, hi), three runs each on common numbers. */
-static flexcl_code aol_chain(context *cx, chain_work *w)
+/* One aol_bias chain: phases [w->next, until), three runs each on common numbers. */
+static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
 {
     flexcl_code err = FLEXCL_OK;
     const flexcl_settings *s = cx->s;
@@ -243,8 +246,8 @@ static flexcl_code aol_chain(context *cx, chain_work *w)
     const double *theta0 = flexcl_model_params_const(cx->m);
     const unsigned char *mask = flexcl_model_learnable(cx->m);
     double lr = es->eta / es->tau;
-    uint64_t t = 0;
-    for (uint64_t n = w->lo; n < w->hi; ++n) {
+    for (uint64_t n = w->next; n < until; ++n) {
+        uint64_t t = w->t;
         int z = flexcl_stream_uniform1(&w->stream, n, FLEXCL_RNG_PHASE, 0) < es->b;
         flexcl_phase ph = z ? FLEXCL_PHASE_POSITIVE : FLEXCL_PHASE_NEGATIVE;
         double wz = z ? cx->w_pos : cx->w_neg;
@@ -286,6 +289,8 @@ static flexcl_code aol_chain(context *cx, chain_work *w)
         for (size_t q = 0; q < P; ++q) w->x[q] = (w->dB[q] - w->dC[q]) * inv_eta;
         record(cx, w, 4, n, w->x); /* transient */
         record_phase(cx, n, z, len);
+        w->t = t;
+        w->next = n + 1;
     }
 done:
     return err;
@@ -299,25 +304,55 @@ static int keeps_raw(flexcl_experiment kind, int q)
     return kind == FLEXCL_EXP_ISD_VARIANCE ? q == 0 : (q == 0 || q == 3 || q == 4);
 }
 
-flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s, uint64_t point,
-                                  const flexcl_data *d, flexcl_model *m,
-                                  flexcl_experiment_result **out)
+struct flexcl_experiment_state {
+    MPI_Comm comm;             /* our duplicate */
+    int rank, size;
+    flexcl_settings s;         /* a copy */
+    flexcl_experiment_result *r;
+    chain_work *work;
+    int n_local;
+    uint64_t N, C, c_lo;       /* samples, chains, this rank's first chain */
+    uint64_t longest;          /* samples of the longest chain */
+    uint64_t done;             /* samples per chain drawn so far (capped per chain) */
+    size_t S;                  /* units of one chain state */
+    context cx;
+};
+
+/* All ranks learn whether any failed; the ones that did not report it. */
+static flexcl_code agree(MPI_Comm comm, flexcl_code local, const char *what)
+{
+    int bad = local != FLEXCL_OK, any = 0;
+    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                                "MPI_Allreduce failed (%s)", what);
+    if (any && !bad)
+        return flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                                "another rank failed (%s)", what);
+    return local;
+}
+
+static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const flexcl_data *d,
+                               flexcl_model *m)
 {
     flexcl_code err = FLEXCL_OK;
-    flexcl_experiment_result *r = NULL;
-    chain_work *work = NULL;
-    int rank = 0, size = 1, n_local = 0;
+    const flexcl_settings *s = &x->s;
     flexcl_experiment kind = s->run.experiment;
     FLEXCL_CHECK(kind == FLEXCL_EXP_ISD_VARIANCE || kind == FLEXCL_EXP_AOL_BIAS, FLEXCL_ERR_ARG,
-                 "flexcl_experiment_run needs experiment isd_variance or aol_bias");
-    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
-    FLEXCL_MPI(MPI_Comm_size(comm, &size));
-    FLEXCL_ALLOC(r, 1);
+                 "flexcl_experiment_start needs experiment isd_variance or aol_bias");
+    FLEXCL_CHECK(s->run.samples > 0 && s->run.chains > 0, FLEXCL_ERR_ARG,
+                 "an experiment needs run.samples > 0 and run.chains > 0");
+    flexcl_experiment_result *r = NULL;
+    FLEXCL_ALLOC(x->r, 1);
+    r = x->r;
     r->kind = kind;
     r->P = flexcl_model_n_params(m);
     size_t P = r->P;
     uint64_t N = s->run.samples;
     uint64_t C = s->run.chains < N ? s->run.chains : N;
+    x->N = N;
+    x->C = C;
+    x->longest = (N + C - 1) / C; /* chain c has ⌊N(c+1)/C⌋ − ⌊Nc/C⌋ ≤ ⌈N/C⌉ samples */
+    x->S = flexcl_model_state_size(m);
     r->M = s->run.raw_samples < N ? s->run.raw_samples : N;
     r->n_q = kind == FLEXCL_EXP_ISD_VARIANCE ? 3 : 5;
     const char *const *names = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_names : aol_names;
@@ -334,8 +369,10 @@ flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s, uint6
                      flexcl_error_message());
     }
     /* This rank's chains and samples (contiguous blocks). */
-    uint64_t c_lo = C * (uint64_t)rank / (uint64_t)size, c_hi = C * (uint64_t)(rank + 1) / (uint64_t)size;
+    uint64_t rank = (uint64_t)x->rank, size = (uint64_t)x->size;
+    uint64_t c_lo = C * rank / size, c_hi = C * (rank + 1) / size;
     uint64_t n_lo = N * c_lo / C, n_hi = N * c_hi / C;
+    x->c_lo = c_lo;
     r->raw_first = n_lo < r->M ? n_lo : r->M;
     r->raw_n = (n_hi < r->M ? n_hi : r->M) - r->raw_first;
     for (int q = 0; q < r->n_q; ++q) {
@@ -346,15 +383,18 @@ flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s, uint6
     FLEXCL_ALLOC(r->raw_z, r->raw_n);
     FLEXCL_ALLOC(r->raw_len, r->raw_n);
 
-    n_local = (int)(c_hi - c_lo);
-    FLEXCL_ALLOC(work, n_local > 0 ? (size_t)n_local : 1);
+    int n_local = (int)(c_hi - c_lo);
+    FLEXCL_ALLOC(x->work, n_local > 0 ? (size_t)n_local : 1);
+    x->n_local = n_local;
     int need_exact = kind == FLEXCL_EXP_AOL_BIAS || s->run.sampler == FLEXCL_SAMPLER_EXACT;
     for (int i = 0; i < n_local; ++i) {
-        chain_work *w = &work[i];
+        chain_work *w = &x->work[i];
         uint64_t c = c_lo + (uint64_t)i;
         w->stream = flexcl_stream_make(s->run.seed, point, c);
         w->lo = N * c / C;
         w->hi = N * (c + 1) / C;
+        w->next = w->lo;
+        w->t = 0;
         FLEXCL_CALL(flexcl_chain_create(m, 1, &w->state));
         FLEXCL_ALLOC(w->g, P);
         FLEXCL_ALLOC(w->dB, P);
@@ -386,43 +426,287 @@ flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s, uint6
                                               INIT_STEP + k));
         }
     }
-    context cx = {s, d, m, r, 0, 0};
-    flexcl_estimator_weights(s->estimator.weights, s->estimator.b, &cx.w_pos, &cx.w_neg);
-#pragma omp parallel for schedule(dynamic, 1) default(none) shared(work, n_local, cx, kind)
+    x->cx = (context){&x->s, d, m, r, 0, 0};
+    flexcl_estimator_weights(s->estimator.weights, s->estimator.b, &x->cx.w_pos, &x->cx.w_neg);
+done:
+    return err;
+}
+
+flexcl_code flexcl_experiment_start(MPI_Comm comm, const flexcl_settings *s, uint64_t point,
+                                    const flexcl_data *d, flexcl_model *m,
+                                    flexcl_experiment_state **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_experiment_state *x = NULL;
+    *out = NULL;
+    FLEXCL_ALLOC(x, 1);
+    x->comm = MPI_COMM_NULL;
+    x->s = *s;
+    FLEXCL_MPI(MPI_Comm_dup(comm, &x->comm));
+    FLEXCL_MPI(MPI_Comm_rank(x->comm, &x->rank));
+    FLEXCL_MPI(MPI_Comm_size(x->comm, &x->size));
+    FLEXCL_CALL(agree(x->comm, start_local(x, point, d, m), "starting the experiment"));
+    *out = x;
+    x = NULL;
+done:
+    flexcl_experiment_state_destroy(&x);
+    return err;
+}
+
+uint64_t flexcl_experiment_remaining(const flexcl_experiment_state *x)
+{
+    return x->longest - x->done;
+}
+
+uint64_t flexcl_experiment_progress(const flexcl_experiment_state *x) { return x->done; }
+
+flexcl_code flexcl_experiment_advance(flexcl_experiment_state *x, uint64_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (n > x->longest - x->done) n = x->longest - x->done;
+    x->done += n;
+    uint64_t done = x->done;
+    chain_work *work = x->work;
+    int n_local = x->n_local;
+    context *cx = &x->cx;
+    flexcl_experiment kind = x->s.run.experiment;
+#pragma omp parallel for schedule(dynamic, 1) default(none) shared(work, n_local, cx, kind, done) if (n_local > 1)
     for (int i = 0; i < n_local; ++i) {
         chain_work *w = &work[i];
-        w->code = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_chain(&cx, w) : aol_chain(&cx, w);
+        uint64_t until = w->lo + done < w->hi ? w->lo + done : w->hi;
+        w->code = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_chain(cx, w, until) : aol_chain(cx, w, until);
         if (w->code != FLEXCL_OK) snprintf(w->message, sizeof w->message, "%s", flexcl_error_message());
     }
-    for (int i = 0; i < n_local; ++i)
-        FLEXCL_CHECK(work[i].code == FLEXCL_OK, work[i].code, "chain %llu: %s",
-                     (unsigned long long)(c_lo + (uint64_t)i), work[i].message);
-    /* Merge in chain order, then across ranks in rank order. */
+    flexcl_code local = FLEXCL_OK;
+    for (int i = 0; i < n_local && local == FLEXCL_OK; ++i)
+        if (work[i].code != FLEXCL_OK)
+            local = flexcl_error_set(work[i].code, __FILE__, __LINE__, __func__, "chain %llu: %s",
+                                     (unsigned long long)(x->c_lo + (uint64_t)i), work[i].message);
+    FLEXCL_CALL(agree(x->comm, local, "drawing samples"));
+done:
+    return err;
+}
+
+flexcl_code flexcl_experiment_finish(flexcl_experiment_state *x, flexcl_experiment_result **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_moments *blocks = NULL;
+    flexcl_experiment_result *r = x->r;
+    *out = NULL;
+    FLEXCL_CHECK(x->r != NULL, FLEXCL_ERR_ARG, "the experiment's result was already taken");
+    FLEXCL_CHECK(x->done == x->longest, FLEXCL_ERR_ARG,
+                 "the experiment has %llu samples per chain left to draw",
+                 (unsigned long long)(x->longest - x->done));
+    /* Merge every chain's moments in chain order, one chain at a time, on
+     * every rank: the result is that of one rank holding every chain. */
+    FLEXCL_ALLOC(blocks, x->n_local > 0 ? (size_t)x->n_local : 1);
     for (int q = 0; q < r->n_q; ++q) {
-        for (int i = 0; i < n_local; ++i) flexcl_moments_merge(&r->q[q].m, &work[i].m[q]);
+        for (int i = 0; i < x->n_local; ++i) blocks[i] = x->work[i].m[q];
+        FLEXCL_CALL(flexcl_moments_allmerge_blocks(blocks, x->n_local, x->comm, &r->q[q].m));
+    }
+    if (r->kind == FLEXCL_EXP_ISD_VARIANCE) {
+        r->S_pos = flexcl_moments_second_moment(&r->q[1].m);
+        r->S_neg = flexcl_moments_second_moment(&r->q[2].m);
+    }
+    *out = r;
+    x->r = NULL;
+done:
+    free(blocks);
+    return err;
+}
+
+void flexcl_experiment_state_destroy(flexcl_experiment_state **xp)
+{
+    if (!xp || !*xp) return;
+    flexcl_experiment_state *x = *xp;
+    int n_q = x->r ? x->r->n_q : (x->s.run.experiment == FLEXCL_EXP_ISD_VARIANCE ? 3 : 5);
+    if (x->work)
+        for (int i = 0; i < x->n_local; ++i) chain_free(&x->work[i], n_q);
+    free(x->work);
+    flexcl_experiment_result_destroy(&x->r);
+    if (x->comm != MPI_COMM_NULL) MPI_Comm_free(&x->comm);
+    free(x);
+    *xp = NULL;
+}
+
+flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s, uint64_t point,
+                                  const flexcl_data *d, flexcl_model *m,
+                                  flexcl_experiment_result **out)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_experiment_state *x = NULL;
+    FLEXCL_CALL(flexcl_experiment_start(comm, s, point, d, m, &x));
+    FLEXCL_CALL(flexcl_experiment_advance(x, flexcl_experiment_remaining(x)));
+    FLEXCL_CALL(flexcl_experiment_finish(x, out));
+done:
+    flexcl_experiment_state_destroy(&x);
+    return err;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+flexcl_code flexcl_experiment_checkpoint_write(flexcl_experiment_state *x, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_experiment_result *r = x->r;
+    double *buf = NULL;
+    uint64_t *u = NULL;
+    size_t L = (size_t)x->n_local, P = r ? r->P : 0, S = x->S, C = (size_t)x->C;
+    char name[128];
+    FLEXCL_CHECK(r != NULL, FLEXCL_ERR_ARG, "the experiment is finished: nothing to checkpoint");
+    size_t width = P > S ? P : S;
+    FLEXCL_ALLOC(buf, (L ? L : 1) * width);
+    FLEXCL_ALLOC(u, (L ? L : 1) * 2);
+    {
+        /* Refuse on every rank when the chains cannot be restored. */
+        int ok = 1, all = 0;
+        if (L > 0) {
+            flexcl_chain_state(x->cx.m, x->work[0].state, 0, buf);
+            ok = flexcl_chain_set_state(x->cx.m, x->work[0].state, 0, buf) == FLEXCL_OK;
+        }
+        FLEXCL_MPI(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, x->comm));
+        FLEXCL_CHECK(all, FLEXCL_ERR_UNSUPPORTED,
+                     "model '%s' cannot restore chain states (no state_set operation): its "
+                     "experiments cannot be checkpointed", flexcl_model_name(x->cx.m));
+    }
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "samples", x->N));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "chains", x->C));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "params", P));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "raw_samples", r->M));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "done", x->done));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "experiment/theta0", P, 1, 0, x->rank == 0 ? P : 0,
+                                        r->theta0));
+    for (size_t i = 0; i < L; ++i) {
+        u[2 * i] = x->work[i].next;
+        u[2 * i + 1] = x->work[i].t;
+    }
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "experiment/chain_clock", C, 2, x->c_lo, L, u));
+    for (size_t i = 0; i < L; ++i) flexcl_chain_state(x->cx.m, x->work[i].state, 0, buf + i * S);
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "experiment/chain_state", C, S, x->c_lo, L, buf));
+    for (int q = 0; q < r->n_q; ++q) {
+        for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, x->work[i].m[q].mean, P * sizeof *buf);
+        snprintf(name, sizeof name, "experiment/moments/%s/mean", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, name, C, P, x->c_lo, L, buf));
+        for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, x->work[i].m[q].m2, P * sizeof *buf);
+        snprintf(name, sizeof name, "experiment/moments/%s/m2", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, name, C, P, x->c_lo, L, buf));
+        for (size_t i = 0; i < L; ++i) u[i] = x->work[i].m[q].count;
+        snprintf(name, sizeof name, "experiment/moments/%s/count", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, name, C, 1, x->c_lo, L, u));
+    }
+    if (r->M > 0) {
+        for (int q = 0; q < r->n_q; ++q) {
+            if (!r->q[q].raw) continue;
+            snprintf(name, sizeof name, "experiment/samples/%s", r->q[q].name);
+            FLEXCL_CALL(flexcl_checkpoint_write(ck, name, r->M, P, r->raw_first, r->raw_n,
+                                                r->q[q].raw));
+        }
+        FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "experiment/samples/z", r->M, 1, r->raw_first,
+                                                r->raw_n, r->raw_z));
+        FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "experiment/samples/length", r->M, 1,
+                                                r->raw_first, r->raw_n, r->raw_len));
     }
 done:
-    if (work)
-        for (int i = 0; i < n_local; ++i) chain_free(&work[i], r ? r->n_q : 0);
-    free(work);
-    {
-        /* Ranks agree before the collective merges. */
-        int bad = err != FLEXCL_OK, any = 0;
-        MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
-        if (any && !bad)
-            err = flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                                   "another rank failed in the experiment");
+    free(buf);
+    free(u);
+    return err;
+}
+
+static flexcl_code expect(flexcl_checkpoint *ck, const char *name, uint64_t want)
+{
+    flexcl_code err = FLEXCL_OK;
+    uint64_t have = 0;
+    FLEXCL_CALL(flexcl_checkpoint_get(ck, name, &have));
+    FLEXCL_CHECK(have == want, FLEXCL_ERR_JOB,
+                 "%s: checkpoint written with %s %llu, this run has %llu; remove it to start the "
+                 "grid point over", flexcl_checkpoint_file(ck), name, (unsigned long long)have,
+                 (unsigned long long)want);
+done:
+    return err;
+}
+
+static flexcl_code checkpoint_read_local(flexcl_experiment_state *x, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_experiment_result *r = x->r;
+    double *buf = NULL;
+    uint64_t *u = NULL, done = 0;
+    size_t L = (size_t)x->n_local, P = r->P, S = x->S;
+    char name[128];
+    FLEXCL_CALL(expect(ck, "samples", x->N));
+    FLEXCL_CALL(expect(ck, "chains", x->C));
+    FLEXCL_CALL(expect(ck, "params", P));
+    FLEXCL_CALL(expect(ck, "state_size", S));
+    FLEXCL_CALL(expect(ck, "raw_samples", r->M));
+    FLEXCL_CALL(flexcl_checkpoint_get(ck, "done", &done));
+    FLEXCL_CHECK(done <= x->longest, FLEXCL_ERR_DATA, "%s: %llu samples per chain done of %llu",
+                 flexcl_checkpoint_file(ck), (unsigned long long)done,
+                 (unsigned long long)x->longest);
+    size_t width = P > S ? P : S;
+    FLEXCL_ALLOC(buf, (L ? L : 1) * width);
+    FLEXCL_ALLOC(u, (L ? L : 1) * 2);
+    /* θ₀ is rebuilt by the caller from the job: it must be the one the
+     * samples so far were drawn at (a theta0.file may have changed). */
+    FLEXCL_CALL(flexcl_checkpoint_read(ck, "experiment/theta0", 1, 0, P, buf));
+    FLEXCL_CHECK(memcmp(buf, r->theta0, P * sizeof *buf) == 0, FLEXCL_ERR_JOB,
+                 "%s: θ₀ differs from the one the checkpoint's samples were drawn at (did the "
+                 "theta0 file change?); remove it to start the grid point over",
+                 flexcl_checkpoint_file(ck));
+    FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "experiment/chain_clock", 2, x->c_lo, L, u));
+    for (size_t i = 0; i < L; ++i) {
+        chain_work *w = &x->work[i];
+        uint64_t want = w->lo + done < w->hi ? w->lo + done : w->hi;
+        FLEXCL_CHECK(u[2 * i] == want, FLEXCL_ERR_DATA,
+                     "%s: chain %llu stopped at sample %llu, expected %llu",
+                     flexcl_checkpoint_file(ck), (unsigned long long)(x->c_lo + i),
+                     (unsigned long long)u[2 * i], (unsigned long long)want);
+        w->next = u[2 * i];
+        w->t = u[2 * i + 1];
     }
-    if (err == FLEXCL_OK) {
-        for (int q = 0; q < r->n_q && err == FLEXCL_OK; ++q)
-            err = flexcl_moments_allmerge(&r->q[q].m, comm);
-        if (kind == FLEXCL_EXP_ISD_VARIANCE && err == FLEXCL_OK) {
-            r->S_pos = flexcl_moments_second_moment(&r->q[1].m);
-            r->S_neg = flexcl_moments_second_moment(&r->q[2].m);
+    FLEXCL_CALL(flexcl_checkpoint_read(ck, "experiment/chain_state", S, x->c_lo, L, buf));
+    for (size_t i = 0; i < L; ++i)
+        FLEXCL_CALL(flexcl_chain_set_state(x->cx.m, x->work[i].state, 0, buf + i * S));
+    for (int q = 0; q < r->n_q; ++q) {
+        snprintf(name, sizeof name, "experiment/moments/%s/mean", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, x->c_lo, L, buf));
+        for (size_t i = 0; i < L; ++i) memcpy(x->work[i].m[q].mean, buf + i * P, P * sizeof *buf);
+        snprintf(name, sizeof name, "experiment/moments/%s/m2", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, x->c_lo, L, buf));
+        for (size_t i = 0; i < L; ++i) memcpy(x->work[i].m[q].m2, buf + i * P, P * sizeof *buf);
+        snprintf(name, sizeof name, "experiment/moments/%s/count", r->q[q].name);
+        FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, name, 1, x->c_lo, L, u));
+        for (size_t i = 0; i < L; ++i) x->work[i].m[q].count = u[i];
+    }
+    if (r->M > 0) {
+        for (int q = 0; q < r->n_q; ++q) {
+            if (!r->q[q].raw) continue;
+            snprintf(name, sizeof name, "experiment/samples/%s", r->q[q].name);
+            FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, r->raw_first, r->raw_n, r->q[q].raw));
         }
+        FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "experiment/samples/z", 1, r->raw_first,
+                                               r->raw_n, r->raw_z));
+        FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "experiment/samples/length", 1, r->raw_first,
+                                               r->raw_n, r->raw_len));
     }
-    if (err == FLEXCL_OK) *out = r;
-    else flexcl_experiment_result_destroy(&r);
+    x->done = done;
+done:
+    free(buf);
+    free(u);
+    return err;
+}
+
+flexcl_code flexcl_experiment_checkpoint_read(flexcl_experiment_state *x, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_code local = FLEXCL_OK;
+    if (!x->r || x->done != 0)
+        local = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                 "a checkpoint can only be read into an experiment that has not run");
+    else
+        local = checkpoint_read_local(x, ck);
+    FLEXCL_CALL(agree(x->comm, local, "reading the checkpoint"));
+done:
     return err;
 }
 

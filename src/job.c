@@ -157,6 +157,10 @@ static const key_def keys[] = {
      .hi = 1024, .unit = "", .help = "Learners (simulated cores) on each MPI rank."},
     {KEY(run, average_every), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Steps between parameter averages across learners; 0 = never."},
+    {KEY(run, averaging), .type = T_ENUM, .names = "blocking|overlapped", .listable = 1,
+     .unit = "", .help = "How learners average: blocking = all wait and take the mean every "
+                         "A steps; overlapped = non-blocking, the mean is added as a delta "
+                         "ceil(A/2) steps later (deterministic: never depends on timing)."},
     {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
@@ -308,10 +312,12 @@ _Static_assert(sizeof(flexcl_phase_law) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_sampler) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
-                   FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2,
+                   FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
+                   FLEXCL_AVERAGING_OVERLAPPED == 1,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -1961,6 +1967,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .replicates = 1,
         .learners_per_rank = 1,
         .average_every = 0,
+        .averaging = FLEXCL_AVERAGING_BLOCKING,
         .same_init = 1,
         .threads = 0,
         .samples = 20000,

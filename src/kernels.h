@@ -1,22 +1,36 @@
-/* src/kernels.h — private vectorised element-wise kernels of the hot loops
- * (never installed).
+/* src/kernels.h — private vectorised element-wise kernels of the RBM's hot
+ * loops (never installed).
  *
- * Both kernels reproduce a scalar reference bit for bit, so which machine,
- * which instruction set (AVX-512, AVX2 or plain x86-64, chosen at run time
- * with GCC function multi-versioning) and how many threads run them never
- * changes a result:
+ * Every kernel reproduces a scalar reference bit for bit, so which machine,
+ * which code path (AVX-512 when the CPU has AVX-512F and AVX-512DQ, chosen at
+ * run time; otherwise the scalar reference itself) and how many threads run
+ * them never changes a result:
  *
- *   flexcl_kern_uniform  fills the same numbers as flexcl_stream_uniform
- *                        (Philox4x64-10 is integer arithmetic: eight
- *                        counters per vector, 64x64->128-bit products
- *                        built from 32-bit halves);
- *   flexcl_kern_sample   decides out[k] = (σ(act[k]) >= u[k]) exactly as
- *                        `1.0 / (1.0 + exp(-act[k])) >= u[k]` with libm's
- *                        exp does: a vectorised σ (relative error < 1e-14)
- *                        decides every unit whose σ is not within a relative
- *                        1e-12 of u[k]; the others (about 2e-12 of all draws)
- *                        are decided again with libm, so the decision is the
- *                        libm one everywhere.
+ *   flexcl_kern_uniform  the same numbers as flexcl_stream_uniform, i.e.
+ *                        Random123's philox4x64 (10 rounds) on the counter
+ *                        (step, purpose, unit / 4, 0) mapped to (0, 1) with
+ *                        ((x >> 11) + 0.5) 2^-53. Philox is integer
+ *                        arithmetic: up to 32 counters per iteration (four
+ *                        interleaved vectors of eight), each 64x64 -> 128-bit
+ *                        product built from four 32x32 -> 64 products
+ *                        (vpmuludq);
+ *   flexcl_kern_sample   out[k] = (1 / (1 + exp(-act[k])) >= u[k]) with libm's
+ *                        exp, decided from a vectorised e^(-x) (relative
+ *                        error < 4e-13) as u (1 + e^(-x)) <= 1: every unit
+ *                        whose product lies within a relative 1e-10 of 1 (or
+ *                        is NaN) is decided again with libm's formula, so the
+ *                        decision is the libm one everywhere (proof in
+ *                        kernels.c; tests/kernels checks it on adversarial
+ *                        inputs next to the boundary);
+ *   flexcl_kern_affine   the per-chain layer inputs bias + M x of a block of
+ *                        chains, eight (then four, then one) chains at a time
+ *                        with their sums in registers, each sum in the plain
+ *                        loop's order with unfused multiplies and adds.
+ *
+ * The equality with libm is with the libm of the running process: glibc's
+ * exp is not correctly rounded, so two machines whose glibc picks different
+ * exp variants could in principle differ on a unit whose σ lies within one
+ * ulp of its uniform; the scalar path shares that caveat.
  *
  * Not collective; no allocation; safe to call from OpenMP threads.
  */
@@ -33,11 +47,36 @@
 void flexcl_kern_uniform(const flexcl_stream *s, uint64_t step, uint32_t purpose,
                          uint64_t first_unit, size_t n, double *u);
 
-/* out[k] = 1.0 when 1/(1 + exp(-act[k])) >= u[k] (libm exp), else 0.0. */
+/* The raw Philox4x64-10 words of the n_blocks counters (c0, c1, c2 + b, c3),
+ * b < n_blocks (c2 + b wraps modulo 2^64), under key (k0, k1):
+ * out[4 b + w] = philox4x64(ctr, key).v[w]. For the equality tests. */
+void flexcl_kern_philox(uint64_t k0, uint64_t k1, uint64_t c0, uint64_t c1,
+                        uint64_t c2, uint64_t c3, size_t n_blocks, uint64_t *out);
+
+/* out[k] = 1.0 when 1/(1 + exp(-act[k])) >= u[k] (libm exp), else 0.0.
+ * out may alias act or u. */
 void flexcl_kern_sample(const double *act, const double *u, size_t n, double *out);
 
-/* The vectorised σ itself (for tests): relative error < 1e-14 for every
- * finite x; σ(±∞) and σ(NaN) follow the formula. */
+/* out[b n_out + o] = bias[o] + Σ_{k < n_in} M[k n_out + o] x[b n_in + k] for
+ * chains b < n_chains (bias NULL: 0), each sum taken in the order k = 0, 1,
+ * ... with a separate multiply and add per term (never fused), exactly as
+ * the plain loop `y = bias[o]; for k: y += M[k][o] * x[k]` rounds: bitwise
+ * equal to it on every path. M is row-major n_in x n_out (an RBM's Wᵀ for
+ * the hidden input, W for the visible input); out must not alias. */
+void flexcl_kern_affine(const double *M, const double *bias, const double *x, size_t n_chains,
+                        size_t n_in, size_t n_out, double *out);
+
+/* The fast σ the vector path starts from, as a scalar function (for the
+ * tests' must-fail twin: deciding with it alone is not the libm rule). */
 double flexcl_kern_sigmoid(double x);
+
+/* Use the vector path when the CPU allows it (on = 1, the default) or force
+ * the scalar references (on = 0); returns the previous setting. Results are
+ * the same either way; this exists for the tests and benchmarks. Not
+ * thread-safe: call it outside parallel regions. */
+int flexcl_kern_set_simd(int on);
+
+/* "avx512" or "scalar": the path the kernels take now. */
+const char *flexcl_kern_path(void);
 
 #endif

@@ -102,6 +102,25 @@ uint64_t flexcl_phase_length(flexcl_phase_law law, double tau, int halfwidth,
     }
 }
 
+const char *flexcl_averaging_name(flexcl_averaging a)
+{
+    switch (a) {
+    case FLEXCL_AVERAGING_BLOCKING: return "blocking";
+    case FLEXCL_AVERAGING_OVERLAPPED: return "overlapped";
+    }
+    return "?";
+}
+
+uint64_t flexcl_averaging_delay(uint64_t A) { return A - A / 2; }
+
+void flexcl_learner_settings_default(flexcl_learner_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->seed = 1;
+    s->learners_per_rank = 1;
+    s->averaging = FLEXCL_AVERAGING_BLOCKING;
+}
+
 typedef struct {
     flexcl_model *model;
     flexcl_chain *chain;     /* the persistent chain (positive phases for two_term) */
@@ -120,6 +139,7 @@ typedef struct {
     size_t cursor;       /* next position in order */
     uint64_t epoch;
     const float **rows;  /* rows of the current positive phase (batch) */
+    size_t *row_idx;     /* their indices in the data set (for checkpoints) */
 } core;
 
 struct flexcl_learner {
@@ -130,10 +150,17 @@ struct flexcl_learner {
     const flexcl_data *data;
     size_t P;
     core *cores;
-    double *gather; /* P * L * size, averaging buffer */
+    double *gather; /* P * L * size: averaging buffer (overlapped: the snapshots) */
     double *mean;   /* P */
     flexcl_code *codes; /* per local learner, from the last advance */
     char (*messages)[256]; /* their error messages (errors are thread-local) */
+    /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
+    int pending;
+    uint64_t pending_step, apply_at;
+    MPI_Request req;      /* MPI_REQUEST_NULL once complete (or restored) */
+    /* Averages applied so far. */
+    flexcl_average_record *hist;
+    size_t n_hist, cap_hist;
 };
 
 static void shuffle_epoch(core *c, size_t n)
@@ -159,7 +186,8 @@ static void next_rows(core *c, const flexcl_data *d, size_t batch)
             shuffle_epoch(c, n);
             c->cursor = 0;
         }
-        c->rows[b] = flexcl_data_row(d, c->order[c->cursor++]);
+        c->row_idx[b] = c->order[c->cursor++];
+        c->rows[b] = flexcl_data_row(d, c->row_idx[b]);
     }
 }
 
@@ -258,6 +286,7 @@ static void core_free(core *c)
     free(c->g_pos);
     free(c->order);
     free(c->rows);
+    free(c->row_idx);
 }
 
 flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *ls,
@@ -272,6 +301,10 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     int local_ok = 1, all_ok = 0;
     FLEXCL_CHECK(ls->learners_per_rank >= 1, FLEXCL_ERR_ARG,
                  "learners_per_rank must be >= 1, got %d", ls->learners_per_rank);
+    FLEXCL_CHECK(ls->averaging == FLEXCL_AVERAGING_BLOCKING ||
+                     ls->averaging == FLEXCL_AVERAGING_OVERLAPPED,
+                 FLEXCL_ERR_ARG, "averaging must be blocking or overlapped, got %d",
+                 (int)ls->averaging);
     FLEXCL_CHECK(es->b > 0.0 && es->b < 1.0, FLEXCL_ERR_ARG,
                  "estimator b must be in (0, 1), got %g", es->b);
     FLEXCL_CHECK(es->eta > 0.0 && es->tau >= 1.0 && es->batch >= 1, FLEXCL_ERR_ARG,
@@ -279,6 +312,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_CHECK(flexcl_data_rows(data) > 0, FLEXCL_ERR_ARG, "the data set is empty");
     FLEXCL_ALLOC(l, 1);
     l->comm = MPI_COMM_NULL;
+    l->req = MPI_REQUEST_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
@@ -290,7 +324,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     size_t n_rows = flexcl_data_rows(data);
     for (int i = 0; i < l->L; ++i) {
         core *c = &l->cores[i];
-        uint64_t id = (uint64_t)l->rank * (uint64_t)l->L + (uint64_t)i;
+        uint64_t id = ls->id_offset + (uint64_t)l->rank * (uint64_t)l->L + (uint64_t)i;
         c->stream = flexcl_stream_make(ls->seed, ls->point, id);
         flexcl_stream init = same_init ? flexcl_stream_make(ls->seed, ls->point, 0)
                                        : c->stream;
@@ -306,6 +340,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_ALLOC(c->g_pos, l->P);
         FLEXCL_ALLOC(c->order, n_rows);
         FLEXCL_ALLOC(c->rows, (size_t)es->batch);
+        FLEXCL_ALLOC(c->row_idx, (size_t)es->batch);
         shuffle_epoch(c, n_rows);
         /* Chains start at data rows (h = 0), the PCD chain too. */
         next_rows(c, data, (size_t)es->batch);
@@ -334,6 +369,9 @@ void flexcl_learner_destroy(flexcl_learner **lp)
 {
     if (!lp || !*lp) return;
     flexcl_learner *l = *lp;
+    /* Every rank started the same overlapped average, so every rank can
+     * complete it here. */
+    if (l->req != MPI_REQUEST_NULL) MPI_Wait(&l->req, MPI_STATUS_IGNORE);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
@@ -341,30 +379,126 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     free(l->mean);
     free(l->codes);
     free(l->messages);
+    free(l->hist);
     if (l->comm != MPI_COMM_NULL) MPI_Comm_free(&l->comm);
     free(l);
     *lp = NULL;
 }
 
-/* Average θ over every learner of the communicator. The sum runs over
- * learners in global id order on every rank, so every rank computes
- * bitwise the same mean whatever MPI's reduction algorithm would do. */
-static flexcl_code average(flexcl_learner *l)
+/* ---- averaging ----------------------------------------------------------- */
+
+/* mean ← (1/G) Σ_j all_j in global learner order, and the RMS distances of
+ * the G rows to it (mean and max over rows): the same arithmetic on every
+ * rank, so bitwise the same result everywhere. */
+static void mean_and_spread(const double *all, size_t G, size_t P, double *mean,
+                            double *rms_mean, double *rms_max)
+{
+    memset(mean, 0, P * sizeof *mean);
+    for (size_t k = 0; k < G; ++k)
+        for (size_t q = 0; q < P; ++q) mean[q] += all[k * P + q];
+    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
+    double sum = 0.0, mx = 0.0;
+    for (size_t k = 0; k < G; ++k) {
+        double s = 0.0;
+        for (size_t q = 0; q < P; ++q) {
+            double d = all[k * P + q] - mean[q];
+            s += d * d;
+        }
+        double r = sqrt(s / (double)P);
+        sum += r;
+        if (r > mx) mx = r;
+    }
+    *rms_mean = sum / (double)G;
+    *rms_max = mx;
+}
+
+static flexcl_code push_record(flexcl_learner *l, uint64_t step, uint64_t applied,
+                               double rms_mean, double rms_max)
 {
     flexcl_code err = FLEXCL_OK;
+    if (l->n_hist == l->cap_hist) {
+        size_t cap = l->cap_hist ? 2 * l->cap_hist : 64;
+        flexcl_average_record *h = realloc(l->hist, cap * sizeof *h);
+        FLEXCL_CHECK(h != NULL, FLEXCL_ERR_NOMEM, "cannot grow the averaging history to %zu", cap);
+        l->hist = h;
+        l->cap_hist = cap;
+    }
+    l->hist[l->n_hist++] = (flexcl_average_record){step, applied, rms_mean, rms_max};
+done:
+    return err;
+}
+
+/* Every rank learns whether a rank failed before the next collective (an
+ * average, a checkpoint write), so no rank waits in a collective the others
+ * never reach; the ranks that did not fail report the failure. */
+static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
+{
+    int bad = local != FLEXCL_OK, any = 0;
+    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, l->comm) != MPI_SUCCESS)
+        return flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                                "MPI_Allreduce agreeing on the learners' state failed");
+    if (any && !bad)
+        return flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                                "learners on another rank failed");
+    return local;
+}
+
+/* This rank's learners' θ into their rows of the gather buffer. */
+static void copy_mine(flexcl_learner *l)
+{
     size_t P = l->P, L = (size_t)l->L;
     double *mine = l->gather + (size_t)l->rank * L * P;
     for (size_t i = 0; i < L; ++i)
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
-    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather,
-                             (int)(L * P), MPI_DOUBLE, l->comm));
-    size_t total = L * (size_t)l->size;
-    memset(l->mean, 0, P * sizeof *l->mean);
-    for (size_t k = 0; k < total; ++k)
-        for (size_t q = 0; q < P; ++q) l->mean[q] += l->gather[k * P + q];
-    for (size_t q = 0; q < P; ++q) l->mean[q] /= (double)total;
+}
+
+/* Blocking: θ_i ← μ for every learner, at step t. */
+static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    double rms_mean, rms_max;
+    copy_mine(l);
+    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)(L * P),
+                             MPI_DOUBLE, l->comm));
+    mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), l->mean, P * sizeof(double));
+    FLEXCL_CALL(push_record(l, t, t, rms_mean, rms_max));
+done:
+    return err;
+}
+
+/* Overlapped, step t_k: snapshot and start the non-blocking allgather. */
+static flexcl_code average_start(flexcl_learner *l, uint64_t t)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L;
+    copy_mine(l);
+    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)(L * P),
+                              MPI_DOUBLE, l->comm, &l->req));
+    l->pending = 1;
+    l->pending_step = t;
+    l->apply_at = t + flexcl_averaging_delay(l->ls.average_every);
+done:
+    return err;
+}
+
+/* Overlapped, step t_k + D: θ_i ← θ_i + (μ − s_i). */
+static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    double rms_mean, rms_max;
+    if (l->req != MPI_REQUEST_NULL) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
+    const double *snap = l->gather + (size_t)l->rank * L * P;
+    for (size_t i = 0; i < L; ++i) {
+        double *th = flexcl_model_params(l->cores[i].model);
+        for (size_t q = 0; q < P; ++q) th[q] += l->mean[q] - snap[i * P + q];
+    }
+    l->pending = 0;
+    FLEXCL_CALL(push_record(l, l->pending_step, t, rms_mean, rms_max));
 done:
     return err;
 }
@@ -374,24 +508,47 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
     flexcl_code err = FLEXCL_OK;
     flexcl_code *codes = l->codes;
     uint64_t A = l->ls.average_every;
+    int overlapped = l->ls.averaging == FLEXCL_AVERAGING_OVERLAPPED;
     while (n > 0) {
-        /* All cores share one clock value (they advance by equal counts). */
+        /* All cores share one clock value (they advance by equal counts).
+         * Run up to the next event: an averaging point or an application. */
         uint64_t t = l->cores[0].t;
         uint64_t chunk = n;
         if (A > 0 && A - t % A < chunk) chunk = A - t % A;
+        if (l->pending && l->apply_at - t < chunk) chunk = l->apply_at - t;
         int L = l->L;
-#pragma omp parallel for schedule(dynamic, 1) default(none) shared(l, codes, chunk, L)
+#pragma omp parallel for schedule(dynamic, 1) default(none) shared(l, codes, chunk, L) if (L > 1)
         for (int i = 0; i < L; ++i) {
             codes[i] = core_advance(l, &l->cores[i], chunk);
             if (codes[i] != FLEXCL_OK)
                 snprintf(l->messages[i], sizeof l->messages[i], "%s",
                          flexcl_error_message());
         }
-        for (int i = 0; i < L; ++i)
-            FLEXCL_CHECK(codes[i] == FLEXCL_OK, codes[i], "learner %d failed: %s",
-                         flexcl_learner_first_id(l) + i, l->messages[i]);
+        flexcl_code local = FLEXCL_OK;
+        for (int i = 0; i < L && local == FLEXCL_OK; ++i)
+            if (codes[i] != FLEXCL_OK)
+                local = flexcl_error_set(codes[i], __FILE__, __LINE__, __func__,
+                                         "learner %d failed: %s",
+                                         flexcl_learner_first_id(l) + i, l->messages[i]);
         n -= chunk;
-        if (A > 0 && l->cores[0].t % A == 0) FLEXCL_CALL(average(l));
+        t += chunk;
+        int at_apply = l->pending && t == l->apply_at;
+        int at_point = A > 0 && t % A == 0;
+        if (!at_apply && !at_point) {
+            FLEXCL_CALL(local);
+            if (l->req != MPI_REQUEST_NULL) {
+                /* Let the collective progress (Open MPI has no progress thread). */
+                int flag = 0;
+                FLEXCL_MPI(MPI_Test(&l->req, &flag, MPI_STATUS_IGNORE));
+            }
+            continue;
+        }
+        FLEXCL_CALL(agree_all(l, local));
+        if (at_apply) FLEXCL_CALL(average_apply(l, t));
+        if (at_point) {
+            if (overlapped) FLEXCL_CALL(average_start(l, t));
+            else FLEXCL_CALL(average_blocking(l, t));
+        }
     }
 done:
     return err;
@@ -404,3 +561,276 @@ flexcl_model *flexcl_learner_model(flexcl_learner *l, int i) { return l->cores[i
 uint64_t flexcl_learner_steps(const flexcl_learner *l, int i) { return l->cores[i].t; }
 uint64_t flexcl_learner_phases(const flexcl_learner *l, int i) { return l->cores[i].phases; }
 uint64_t flexcl_learner_updates(const flexcl_learner *l, int i) { return l->cores[i].updates; }
+size_t flexcl_learner_n_averages(const flexcl_learner *l) { return l->n_hist; }
+const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l) { return l->hist; }
+
+flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    double *all = NULL, *mean = NULL;
+    FLEXCL_ALLOC(all, G * P);
+    FLEXCL_ALLOC(mean, P);
+    double *mine = all + (size_t)l->rank * L * P;
+    for (size_t i = 0; i < L; ++i)
+        memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
+    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)(L * P), MPI_DOUBLE,
+                             l->comm));
+    mean_and_spread(all, G, P, mean, rms_mean, rms_max);
+done:
+    free(all);
+    free(mean);
+    return err;
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+/* Columns of learner/clock. */
+enum {
+    CLK_T, CLK_PHASES, CLK_UPDATES, CLK_PHASE, CLK_REMAINING, CLK_CURSOR, CLK_EPOCH,
+    CLK_OPTIM, CLK_N
+};
+
+flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    size_t first = (size_t)l->rank * L, B = (size_t)l->es.batch;
+    size_t S = flexcl_model_state_size(l->cores[0].model);
+    size_t OS = flexcl_optim_state_size(l->cores[0].opt);
+    int has_neg = l->cores[0].neg_chain != NULL;
+    double *buf = NULL;
+    uint64_t *u = NULL;
+    size_t width = P > B * S ? P : B * S;
+    if (OS > width) width = OS;
+    FLEXCL_ALLOC(buf, L * width);
+    FLEXCL_ALLOC(u, L * (CLK_N > B ? CLK_N : B));
+    /* Refuse early (and on every rank) when chains cannot be restored:
+     * setting a chain's state to itself is a no-op when the model can. */
+    {
+        const core *c = &l->cores[0];
+        flexcl_chain_state(c->model, c->chain, 0, buf);
+        int ok = flexcl_chain_set_state(c->model, c->chain, 0, buf) == FLEXCL_OK, all = 0;
+        FLEXCL_MPI(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, l->comm));
+        FLEXCL_CHECK(all, FLEXCL_ERR_UNSUPPORTED,
+                     "model '%s' cannot restore chain states (no state_set operation): its "
+                     "training runs cannot be checkpointed", flexcl_model_name(c->model));
+    }
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "learners", G));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "params", P));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "batch", B));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "optim_state", OS));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "average_every", l->ls.average_every));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "averaging", (uint64_t)l->ls.averaging));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "ranks", (uint64_t)l->size));
+
+    for (size_t i = 0; i < L; ++i)
+        memcpy(buf + i * P, flexcl_model_params(l->cores[i].model), P * sizeof *buf);
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/theta", G, P, first, L, buf));
+    for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, l->cores[i].g_pos, P * sizeof *buf);
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/g_pos", G, P, first, L, buf));
+    for (int which = 0; which < 1 + has_neg; ++which) {
+        for (size_t i = 0; i < L; ++i) {
+            const core *c = &l->cores[i];
+            const flexcl_chain *ch = which ? c->neg_chain : c->chain;
+            for (size_t b = 0; b < B; ++b)
+                flexcl_chain_state(c->model, ch, b, buf + i * B * S + b * S);
+        }
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, which ? "learner/neg_chain" : "learner/chain", G,
+                                            B * S, first, L, buf));
+    }
+    if (OS > 0) {
+        for (size_t i = 0; i < L; ++i) flexcl_optim_state_get(l->cores[i].opt, buf + i * OS);
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/optim", G, OS, first, L, buf));
+    }
+    for (size_t i = 0; i < L; ++i) {
+        const core *c = &l->cores[i];
+        uint64_t *r = u + i * CLK_N;
+        r[CLK_T] = c->t;
+        r[CLK_PHASES] = c->phases;
+        r[CLK_UPDATES] = c->updates;
+        r[CLK_PHASE] = (uint64_t)c->phase;
+        r[CLK_REMAINING] = c->remaining;
+        r[CLK_CURSOR] = c->cursor;
+        r[CLK_EPOCH] = c->epoch;
+        r[CLK_OPTIM] = flexcl_optim_count(c->opt);
+    }
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "learner/clock", G, CLK_N, first, L, u));
+    for (size_t i = 0; i < L; ++i)
+        for (size_t b = 0; b < B; ++b) u[i * B + b] = l->cores[i].row_idx[b];
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "learner/rows", G, B, first, L, u));
+
+    /* Averaging: an overlapped average in flight is its snapshots (this
+     * rank's rows of the gather buffer). The buffer may be touched only once
+     * the collective is complete; completing it early changes nothing, since
+     * the average is applied at its fixed step anyway. */
+    if (l->req != MPI_REQUEST_NULL) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->pending));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step", l->pending ? l->pending_step : 0));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at", l->pending ? l->apply_at : 0));
+    if (l->pending)
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_snapshot", G, P, first, L,
+                                            l->gather + first * P));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_records", l->n_hist));
+    if (l->n_hist > 0) {
+        size_t K = l->n_hist, mine = l->rank == 0 ? K : 0;
+        uint64_t *steps = NULL;
+        double *spread = NULL;
+        flexcl_code e = FLEXCL_OK;
+        steps = malloc(2 * K * sizeof *steps);
+        spread = malloc(2 * K * sizeof *spread);
+        if (!steps || !spread)
+            e = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate the averaging history");
+        else
+            for (size_t k = 0; k < K; ++k) {
+                steps[2 * k] = l->hist[k].step;
+                steps[2 * k + 1] = l->hist[k].applied;
+                spread[2 * k] = l->hist[k].rms_mean;
+                spread[2 * k + 1] = l->hist[k].rms_max;
+            }
+        e = agree_all(l, e);
+        if (e == FLEXCL_OK)
+            e = flexcl_checkpoint_write_u64(ck, "learner/avg_steps", K, 2, 0, mine, steps);
+        if (e == FLEXCL_OK)
+            e = flexcl_checkpoint_write(ck, "learner/avg_spread", K, 2, 0, mine, spread);
+        free(steps);
+        free(spread);
+        FLEXCL_CALL(e);
+    }
+done:
+    free(buf);
+    free(u);
+    return err;
+}
+
+/* A checkpoint attribute that must equal this run's value. */
+static flexcl_code expect(flexcl_checkpoint *ck, const char *name, uint64_t want,
+                          const char *what)
+{
+    flexcl_code err = FLEXCL_OK;
+    uint64_t have = 0;
+    FLEXCL_CALL(flexcl_checkpoint_get(ck, name, &have));
+    FLEXCL_CHECK(have == want, FLEXCL_ERR_JOB,
+                 "%s: checkpoint written with %s %llu, this run has %llu; %s",
+                 flexcl_checkpoint_file(ck), name, (unsigned long long)have,
+                 (unsigned long long)want, what);
+done:
+    return err;
+}
+
+static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    size_t first = (size_t)l->rank * L, B = (size_t)l->es.batch;
+    size_t S = flexcl_model_state_size(l->cores[0].model);
+    size_t OS = flexcl_optim_state_size(l->cores[0].opt);
+    size_t n_rows = flexcl_data_rows(l->data);
+    int has_neg = l->cores[0].neg_chain != NULL;
+    double *buf = NULL, *spread = NULL;
+    uint64_t *u = NULL, *steps = NULL, pending = 0, K = 0;
+    size_t width = P > B * S ? P : B * S;
+    if (OS > width) width = OS;
+    const char *again = "resume on the rank count and with the flexcl that wrote it, or remove "
+                        "it to start the grid point over";
+    FLEXCL_CALL(expect(ck, "learners", G, again));
+    FLEXCL_CALL(expect(ck, "params", P, again));
+    FLEXCL_CALL(expect(ck, "batch", B, again));
+    FLEXCL_CALL(expect(ck, "state_size", S, again));
+    FLEXCL_CALL(expect(ck, "optim_state", OS, again));
+    FLEXCL_CALL(expect(ck, "average_every", l->ls.average_every, again));
+    FLEXCL_CALL(expect(ck, "averaging", (uint64_t)l->ls.averaging, again));
+    FLEXCL_ALLOC(buf, L * width);
+    FLEXCL_ALLOC(u, L * (CLK_N > B ? CLK_N : B));
+
+    FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/theta", P, first, L, buf));
+    for (size_t i = 0; i < L; ++i)
+        memcpy(flexcl_model_params(l->cores[i].model), buf + i * P, P * sizeof *buf);
+    FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/g_pos", P, first, L, buf));
+    for (size_t i = 0; i < L; ++i) memcpy(l->cores[i].g_pos, buf + i * P, P * sizeof *buf);
+    for (int which = 0; which < 1 + has_neg; ++which) {
+        FLEXCL_CALL(flexcl_checkpoint_read(ck, which ? "learner/neg_chain" : "learner/chain",
+                                           B * S, first, L, buf));
+        for (size_t i = 0; i < L; ++i) {
+            core *c = &l->cores[i];
+            flexcl_chain *ch = which ? c->neg_chain : c->chain;
+            for (size_t b = 0; b < B; ++b)
+                FLEXCL_CALL(flexcl_chain_set_state(c->model, ch, b, buf + i * B * S + b * S));
+        }
+    }
+    if (OS > 0) FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/optim", OS, first, L, buf));
+    FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "learner/clock", CLK_N, first, L, u));
+    for (size_t i = 0; i < L; ++i) {
+        core *c = &l->cores[i];
+        const uint64_t *r = u + i * CLK_N;
+        FLEXCL_CHECK(r[CLK_PHASE] <= 1 && r[CLK_CURSOR] <= n_rows, FLEXCL_ERR_DATA,
+                     "%s: learner/clock of learner %zu is corrupt", flexcl_checkpoint_file(ck),
+                     first + i);
+        c->t = r[CLK_T];
+        c->phases = r[CLK_PHASES];
+        c->updates = r[CLK_UPDATES];
+        c->phase = (flexcl_phase)r[CLK_PHASE];
+        c->remaining = r[CLK_REMAINING];
+        c->cursor = (size_t)r[CLK_CURSOR];
+        c->epoch = r[CLK_EPOCH];
+        flexcl_optim_state_set(c->opt, OS > 0 ? buf + i * OS : NULL, r[CLK_OPTIM]);
+        double w_pos, w_neg;
+        flexcl_estimator_weights(l->es.weights, l->es.b, &w_pos, &w_neg);
+        c->w = c->phase == FLEXCL_PHASE_POSITIVE ? w_pos : w_neg;
+        shuffle_epoch(c, n_rows); /* the order of epoch c->epoch */
+    }
+    for (size_t i = 1; i < L; ++i)
+        FLEXCL_CHECK(l->cores[i].t == l->cores[0].t, FLEXCL_ERR_DATA,
+                     "%s: learners stopped at different steps", flexcl_checkpoint_file(ck));
+    FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "learner/rows", B, first, L, u));
+    for (size_t i = 0; i < L; ++i)
+        for (size_t b = 0; b < B; ++b) {
+            FLEXCL_CHECK(u[i * B + b] < n_rows, FLEXCL_ERR_DATA,
+                         "%s: learner/rows refers to row %llu of a %zu-row data set",
+                         flexcl_checkpoint_file(ck), (unsigned long long)u[i * B + b], n_rows);
+            l->cores[i].row_idx[b] = (size_t)u[i * B + b];
+            l->cores[i].rows[b] = flexcl_data_row(l->data, l->cores[i].row_idx[b]);
+        }
+
+    FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending", &pending));
+    l->pending = pending != 0;
+    if (l->pending) {
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending_step", &l->pending_step));
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_apply_at", &l->apply_at));
+        FLEXCL_CHECK(l->apply_at > l->cores[0].t, FLEXCL_ERR_DATA,
+                     "%s: an average due at step %llu is still pending at step %llu",
+                     flexcl_checkpoint_file(ck), (unsigned long long)l->apply_at,
+                     (unsigned long long)l->cores[0].t);
+        /* Every rank needs every snapshot: the collective is complete. */
+        FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_snapshot", P, 0, G, l->gather));
+    }
+    FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_records", &K));
+    l->n_hist = 0;
+    if (K > 0) {
+        FLEXCL_ALLOC(steps, 2 * K);
+        FLEXCL_ALLOC(spread, 2 * K);
+        FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "learner/avg_steps", 2, 0, K, steps));
+        FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_spread", 2, 0, K, spread));
+        for (size_t k = 0; k < K; ++k)
+            FLEXCL_CALL(push_record(l, steps[2 * k], steps[2 * k + 1], spread[2 * k],
+                                    spread[2 * k + 1]));
+    }
+done:
+    free(buf);
+    free(u);
+    free(steps);
+    free(spread);
+    return err;
+}
+
+flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(l->req == MPI_REQUEST_NULL && !l->pending && l->cores[0].t == 0, FLEXCL_ERR_ARG,
+                 "a checkpoint can only be read into learners that have not run");
+    FLEXCL_CALL(agree_all(l, checkpoint_read_local(l, ck)));
+done:
+    return err;
+}

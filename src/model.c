@@ -158,6 +158,17 @@ static flexcl_code unsupported(const flexcl_model *m, const char *what)
                             "model '%s' has no %s", m->ops->name, what);
 }
 
+flexcl_code flexcl_chain_set_state(const flexcl_model *m, flexcl_chain *c, size_t b,
+                                   const double *in)
+{
+    if (!m->ops->state_set) return unsupported(m, "chain state restore (state_set)");
+    if (b >= c->batch)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "chain state %zu of a batch of %zu", b, c->batch);
+    m->ops->state_set(m->impl, c->impl, b, in);
+    return FLEXCL_OK;
+}
+
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,
                                      const float *const *rows,

@@ -116,3 +116,64 @@ done:
     free(counts);
     return err;
 }
+
+flexcl_code flexcl_moments_allmerge_blocks(const flexcl_moments *blocks, int n_local,
+                                           MPI_Comm comm, flexcl_moments *out)
+{
+    flexcl_code err = FLEXCL_OK;
+    int size = 1;
+    int *n_of = NULL, *cnt = NULL, *disp = NULL, *cnt_c = NULL, *disp_c = NULL;
+    double *mine = NULL, *all = NULL;
+    uint64_t *my_counts = NULL, *counts = NULL;
+    size_t d = out->dim;
+    FLEXCL_MPI(MPI_Comm_size(comm, &size));
+    FLEXCL_ALLOC(n_of, (size_t)size);
+    FLEXCL_MPI(MPI_Allgather(&n_local, 1, MPI_INT, n_of, 1, MPI_INT, comm));
+    FLEXCL_ALLOC(cnt, (size_t)size);
+    FLEXCL_ALLOC(disp, (size_t)size);
+    FLEXCL_ALLOC(cnt_c, (size_t)size);
+    FLEXCL_ALLOC(disp_c, (size_t)size);
+    size_t total = 0;
+    for (int r = 0; r < size; ++r) {
+        FLEXCL_CHECK((double)n_of[r] * 2.0 * (double)d < 2147483647.0, FLEXCL_ERR_ARG,
+                     "moments: %d blocks of dimension %zu are too many to gather", n_of[r], d);
+        cnt[r] = (int)(2 * d * (size_t)n_of[r]);
+        disp[r] = (int)(2 * d * total);
+        cnt_c[r] = n_of[r];
+        disp_c[r] = (int)total;
+        total += (size_t)n_of[r];
+    }
+    FLEXCL_CHECK(2.0 * (double)d * (double)total < 2147483647.0, FLEXCL_ERR_ARG,
+                 "moments: %zu blocks of dimension %zu are too many to gather", total, d);
+    FLEXCL_ALLOC(mine, 2 * d * (size_t)(n_local > 0 ? n_local : 1));
+    FLEXCL_ALLOC(my_counts, (size_t)(n_local > 0 ? n_local : 1));
+    for (int b = 0; b < n_local; ++b) {
+        FLEXCL_CHECK(blocks[b].dim == d, FLEXCL_ERR_ARG,
+                     "moments: block %d has dimension %zu, expected %zu", b, blocks[b].dim, d);
+        memcpy(mine + 2 * d * (size_t)b, blocks[b].mean, d * sizeof *mine);
+        memcpy(mine + 2 * d * (size_t)b + d, blocks[b].m2, d * sizeof *mine);
+        my_counts[b] = blocks[b].count;
+    }
+    FLEXCL_ALLOC(all, 2 * d * (total > 0 ? total : 1));
+    FLEXCL_ALLOC(counts, total > 0 ? total : 1);
+    FLEXCL_MPI(MPI_Allgatherv(mine, (int)(2 * d * (size_t)n_local), MPI_DOUBLE, all, cnt, disp,
+                              MPI_DOUBLE, comm));
+    FLEXCL_MPI(MPI_Allgatherv(my_counts, n_local, MPI_UINT64_T, counts, cnt_c, disp_c,
+                              MPI_UINT64_T, comm));
+    flexcl_moments_reset(out);
+    for (size_t b = 0; b < total; ++b) {
+        flexcl_moments part = {d, counts[b], all + 2 * d * b, all + 2 * d * b + d};
+        flexcl_moments_merge(out, &part);
+    }
+done:
+    free(n_of);
+    free(cnt);
+    free(disp);
+    free(cnt_c);
+    free(disp_c);
+    free(mine);
+    free(all);
+    free(my_counts);
+    free(counts);
+    return err;
+}

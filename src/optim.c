@@ -75,3 +75,23 @@ void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double 
 }
 
 unsigned long long flexcl_optim_count(const flexcl_optim *o) { return o->t; }
+
+size_t flexcl_optim_state_size(const flexcl_optim *o)
+{
+    return o->s.kind == FLEXCL_OPTIM_ADAM ? 2 * o->n : 0;
+}
+
+void flexcl_optim_state_get(const flexcl_optim *o, double *state)
+{
+    if (o->s.kind != FLEXCL_OPTIM_ADAM) return;
+    memcpy(state, o->m, o->n * sizeof *state);
+    memcpy(state + o->n, o->v, o->n * sizeof *state);
+}
+
+void flexcl_optim_state_set(flexcl_optim *o, const double *state, unsigned long long count)
+{
+    o->t = count;
+    if (o->s.kind != FLEXCL_OPTIM_ADAM) return;
+    memcpy(o->m, state, o->n * sizeof *state);
+    memcpy(o->v, state + o->n, o->n * sizeof *state);
+}

@@ -4,17 +4,27 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "kernels.h"
 #include "model_impl.h"
 
 /* Exact sums are split into this many fixed blocks whatever the thread
  * count, and the blocks are combined in order: bitwise reproducible. */
 enum { EXACT_BLOCKS = 64 };
-/* Below this many multiply-adds a plain loop beats a BLAS call. */
-enum { BLAS_MIN_WORK = 8192 };
+/* The batched (OpenBLAS) path runs for minibatches of at least
+ * BLAS_MIN_BATCH chains of models with at least BLAS_MIN_SIDE visible and
+ * hidden units; everything else takes the chains path. */
+enum { BLAS_MIN_BATCH = 32, BLAS_MIN_SIDE = 32 };
+/* Units per OpenMP work item (chains per item = BLOCK_UNITS / max(nv, nh)). */
+enum { BLOCK_UNITS = 2048 };
+/* The chains path keeps a transposed copy of W for models up to this many
+ * weights and uses it from TRANSPOSE_MIN_BATCH chains on. */
+enum { TRANSPOSE_MAX_WEIGHTS = 1 << 16, TRANSPOSE_MIN_BATCH = 4 };
+
 
 typedef struct {
     size_t nv, nh, n_classes, P;
@@ -27,14 +37,17 @@ typedef struct {
     double *cache_cdf;
     int cache_valid;
     int cache_over_hidden;
+    flexcl_rbm_path path; /* sweep path (flexcl_rbm_set_path) */
+    int threads;          /* OpenMP threads of the sweeps; 0 = OpenMP's default */
 } rbm;
 
 typedef struct {
     size_t B;
     double *v;   /* B x nv */
     double *h;   /* B x nh */
-    double *act; /* B x max(nv, nh) */
-    double *u;   /* B x max(nv, nh) */
+    double *act; /* B x max(nv, nh) scratch, rows rounded up to work items */
+    double *u;   /* the same, for uniforms */
+    double *wt;  /* Wᵀ (nv x nh) scratch of the chains path; NULL for large models */
 } rbm_chain;
 
 static inline double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -51,6 +64,13 @@ static double *a_of(const rbm *r)
     return r->visible_bias ? r->theta + r->nh * r->nv + r->nh : NULL;
 }
 
+/* OpenBLAS serial from here on (see tiling(): OpenBLAS's threaded GEMM
+ * rounds differently at different thread counts). Outside parallel regions only. */
+static void blas_serial(void)
+{
+    if (!omp_in_parallel() && openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
 static flexcl_code rbm_create(const flexcl_model_settings *s, size_t dim,
                               size_t n_classes, void **impl)
 {
@@ -65,6 +85,9 @@ static flexcl_code rbm_create(const flexcl_model_settings *s, size_t dim,
     r->visible_bias = s->visible_bias;
     r->init_sigma = s->init_sigma;
     r->P = r->nh * r->nv + r->nh + (r->visible_bias ? r->nv : 0);
+    r->path = FLEXCL_RBM_PATH_AUTO;
+    r->threads = 0;
+    blas_serial();
     FLEXCL_ALLOC(r->theta, r->P);
     FLEXCL_ALLOC(r->cache_theta, r->P);
     *impl = r;
@@ -115,40 +138,43 @@ static void rbm_learnable(const void *impl, unsigned char *mask)
     memset(mask, 1, ((const rbm *)impl)->P);
 }
 
+static void chain_free(rbm_chain *c)
+{
+    if (!c) return;
+    free(c->v);
+    free(c->h);
+    free(c->act);
+    free(c->u);
+    free(c->wt);
+    free(c);
+}
+
+static size_t chain_block(const rbm *r);
+
 static flexcl_code rbm_chain_create(const void *impl, size_t batch, void **out)
 {
     flexcl_code err = FLEXCL_OK;
     const rbm *r = impl;
     rbm_chain *c = NULL;
-    size_t wide = r->nv > r->nh ? r->nv : r->nh;
+    size_t wide = r->nv > r->nh ? r->nv : r->nh, per = chain_block(r);
+    /* Scratch rows rounded up to whole work items: the chains path uses
+     * item-sized slots of it, one per thread (see sweep_chains). */
+    size_t rows = (batch + per - 1) / per * per;
     FLEXCL_ALLOC(c, 1);
     c->B = batch;
     FLEXCL_ALLOC(c->v, batch * r->nv);
     FLEXCL_ALLOC(c->h, batch * r->nh);
-    FLEXCL_ALLOC(c->act, batch * wide);
-    FLEXCL_ALLOC(c->u, batch * wide);
+    FLEXCL_ALLOC(c->act, rows * wide);
+    FLEXCL_ALLOC(c->u, rows * wide);
+    if (r->nv * r->nh <= TRANSPOSE_MAX_WEIGHTS) FLEXCL_ALLOC(c->wt, r->nv * r->nh);
     *out = c;
     c = NULL;
 done:
-    if (c) {
-        free(c->v);
-        free(c->h);
-        free(c->act);
-        free(c->u);
-        free(c);
-    }
+    chain_free(c);
     return err;
 }
 
-static void rbm_chain_destroy(void *chain)
-{
-    rbm_chain *c = chain;
-    free(c->v);
-    free(c->h);
-    free(c->act);
-    free(c->u);
-    free(c);
-}
+static void rbm_chain_destroy(void *chain) { chain_free(chain); }
 
 static void rbm_chain_copy(const void *impl, void *dst, const void *src)
 {
@@ -203,74 +229,261 @@ static flexcl_code rbm_chain_reset(void *impl, void *chain, const float *const *
     return FLEXCL_OK;
 }
 
-/* act (B x nh) = V Wᵀ + c */
-static void hidden_input(const rbm *r, const rbm_chain *c)
+/* ---- Gibbs sweeps ---------------------------------------------------------
+ *
+ * Two paths compute the same sweep (SPEC §3):
+ *   batched  minibatches of image-sized models: each layer's input for the
+ *            whole batch is DGEMM (V Wᵀ or H W) as serial OpenBLAS calls on
+ *            fixed output tiles, OpenMP over tiles (see tiling()), then the
+ *            units are drawn block by block, OpenMP over blocks;
+ *   chains   small models and small batches: everything per block of chains
+ *            (inputs by flexcl_kern_affine, draws, sampling), OpenMP over
+ *            blocks of chains.
+ * Which path runs depends only on the shape (and flexcl_rbm_set_path), never
+ * on the thread count. Every unit is drawn from its own Philox number
+ * (step, purpose, chain·units + unit) by flexcl_kern_uniform and decided by
+ * flexcl_kern_sample, both bitwise equal to their scalar references, and no
+ * chain's numbers depend on another chain's, so how chains are split over
+ * threads never changes a bit. OpenBLAS's own threaded GEMM is not
+ * thread-count invariant (tiling() says why), so the batched path fixes its
+ * tiles by the shape and calls OpenBLAS serially on each: its bits do not
+ * depend on the thread count either; tests/kernels checks both paths at 1
+ * and 2 threads. The two paths
+ * agree in every sampled unit except where a unit's σ lies within a few
+ * ulps of its uniform (the two sums round differently): tests/kernels
+ * checks that they agree on every unit of its runs. */
+
+/* Chains per OpenMP work item of the chains path and units per work item of
+ * the batched path's sampling: work items are fixed by the shape alone. */
+static size_t chain_block(const rbm *r)
+{
+    size_t wide = r->nv > r->nh ? r->nv : r->nh;
+    size_t b = BLOCK_UNITS / wide;
+    return b ? b : 1;
+}
+
+static int use_batched(const rbm *r, size_t B)
+{
+    if (r->path == FLEXCL_RBM_PATH_BATCHED) return 1;
+    if (r->path == FLEXCL_RBM_PATH_CHAINS) return 0;
+    return B >= BLAS_MIN_BATCH && r->nv >= BLAS_MIN_SIDE && r->nh >= BLAS_MIN_SIDE;
+}
+
+/* OpenMP threads for a loop of n work items: at most one per item, and 1
+ * when nested inside another parallel region (the learners' loop). */
+static int team_size(const rbm *r, size_t n_items)
+{
+    if (n_items < 2 || omp_in_parallel()) return 1;
+    int t = r->threads > 0 ? r->threads : omp_get_max_threads();
+    if ((size_t)t > n_items) t = (int)n_items;
+    return t < 1 ? 1 : t;
+}
+
+/* Output tiles of the batched path's GEMMs. OpenBLAS 0.3.21's threaded
+ * GEMM (level3_thread.c) splits the inner dimension at other points than
+ * its serial GEMM (level3.c), so its results change with OpenBLAS's thread
+ * count (tests/kernels shows it on the CD-1 shapes). The batched path
+ * therefore runs OpenBLAS single-threaded on tiles fixed by the shape alone
+ * (columns of V Wᵀ and H W, rows of Hᵀ V), OpenMP over tiles: each tile is
+ * one serial GEMM whatever thread computes it, so the bits never depend on
+ * the thread count. An even number of tiles of 192 to 384 columns (rows):
+ * narrower tiles cost serial OpenBLAS speed (8 tiles of 98 columns of the
+ * 100 x 784 x 500 product: 15% slower than one call; 2 tiles: 1%), and an
+ * even count keeps 2 threads balanced. */
+static void tiling(size_t n, size_t *n_tiles, size_t *width)
+{
+    size_t t = 2 * (n / 384 > 1 ? n / 384 : 1);
+    if (t > n) t = n;
+    *n_tiles = t;
+    *width = (n + t - 1) / t;
+    *n_tiles = (n + *width - 1) / *width;
+}
+
+/* act (B x nh) = V Wᵀ + c for the whole batch, tile k of the hidden units. */
+static void hidden_tile(const rbm *r, const rbm_chain *c, size_t j0, size_t j1)
 {
     const double *W = W_of(r), *cb = c_of(r);
     size_t B = c->B, nv = r->nv, nh = r->nh;
-    if (B * nv * nh >= BLAS_MIN_WORK) {
-        for (size_t b = 0; b < B; ++b) memcpy(c->act + b * nh, cb, nh * sizeof *cb);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)nh,
-                    (int)nv, 1.0, c->v, (int)nv, W, (int)nv, 1.0, c->act, (int)nh);
-        return;
-    }
-    for (size_t b = 0; b < B; ++b) {
-        const double *v = c->v + b * nv;
-        for (size_t j = 0; j < nh; ++j) {
-            const double *w = W + j * nv;
-            double x = cb[j];
-            for (size_t i = 0; i < nv; ++i) x += w[i] * v[i];
-            c->act[b * nh + j] = x;
-        }
-    }
+    for (size_t b = 0; b < B; ++b) memcpy(c->act + b * nh + j0, cb + j0, (j1 - j0) * sizeof *cb);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)(j1 - j0), (int)nv, 1.0,
+                c->v, (int)nv, W + j0 * nv, (int)nv, 1.0, c->act + j0, (int)nh);
 }
 
-/* act (B x nv) = H W + a */
-static void visible_input(const rbm *r, const rbm_chain *c)
+/* act (B x nv) = H W + a for the whole batch, visible units [i0, i1). */
+static void visible_tile(const rbm *r, const rbm_chain *c, size_t i0, size_t i1)
 {
     const double *W = W_of(r), *a = a_of(r);
     size_t B = c->B, nv = r->nv, nh = r->nh;
     for (size_t b = 0; b < B; ++b) {
-        double *x = c->act + b * nv;
-        if (a) memcpy(x, a, nv * sizeof *a);
-        else memset(x, 0, nv * sizeof *x);
+        double *x = c->act + b * nv + i0;
+        if (a) memcpy(x, a + i0, (i1 - i0) * sizeof *a);
+        else memset(x, 0, (i1 - i0) * sizeof *x);
     }
-    if (B * nv * nh >= BLAS_MIN_WORK) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)nv,
-                    (int)nh, 1.0, c->h, (int)nh, W, (int)nv, 1.0, c->act, (int)nv);
-        return;
-    }
-    for (size_t b = 0; b < B; ++b) {
-        const double *h = c->h + b * nh;
-        double *x = c->act + b * nv;
-        for (size_t j = 0; j < nh; ++j) {
-            if (h[j] == 0.0) continue;
-            const double *w = W + j * nv;
-            for (size_t i = 0; i < nv; ++i) x[i] += w[i];
-        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)(i1 - i0), (int)nh, 1.0,
+                c->h, (int)nh, W + i0, (int)nv, 1.0, c->act + i0, (int)nv);
+}
+
+/* gW[j0:j1, :] += s H[:, j0:j1]ᵀ V. */
+static void stats_tile(const rbm *r, const rbm_chain *c, double s, double *gW, size_t j0,
+                       size_t j1)
+{
+    size_t B = c->B, nv = r->nv, nh = r->nh;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(j1 - j0), (int)nv, (int)B, s,
+                c->h + j0, (int)nh, c->v, (int)nv, 1.0, gW + j0 * nv, (int)nv);
+}
+
+enum { GEMM_HIDDEN, GEMM_VISIBLE, GEMM_STATS };
+
+/* One of the batched path's GEMMs, tile by tile. */
+static void gemm_tiles(const rbm *r, const rbm_chain *c, int which, double s, double *gW)
+{
+    size_t n = which == GEMM_VISIBLE ? r->nv : r->nh, n_tiles, width;
+    tiling(n, &n_tiles, &width);
+    blas_serial();
+    int nt = team_size(r, n_tiles);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) default(none) \
+    shared(r, c, which, s, gW, n, n_tiles, width)
+    for (size_t k = 0; k < n_tiles; ++k) {
+        size_t lo = k * width, hi = lo + width < n ? lo + width : n;
+        if (which == GEMM_HIDDEN) hidden_tile(r, c, lo, hi);
+        else if (which == GEMM_VISIBLE) visible_tile(r, c, lo, hi);
+        else stats_tile(r, c, s, gW, lo, hi);
     }
 }
 
-/* out[k] = 1 when σ(act[k]) ≥ u[k], else 0 (the authors' rule). */
-static void sample_units(const double *act, const double *u, size_t n, double *out)
+static void hidden_input(const rbm *r, const rbm_chain *c)
 {
-    for (size_t k = 0; k < n; ++k) out[k] = sigmoid(act[k]) >= u[k] ? 1.0 : 0.0;
+    gemm_tiles(r, c, GEMM_HIDDEN, 0.0, NULL);
+}
+
+static void visible_input(const rbm *r, const rbm_chain *c)
+{
+    gemm_tiles(r, c, GEMM_VISIBLE, 0.0, NULL);
+}
+
+/* Draw units [first, first + n) of (step, purpose) and decide them:
+ * out[k] = 1 when σ(act[k]) >= u, else 0 (the authors' rule). */
+static void draw_units(const flexcl_stream *s, uint64_t step, uint32_t purpose,
+                       uint64_t first, size_t n, const double *act, double *u, double *out)
+{
+    flexcl_kern_uniform(s, step, purpose, first, n, u);
+    flexcl_kern_sample(act, u, n, out);
+}
+
+/* Hidden input of one chain without Wᵀ: act[j] = c_j + Σ_i W_ji v_i as dot
+ * products, each sum in the order i = 0, 1, ... (what flexcl_kern_affine
+ * computes from Wᵀ, bit for bit; the library is ISO C, so no multiply and
+ * add are fused). */
+static void chain_hidden_dot(const double *W, const double *cb, const double *v, size_t nv,
+                             size_t nh, double *act)
+{
+    for (size_t j = 0; j < nh; ++j) {
+        const double *w = W + j * nv;
+        double x = cb[j];
+        for (size_t i = 0; i < nv; ++i) x += w[i] * v[i];
+        act[j] = x;
+    }
+}
+
+/* The chains path on chains [b0, b1): hidden units given v, then (negative
+ * phase) visible units given h, all per chain. The inputs come from
+ * flexcl_kern_affine (bias + Wᵀ v with wt = Wᵀ, a + W h), whose sums run in
+ * the scalar loops' order; a visible sum adds W_ji · 0 where the scalar
+ * loop skips h_j = 0, which changes at most the sign of a zero input (σ is
+ * the same). */
+static void sweep_chains(const rbm *r, rbm_chain *c, size_t b0, size_t b1,
+                         flexcl_phase phase, const flexcl_stream *s, uint64_t step,
+                         const double *wt, size_t slot)
+{
+    const double *W = W_of(r), *cb = c_of(r), *a = a_of(r);
+    size_t nv = r->nv, nh = r->nh, n = b1 - b0;
+    /* The calling thread's scratch slot (one work item of act and u, either
+     * layer packed): reused from item to item, so it stays in L1, and no
+     * other thread touches it. */
+    size_t wide = nv > nh ? nv : nh, room = chain_block(r) * wide;
+    double *act = c->act + slot * room, *u = c->u + slot * room;
+    if (wt) {
+        flexcl_kern_affine(wt, cb, c->v + b0 * nv, n, nv, nh, act);
+    } else {
+        for (size_t b = b0; b < b1; ++b)
+            chain_hidden_dot(W, cb, c->v + b * nv, nv, nh, act + (b - b0) * nh);
+    }
+    draw_units(s, step, FLEXCL_RNG_HIDDEN, b0 * nh, n * nh, act, u, c->h + b0 * nh);
+    if (phase != FLEXCL_PHASE_NEGATIVE) return;
+    flexcl_kern_affine(W, a, c->h + b0 * nh, n, nh, nv, act);
+    draw_units(s, step, FLEXCL_RNG_VISIBLE, b0 * nv, n * nv, act, u, c->v + b0 * nv);
+}
+
+static void step_chains(const rbm *r, rbm_chain *c, flexcl_phase phase,
+                        const flexcl_stream *s, uint64_t step)
+{
+    size_t B = c->B, nv = r->nv, nh = r->nh, per = chain_block(r);
+    size_t n_items = (B + per - 1) / per;
+    /* Wᵀ pays for itself from a few chains on; it is rebuilt every step
+     * because θ may have changed since the last one. */
+    const double *wt = NULL;
+    if (c->wt && B >= TRANSPOSE_MIN_BATCH) {
+        const double *W = W_of(r);
+        for (size_t j = 0; j < nh; ++j)
+            for (size_t i = 0; i < nv; ++i) c->wt[i * nh + j] = W[j * nv + i];
+        wt = c->wt;
+    }
+    int nt = team_size(r, n_items);
+    if (nt == 1) { /* block by block all the same: the scratch stays in L1 */
+        for (size_t b0 = 0; b0 < B; b0 += per)
+            sweep_chains(r, c, b0, b0 + per < B ? b0 + per : B, phase, s, step, wt, 0);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) default(none) \
+    shared(r, c, phase, s, step, wt, n_items, per, B)
+    for (size_t k = 0; k < n_items; ++k) {
+        size_t b0 = k * per, b1 = b0 + per < B ? b0 + per : B;
+        sweep_chains(r, c, b0, b1, phase, s, step, wt, (size_t)omp_get_thread_num());
+    }
+}
+
+/* Draw every unit of one layer of the batch from act, block by block. */
+static void draw_layer(const rbm *r, rbm_chain *c, size_t units, uint32_t purpose,
+                       const flexcl_stream *s, uint64_t step, double *out)
+{
+    size_t B = c->B, per = chain_block(r);
+    size_t n_items = (B + per - 1) / per;
+    int nt = team_size(r, n_items);
+    size_t room = per * (r->nv > r->nh ? r->nv : r->nh); /* a thread's slot of u */
+    if (nt == 1) {
+        for (size_t b0 = 0; b0 < B; b0 += per) {
+            size_t first = b0 * units, n = ((b0 + per < B ? b0 + per : B) - b0) * units;
+            draw_units(s, step, purpose, first, n, c->act + first, c->u, out + first);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) default(none) \
+    shared(c, s, step, purpose, out, n_items, per, B, units, room)
+    for (size_t k = 0; k < n_items; ++k) {
+        size_t b0 = k * per, b1 = b0 + per < B ? b0 + per : B;
+        size_t first = b0 * units, n = (b1 - b0) * units;
+        double *u = c->u + (size_t)omp_get_thread_num() * room;
+        draw_units(s, step, purpose, first, n, c->act + first, u, out + first);
+    }
+}
+
+static void step_batched(const rbm *r, rbm_chain *c, flexcl_phase phase,
+                         const flexcl_stream *s, uint64_t step)
+{
+    hidden_input(r, c);
+    draw_layer(r, c, r->nh, FLEXCL_RNG_HIDDEN, s, step, c->h);
+    if (phase != FLEXCL_PHASE_NEGATIVE) return;
+    visible_input(r, c);
+    draw_layer(r, c, r->nv, FLEXCL_RNG_VISIBLE, s, step, c->v);
 }
 
 static flexcl_code rbm_step(void *impl, void *chain, flexcl_phase phase,
                             const flexcl_stream *s, uint64_t step)
 {
-    rbm *r = impl;
+    const rbm *r = impl;
     rbm_chain *c = chain;
-    size_t nh = c->B * r->nh, nv = c->B * r->nv;
-    hidden_input(r, c);
-    flexcl_stream_uniform(s, step, FLEXCL_RNG_HIDDEN, 0, nh, c->u);
-    sample_units(c->act, c->u, nh, c->h);
-    if (phase == FLEXCL_PHASE_NEGATIVE) {
-        visible_input(r, c);
-        flexcl_stream_uniform(s, step, FLEXCL_RNG_VISIBLE, 0, nv, c->u);
-        sample_units(c->act, c->u, nv, c->v);
-    }
+    if (use_batched(r, c->B)) step_batched(r, c, phase, s, step);
+    else step_chains(r, c, phase, s, step);
     return FLEXCL_OK;
 }
 
@@ -283,9 +496,8 @@ static void rbm_stats_axpy(const void *impl, const void *chain,
     size_t B = c->B, nv = r->nv, nh = r->nh;
     double s = w / (double)B;
     double *gW = g, *gc = g + nh * nv;
-    if (B * nv * nh >= BLAS_MIN_WORK) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nh, (int)nv,
-                    (int)B, s, c->h, (int)nh, c->v, (int)nv, 1.0, gW, (int)nv);
+    if (use_batched(r, B)) {
+        gemm_tiles(r, c, GEMM_STATS, s, gW);
     } else {
         for (size_t b = 0; b < B; ++b) {
             const double *h = c->h + b * nh, *v = c->v + b * nv;
@@ -427,6 +639,27 @@ done:
 static const rbm *rbm_of(const flexcl_model *m)
 {
     return m && m->ops == &flexcl_rbm_ops ? m->impl : NULL;
+}
+
+flexcl_code flexcl_rbm_set_path(flexcl_model *m, flexcl_rbm_path path)
+{
+    rbm *r = m && m->ops == &flexcl_rbm_ops ? m->impl : NULL;
+    if (!r || (path != FLEXCL_RBM_PATH_AUTO && path != FLEXCL_RBM_PATH_BATCHED &&
+               path != FLEXCL_RBM_PATH_CHAINS))
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model is not an RBM or sweep path %d is unknown", (int)path);
+    r->path = path;
+    return FLEXCL_OK;
+}
+
+flexcl_code flexcl_rbm_set_threads(flexcl_model *m, int threads)
+{
+    rbm *r = m && m->ops == &flexcl_rbm_ops ? m->impl : NULL;
+    if (!r || threads < 0)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model is not an RBM or threads = %d < 0", threads);
+    r->threads = threads;
+    return FLEXCL_OK;
 }
 
 flexcl_code flexcl_rbm_shape(const flexcl_model *m, size_t *n_visible,
@@ -636,8 +869,7 @@ static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
         FLEXCL_CHECK(rows != NULL, FLEXCL_ERR_ARG, "a positive phase needs data rows");
         load_rows(r, c, rows);
         hidden_input(r, c);
-        flexcl_stream_uniform(s, step, FLEXCL_RNG_EQUILIBRIUM, 0, c->B * r->nh, c->u);
-        sample_units(c->act, c->u, c->B * r->nh, c->h);
+        draw_units(s, step, FLEXCL_RNG_EQUILIBRIUM, 0, c->B * r->nh, c->act, c->u, c->h);
         goto done;
     }
     FLEXCL_CALL(ensure_cdf(r));
@@ -653,8 +885,7 @@ static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
         for (size_t j = 0; j < r->nh; ++j) c->h[b * r->nh + j] = (double)(lo >> j & 1u);
     }
     visible_input(r, c);
-    flexcl_stream_uniform(s, step, FLEXCL_RNG_EQUILIBRIUM, c->B, c->B * r->nv, c->u);
-    sample_units(c->act, c->u, c->B * r->nv, c->v);
+    draw_units(s, step, FLEXCL_RNG_EQUILIBRIUM, c->B, c->B * r->nv, c->act, c->u, c->v);
 done:
     return err;
 }
@@ -704,6 +935,17 @@ done:
     return err;
 }
 
+/* Restore state b (v then h, the layout of rbm_state_get). v and h are all a
+ * chain carries between steps (act and u are scratch), so a restored chain
+ * continues bitwise as the saved one: checkpoints need nothing more. */
+static void rbm_state_set(const void *impl, void *chain, size_t b, const double *in)
+{
+    const rbm *r = impl;
+    rbm_chain *c = chain;
+    memcpy(c->v + b * r->nv, in, r->nv * sizeof *in);
+    memcpy(c->h + b * r->nh, in + r->nv, r->nh * sizeof *in);
+}
+
 const flexcl_model_ops flexcl_rbm_ops = {
     .name = "rbm",
     .create = rbm_create,
@@ -726,4 +968,5 @@ const flexcl_model_ops flexcl_rbm_ops = {
     .equilibrium = rbm_equilibrium,
     .exact_gradient = rbm_exact_gradient,
     .evaluate = rbm_evaluate,
+    .state_set = rbm_state_set,
 };

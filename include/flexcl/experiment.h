@@ -8,10 +8,17 @@
  *
  * Work is split into run.chains chains of contiguous sample ranges; chain c
  * draws from the Philox stream (seed, point, c), and chains are spread over
- * the ranks of comm in contiguous blocks and over OpenMP threads. Moments are
- * merged in chain order within a rank and in rank order across ranks, so the
- * results do not depend on the thread count, and the samples themselves do
- * not depend on the rank count. The layout written is docs/schema.md.
+ * the ranks of comm in contiguous blocks and over OpenMP threads. The
+ * chains' moments are merged one chain at a time in chain order on every
+ * rank, so neither the samples nor the moments depend on the thread or rank
+ * count. The layout written is docs/schema.md.
+ *
+ * A run is start → advance (any number of times) → finish. Between two
+ * advances the state can be checkpointed (docs/checkpoint.md): every
+ * chain's position, step counter, persistent chain state and moments so
+ * far, and the raw samples so far. Chains draw their samples in a fixed
+ * sequence, so how a run is cut into advances, and where it is
+ * checkpointed and resumed, never changes a bit of the result.
  */
 #ifndef FLEXCL_EXPERIMENT_H
 #define FLEXCL_EXPERIMENT_H
@@ -19,6 +26,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "flexcl/checkpoint.h"
 #include "flexcl/data.h"
 #include "flexcl/error.h"
 #include "flexcl/job.h"
@@ -42,11 +50,55 @@ flexcl_code flexcl_theta0_make(MPI_Comm comm, const flexcl_settings *s,
 typedef struct flexcl_experiment_result flexcl_experiment_result;
 
 /* Run the experiment of s->run.experiment (isd_variance or aol_bias) for grid
- * point `point` at the parameters of m (θ₀, left unchanged). Collective on
- * comm. Release the result with flexcl_experiment_result_destroy. */
+ * point `point` at the parameters of m (θ₀, left unchanged): start, advance
+ * to the end, finish. Collective on comm. Release the result with
+ * flexcl_experiment_result_destroy. */
 flexcl_code flexcl_experiment_run(MPI_Comm comm, const flexcl_settings *s,
                                   uint64_t point, const flexcl_data *d,
                                   flexcl_model *m, flexcl_experiment_result **out);
+
+typedef struct flexcl_experiment_state flexcl_experiment_state;
+
+/* Prepare the experiment of s->run.experiment for grid point `point` at θ₀ =
+ * m's parameters: this rank's chains, started (in exact equilibrium when the
+ * model allows it), no sample drawn. s is copied; d and m are borrowed, must
+ * outlive the state, and m must not change while it lives. comm is
+ * duplicated. Collective on comm. */
+flexcl_code flexcl_experiment_start(MPI_Comm comm, const flexcl_settings *s,
+                                    uint64_t point, const flexcl_data *d,
+                                    flexcl_model *m, flexcl_experiment_state **out);
+
+/* Samples per chain drawn so far, and left to draw by the longest chain
+ * (⌈N/C⌉ minus that; 0 when the experiment is complete). The same on every
+ * rank. Not collective. */
+uint64_t flexcl_experiment_progress(const flexcl_experiment_state *x);
+uint64_t flexcl_experiment_remaining(const flexcl_experiment_state *x);
+
+/* Every chain draws its next n samples (a chain at its end draws fewer):
+ * OpenMP over this rank's chains. Collective (ranks agree on failure). */
+flexcl_code flexcl_experiment_advance(flexcl_experiment_state *x, uint64_t n);
+
+/* Merge the chains' moments (in chain order, on every rank) and hand over
+ * the result (*out, owned by the caller). Fails with FLEXCL_ERR_ARG while
+ * samples remain. Collective. */
+flexcl_code flexcl_experiment_finish(flexcl_experiment_state *x,
+                                     flexcl_experiment_result **out);
+
+/* Save the state between advances into the checkpoint being written (the
+ * datasets and attributes under "experiment/", rows indexed by chain and by
+ * sample, so the checkpoint can be resumed on another rank count).
+ * FLEXCL_ERR_UNSUPPORTED when the model cannot restore chain states.
+ * Collective. */
+flexcl_code flexcl_experiment_checkpoint_write(flexcl_experiment_state *x,
+                                               flexcl_checkpoint *ck);
+/* Restore it into a state just started with the same settings and θ₀. A
+ * checkpoint of other sample, chain or parameter counts, or drawn at
+ * another θ₀, fails with FLEXCL_ERR_JOB naming the file. Collective. */
+flexcl_code flexcl_experiment_checkpoint_read(flexcl_experiment_state *x,
+                                              flexcl_checkpoint *ck);
+
+/* NULL-safe; sets *x to NULL. Collective (frees the duplicated communicator). */
+void flexcl_experiment_state_destroy(flexcl_experiment_state **x);
 
 /* Write the result's datasets into the existing group `group` of r (the
  * layout of docs/schema.md). Collective on r's communicator. */

@@ -19,10 +19,53 @@
  *
  * Positive phases take the next data rows in an order that is reshuffled
  * every epoch from the learner's stream; nothing else is reset at a switch.
- * Learners never synchronise phases. With average_every = A > 0 the learners
- * of a communicator average θ every A steps of their local clocks (all
- * learners run the same number of steps, so they meet); the sum is taken in
- * rank order on every rank, so every rank holds bitwise the same θ.
+ * Learners never synchronise phases.
+ *
+ * Parameter averaging (SPEC §5). With average_every = A > 0 the G learners
+ * of a communicator (G = ranks × L) average θ at the averaging points
+ * t_k = k·A, k = 1, 2, … of their local clocks (every learner runs the same
+ * number of steps, so they meet there). The mean is
+ *     μ_k = (1/G) Σ_{j=0}^{G−1} θ_j(t_k),
+ * summed in global learner order on every rank after an MPI_Allgather (never
+ * a floating-point MPI_Allreduce), so every rank computes bitwise the same
+ * μ_k whatever the rank count, thread count or MPI's algorithms.
+ *   blocking    at t_k every learner's θ is replaced by μ_k: right after an
+ *               averaging point all learners on all ranks hold bitwise the
+ *               same θ.
+ *   overlapped  at t_k each learner keeps a snapshot s_i = θ_i(t_k) and the
+ *               snapshots travel in a non-blocking MPI_Iallgather while the
+ *               learners keep running. The average is applied at the fixed
+ *               step t_k + D, D = ⌈A/2⌉ (1 ≤ D ≤ A), whenever the
+ *               collective actually completed, as the delta
+ *                   θ_i ← θ_i + (μ_k − s_i),
+ *               so the learner keeps the progress it made during the D
+ *               stale steps. (In exact arithmetic the learners' mean is
+ *               unchanged by the delta and their spread drops to the spread
+ *               of those D steps' progress; the learners are not equal
+ *               after it.) When D = A (A = 1) the average applied at t_{k+1}
+ *               comes before the snapshot taken there. An average whose
+ *               step t_k + D lies beyond the run's last step is never
+ *               applied. Because the step of application is fixed, results
+ *               never depend on when the communication finished.
+ * A = 0 means independent replicas: learner k then runs exactly as a lone
+ * learner with the same learner id (id_offset below).
+ *
+ * Spread. Before each average is applied, the RMS distance of every
+ * learner's averaged parameters to their mean, d_j = ‖θ_j − μ‖ / √P, is
+ * computed (for overlapped: of the snapshots s_j), and the mean and maximum
+ * over the G learners are kept per averaging point
+ * (flexcl_learner_averages); the driver writes them next to the learning
+ * curve (docs/schema.md, curve/spread).
+ *
+ * Checkpoints. flexcl_learner_checkpoint_write saves every learner's θ,
+ * chain states, two_term's held G⁺, optimiser state, clocks (steps, phases,
+ * updates, the current phase's type and remaining steps, data epoch and
+ * cursor, the current positive phase's data rows) and the averaging state
+ * (an overlapped average in flight included, as its snapshots) and the
+ * spread history; flexcl_learner_checkpoint_read restores them into fresh
+ * learners created with the same settings, after which the run continues
+ * bitwise as if never interrupted (Philox counters are derived from the
+ * step counters, so those are the random streams' state).
  */
 #ifndef FLEXCL_LEARNER_H
 #define FLEXCL_LEARNER_H
@@ -31,6 +74,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flexcl/checkpoint.h"
 #include "flexcl/data.h"
 #include "flexcl/error.h"
 #include "flexcl/model.h"
@@ -88,20 +132,40 @@ void flexcl_estimator_weights(flexcl_weights mode, double b, double *w_pos,
 uint64_t flexcl_phase_length(flexcl_phase_law law, double tau, int halfwidth,
                              double u);
 
+typedef enum {
+    FLEXCL_AVERAGING_BLOCKING = 0,  /* replace θ by the mean at t_k (default) */
+    FLEXCL_AVERAGING_OVERLAPPED = 1 /* non-blocking; delta applied at t_k + ⌈A/2⌉ */
+} flexcl_averaging;
+
+/* "blocking", "overlapped". */
+const char *flexcl_averaging_name(flexcl_averaging a);
+/* The stale delay D = ⌈A/2⌉ of overlapped averaging (0 when A = 0). */
+uint64_t flexcl_averaging_delay(uint64_t average_every);
+
 typedef struct {
     uint64_t seed;          /* job seed */
     uint64_t point;         /* grid point index (key of the stream) */
-    int learners_per_rank;  /* L >= 1; learner id = rank * L + local index */
+    int learners_per_rank;  /* L >= 1 */
     uint64_t average_every; /* A steps between parameter averages; 0 = never */
+    flexcl_averaging averaging; /* how averages are taken; default blocking */
+    uint64_t id_offset;     /* learner k = rank·L + i of the communicator draws
+                               from the stream (seed, point, id_offset + k);
+                               default 0. Lets a subset of a job's learners be
+                               rerun alone (k < 2^32 − id_offset). */
 } flexcl_learner_settings;
+
+/* seed 1, point 0, L = 1, A = 0, blocking, id_offset 0. Not collective. */
+void flexcl_learner_settings_default(flexcl_learner_settings *s);
 
 typedef struct flexcl_learner flexcl_learner;
 
 /* Create the L learners of this rank for one grid point. Every learner gets
  * a model created from ms (initialised from its own stream unless
- * same_init = 1, in which case all use learner 0's stream so the replicas
- * start equal), a chain of es->batch states, and an optimiser. data is
- * borrowed and must outlive the learner. comm is duplicated.
+ * same_init = 1, in which case all use the stream of learner id 0, whatever
+ * id_offset, so the replicas start equal), a chain of es->batch states, and
+ * an optimiser. data is borrowed and must outlive the learner. comm is
+ * duplicated. Invalid settings (L < 1, b outside (0, 1), averaging not a
+ * flexcl_averaging value, …) fail with FLEXCL_ERR_ARG naming the field.
  * Collective on comm. */
 flexcl_code flexcl_learner_create(MPI_Comm comm,
                                   const flexcl_learner_settings *ls,
@@ -110,19 +174,55 @@ flexcl_code flexcl_learner_create(MPI_Comm comm,
                                   const flexcl_optim_settings *os,
                                   const flexcl_data *data, int same_init,
                                   flexcl_learner **out);
-/* Collective on the learner's communicator. NULL-safe; sets *l to NULL. */
+/* Collective on the learner's communicator (an overlapped average still in
+ * flight is completed and dropped). NULL-safe; sets *l to NULL. */
 void flexcl_learner_destroy(flexcl_learner **l);
 
 /* Advance every local learner by n time steps (OpenMP over local learners;
- * parameter averages happen at multiples of average_every). Collective when
- * averaging is on. */
+ * averaging points and overlapped applications are handled at their exact
+ * steps, also inside the n steps). Collective on the learner's communicator
+ * when averaging is on; all ranks pass the same n. */
 flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n);
 
-/* Local learners, the global learner count, and learner i's model (borrowed). */
+/* Local learners, the global learner count, the index of local learner 0
+ * among the communicator's learners (rank·L: its row in [G, …] arrays; its
+ * stream id is id_offset plus this), and learner i's model (borrowed). */
 int flexcl_learner_local_count(const flexcl_learner *l);
 int flexcl_learner_global_count(const flexcl_learner *l);
 int flexcl_learner_first_id(const flexcl_learner *l);
 flexcl_model *flexcl_learner_model(flexcl_learner *l, int local_index);
+
+/* One averaging point's record. */
+typedef struct {
+    uint64_t step;    /* t_k: step at which the averaged parameters were taken */
+    uint64_t applied; /* step at which the average was applied (t_k if blocking) */
+    double rms_mean;  /* mean over learners of ‖θ_j − μ‖/√P before averaging */
+    double rms_max;   /* their maximum */
+} flexcl_average_record;
+
+/* The averages applied so far, in order (the same on every rank); the array
+ * is borrowed and valid until the next advance. Not collective. */
+size_t flexcl_learner_n_averages(const flexcl_learner *l);
+const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l);
+
+/* The spread of the learners' current parameters: mean and maximum over
+ * learners of ‖θ_j − μ‖/√P with μ their mean (fixed-order sums after an
+ * allgather: bitwise the same on every rank). Collective. */
+flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max);
+
+/* Save the learners' complete state into the checkpoint being written (the
+ * datasets and attributes under "learner/", docs/checkpoint.md). An
+ * overlapped average in flight is completed (MPI_Wait) and saved as its
+ * snapshots; it is still applied at its fixed step. Fails with FLEXCL_ERR_UNSUPPORTED when the model cannot restore
+ * chain states. Collective. */
+flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint *ck);
+/* Restore the state saved by flexcl_learner_checkpoint_write into learners
+ * just created with the same settings, model, estimator, optimiser and data.
+ * A checkpoint of another learner count, parameter count, batch or averaging
+ * schedule fails with FLEXCL_ERR_JOB naming the file and the difference (a
+ * train checkpoint resumes only on the rank count that wrote it).
+ * Collective. */
+flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck);
 
 /* Clock of local learner i: time steps done, phases completed, updates made. */
 uint64_t flexcl_learner_steps(const flexcl_learner *l, int local_index);

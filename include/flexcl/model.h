@@ -109,6 +109,12 @@ typedef struct flexcl_model_ops {
     flexcl_code (*exact_gradient)(void *impl, const flexcl_data *d, double *g);
     /* Metrics on a data set (threads: OpenMP threads the model may use). */
     flexcl_code (*evaluate)(void *impl, const flexcl_data *d, flexcl_metrics *m);
+    /* Overwrite state b of the chain with in[state_size] in the layout of
+     * state_get. Together with state_get this must capture everything the
+     * chain carries from one step to the next, so that a chain restored from
+     * a checkpoint continues bitwise as the original (needed by
+     * checkpoints; NULL = the model's runs cannot be checkpointed). */
+    void (*state_set)(const void *impl, void *chain, size_t b, const double *in);
 } flexcl_model_ops;
 
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
@@ -144,6 +150,11 @@ void flexcl_chain_state(const flexcl_model *m, const flexcl_chain *c, size_t b,
                         double *out);
 /* dst and src must come from the same model and batch size. */
 void flexcl_chain_copy(flexcl_chain *dst, const flexcl_chain *src);
+/* Overwrite state b < batch of the chain with in[state_size] (the layout of
+ * flexcl_chain_state), e.g. from a checkpoint. FLEXCL_ERR_UNSUPPORTED when
+ * the model has no state_set operation. Not collective. */
+flexcl_code flexcl_chain_set_state(const flexcl_model *m, flexcl_chain *c,
+                                   size_t b, const double *in);
 
 flexcl_code flexcl_model_phase_begin(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,

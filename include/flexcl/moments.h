@@ -47,6 +47,17 @@ double flexcl_moments_second_moment(const flexcl_moments *m);
  * 0, 1, …, so every rank ends with bitwise the same moments. Collective. */
 flexcl_code flexcl_moments_allmerge(flexcl_moments *m, MPI_Comm comm);
 
+/* out ← the merge of every rank's blocks: this rank holds n_local blocks
+ * (each of out's dimension), and the blocks of all ranks are merged one at
+ * a time into an empty accumulator in global order (rank 0's blocks in
+ * order, then rank 1's, …). Every rank ends with bitwise the same out, and
+ * since the sequence of merges is that of one rank holding every block, the
+ * result does not depend on how the blocks are spread over the ranks (unlike
+ * merging per rank first, then across ranks). out must be initialised; its
+ * content is replaced. Collective. */
+flexcl_code flexcl_moments_allmerge_blocks(const flexcl_moments *blocks, int n_local,
+                                           MPI_Comm comm, flexcl_moments *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,16 @@ void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g,
 /* Number of updates applied so far. */
 unsigned long long flexcl_optim_count(const flexcl_optim *o);
 
+/* The optimiser's internal state, for checkpoints: the number of doubles
+ * (Adam: 2n, first moments m then second moments v; SGD: 0), a copy of them
+ * into state, and their restoration together with the update count (which
+ * Adam's bias correction uses). After set, the optimiser continues bitwise
+ * as the one get was called on. Not collective. */
+size_t flexcl_optim_state_size(const flexcl_optim *o);
+void flexcl_optim_state_get(const flexcl_optim *o, double *state);
+void flexcl_optim_state_set(flexcl_optim *o, const double *state,
+                            unsigned long long count);
+
 #ifdef __cplusplus
 }
 #endif

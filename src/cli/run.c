@@ -13,7 +13,9 @@
 
 #include "check.h"
 #include "cli.h"
+#include "flexcl/checkpoint.h"
 #include "flexcl/flexcl.h"
+#include "flexcl/supervised.h"
 
 typedef struct {
     const char *job_path;
@@ -25,13 +27,30 @@ typedef struct {
     int help;
     long task;   /* -1: all points */
     long tasks;  /* 0: no task split */
+    double checkpoint_every; /* seconds between periodic checkpoints; 0 = only on a signal */
+    long stop_after; /* testing: stop as if signalled at this safe point (0 = never) */
 } run_options;
+
+/* Safe points, where a grid point may be checkpointed: every TRAIN_SLICE
+ * time steps and every curve point of a train point, every
+ * EXPERIMENT_SLICE samples per chain of an experiment. A checkpoint's
+ * content depends only on the safe point it was taken at. */
+enum { TRAIN_SLICE = 1000, EXPERIMENT_SLICE = 64 };
+#define DEFAULT_CHECKPOINT_EVERY 600.0
 
 static void print_keys(void)
 {
-    printf("usage: flexcl run JOB.ini [--out DIR] [--set section.key=value ...] [--quiet] [--trace]\n\n"
+    printf("usage: flexcl run JOB.ini [--out DIR] [--set section.key=value ...] [--quiet] [--trace]\n"
+           "                  [--task I --tasks N] [--checkpoint-every SECONDS] [--stop-after K]\n\n"
+           "A grid point in progress is checkpointed to DIR/<name>.h5.parts/point_NNNNNN.ckpt.h5\n"
+           "on SIGUSR1/SIGTERM (then exit status 3) and every --checkpoint-every seconds\n"
+           "(default %.0f; 0 = only on a signal); rerunning the same command resumes it, with\n"
+           "results bitwise identical to an uninterrupted run. --stop-after K (for tests) acts\n"
+           "as if a signal arrived at the K-th safe point (every %d steps or curve point of a\n"
+           "train point, every %d samples per chain of an experiment).\n\n"
            "Job-file keys (INI sections [run] [data] [model] [estimator] [optim]).\n"
-           "Keys marked 'grid' accept a list \"a, b, c\", linspace(a, b, n) or logspace(a, b, n).\n\n");
+           "Keys marked 'grid' accept a list \"a, b, c\", linspace(a, b, n) or logspace(a, b, n).\n\n",
+           DEFAULT_CHECKPOINT_EVERY, (int)TRAIN_SLICE, (int)EXPERIMENT_SLICE);
     const char *section = "";
     for (size_t i = 0; i < flexcl_job_key_count(); ++i) {
         flexcl_job_key_info k = flexcl_job_key(i);
@@ -56,6 +75,7 @@ static int parse_options(int argc, char **argv, int rank, int plan_mode, run_opt
     o->out_dir = "results";
     o->overrides = overrides;
     o->task = -1;
+    o->checkpoint_every = DEFAULT_CHECKPOINT_EVERY;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -87,6 +107,20 @@ static int parse_options(int argc, char **argv, int rank, int plan_mode, run_opt
             ++i;
             if (a[6] == 's') o->tasks = v;
             else o->task = v;
+        } else if (strcmp(a, "--checkpoint-every") == 0 || strcmp(a, "--stop-after") == 0) {
+            int secs = a[2] == 'c';
+            char *end = NULL;
+            double v = i + 1 < argc ? strtod(argv[i + 1], &end) : -1;
+            if (i + 1 >= argc || !end || *end || end == argv[i + 1] || !(v >= 0) || v > 1e12 ||
+                (!secs && (v < 1 || v != floor(v)))) {
+                if (rank == 0)
+                    fprintf(stderr, "flexcl: error: %s needs %s\n", a,
+                            secs ? "a number of seconds >= 0" : "a positive integer");
+                return 2;
+            }
+            ++i;
+            if (secs) o->checkpoint_every = v;
+            else o->stop_after = (long)v;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--trace") == 0) {
@@ -206,11 +240,14 @@ static void record_free(point_record *r)
     memset(r, 0, sizeof *r);
 }
 
-static flexcl_code write_point(flexcl_results *res, const flexcl_job *job, size_t i,
-                               const flexcl_settings *s, flexcl_learner *lr,
-                               const point_record *rec, const flexcl_data *data)
+static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_job *job,
+                               size_t i, const flexcl_settings *s, flexcl_averaging averaging,
+                               flexcl_learner *lr, const point_record *rec,
+                               const flexcl_data *data)
 {
     flexcl_code err = FLEXCL_OK;
+    uint64_t *u = NULL;
+    double *v = NULL;
     char g[64], path[128];
     int L = flexcl_learner_local_count(lr), G = flexcl_learner_global_count(lr);
     size_t first = (size_t)flexcl_learner_first_id(lr);
@@ -235,6 +272,36 @@ static flexcl_code write_point(flexcl_results *res, const flexcl_job *job, size_
     snprintf(path, sizeof path, "%s/curve/updates", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, (size_t)G, rec->n_eval, first,
                                               (size_t)L, rec->updates));
+    /* Parameter averaging: its schedule, and the spread before every average. */
+    FLEXCL_CALL(flexcl_results_attr_int(res, g, "average_every", (long long)s->run.average_every));
+    FLEXCL_CALL(flexcl_results_attr_string(res, g, "averaging", flexcl_averaging_name(averaging)));
+    size_t K = flexcl_learner_n_averages(lr);
+    if (K > 0) {
+        const flexcl_average_record *h = flexcl_learner_averages(lr);
+        size_t mine = flexcl_results_rank(res) == 0 ? K : 0;
+        flexcl_code e = FLEXCL_OK;
+        u = malloc(2 * K * sizeof *u);
+        v = malloc(2 * K * sizeof *v);
+        if (!u || !v)
+            e = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate %zu averaging records", K);
+        else
+            for (size_t k = 0; k < K; ++k) {
+                u[k] = h[k].step;
+                u[K + k] = h[k].applied;
+                v[k] = h[k].rms_mean;
+                v[K + k] = h[k].rms_max;
+            }
+        FLEXCL_CALL(agree(comm, e));
+        snprintf(path, sizeof path, "%s/curve/spread/steps", g);
+        FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, K, 1, 0, mine, u));
+        snprintf(path, sizeof path, "%s/curve/spread/applied", g);
+        FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, K, 1, 0, mine, u + K));
+        snprintf(path, sizeof path, "%s/curve/spread/rms_mean", g);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, K, 1, 0, mine, v));
+        snprintf(path, sizeof path, "%s/curve/spread/rms_max", g);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, K, 1, 0, mine, v + K));
+    }
     snprintf(path, sizeof path, "%s/params/theta", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, P, first, (size_t)L, rec->theta));
     for (size_t k = 0; k < flexcl_model_n_blocks(m); ++k) {
@@ -247,6 +314,8 @@ static flexcl_code write_point(flexcl_results *res, const flexcl_job *job, size_
         FLEXCL_CALL(flexcl_results_attr_string(res, path, name, dims));
     }
 done:
+    free(u);
+    free(v);
     return err;
 }
 
@@ -263,61 +332,320 @@ done:
     return err;
 }
 
-/* isd_variance / aol_bias: θ₀, the samples, and the point's group. */
-static flexcl_code run_experiment_point(MPI_Comm comm, const flexcl_job *job, size_t i,
-                                        const flexcl_settings *s, const flexcl_data *data,
-                                        flexcl_results *res, int quiet)
+/* What the grid points of one invocation share: where checkpoints go and
+ * when they are due. */
+typedef struct {
+    MPI_Comm comm;
+    const flexcl_job *job;
+    const run_options *o;
+    const char *parts;  /* OUT.parts */
+    const char *hash;   /* job hash */
+    double last;        /* MPI_Wtime of the last checkpoint (or of the start) */
+    long safe_points;   /* safe points passed in this invocation */
+    int warned;         /* said once that the model cannot be checkpointed */
+} session;
+
+/* A model without chain-state restore (no state_set) cannot be
+ * checkpointed inside a grid point: say so once and go on; a stop then
+ * keeps the finished grid points only and the point restarts on resume.
+ * The refusal happens on every rank before anything is written. */
+static flexcl_code checkpoint_outcome(session *ss, flexcl_code e)
+{
+    int rank = 0;
+    if (e != FLEXCL_ERR_UNSUPPORTED) return e;
+    MPI_Comm_rank(ss->comm, &rank);
+    if (!ss->warned && rank == 0)
+        flexcl_log(FLEXCL_LOG_WARN, "%s; a stopped grid point restarts from its beginning",
+                   flexcl_error_message());
+    ss->warned = 1;
+    ss->last = MPI_Wtime();
+    flexcl_error_clear();
+    return FLEXCL_OK;
+}
+
+/* A safe point: should this grid point write a checkpoint (a stop signal on
+ * any rank, or rank 0's clock says a periodic one is due) and stop after
+ * it? Every rank gets the same answer. Collective. */
+static flexcl_code safe_point(session *ss, int *write, int *stop)
 {
     flexcl_code err = FLEXCL_OK;
+    int rank, flags = 0, all = 0;
+    FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
+    ss->safe_points++;
+    if (ss->o->stop_after > 0 && ss->safe_points == ss->o->stop_after) flexcl_cli_stop = 1;
+    if (flexcl_cli_stop) flags |= 1;
+    if (rank == 0 && ss->o->checkpoint_every > 0 &&
+        MPI_Wtime() - ss->last >= ss->o->checkpoint_every)
+        flags |= 2;
+    FLEXCL_MPI(MPI_Allreduce(&flags, &all, 1, MPI_INT, MPI_BOR, ss->comm));
+    *stop = (all & 1) != 0;
+    *write = all != 0;
+done:
+    return err;
+}
+
+static const char *experiment_label(flexcl_experiment e)
+{
+    return e == FLEXCL_EXP_TRAIN ? "train" : e == FLEXCL_EXP_ISD_VARIANCE ? "isd_variance"
+                                                                          : "aol_bias";
+}
+
+/* The stop after a checkpoint: exit status 3 with one line saying where. */
+static flexcl_code interrupted(size_t i, const char *what, unsigned long long at,
+                               const char *ckpt)
+{
+    if (!ckpt[0])
+        return flexcl_error_set(FLEXCL_ERR_INTERRUPTED, __FILE__, __LINE__, __func__,
+                                "stopped by a signal at %s %llu of grid point %zu (not "
+                                "checkpointed); finished grid points are kept, rerun the same "
+                                "command to resume", what, at, i);
+    return flexcl_error_set(FLEXCL_ERR_INTERRUPTED, __FILE__, __LINE__, __func__,
+                            "stopped by a signal at %s %llu of grid point %zu; checkpoint %s and "
+                            "finished grid points are kept, rerun the same command to resume",
+                            what, at, i, ckpt);
+}
+
+/* isd_variance / aol_bias: θ₀, the samples (in slices, checkpointed at
+ * safe points), and the point's group. */
+static flexcl_code run_experiment_point(session *ss, size_t i, const flexcl_settings *s,
+                                        const flexcl_data *data, flexcl_results *res, int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    MPI_Comm comm = ss->comm;
     flexcl_model *m = NULL;
+    flexcl_experiment_state *x = NULL;
     flexcl_experiment_result *r = NULL;
-    char g[64];
-    int rank;
+    flexcl_checkpoint *ck = NULL;
+    char g[64], ckpt[FLEXCL_PATH_MAX + 128];
+    const char *label = experiment_label(s->run.experiment);
+    int rank, have = 0, can_checkpoint = 1;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     flexcl_stream init = flexcl_stream_make(s->run.seed, i, 0);
     FLEXCL_CALL(flexcl_model_create(&s->model, flexcl_data_dim(data), flexcl_data_classes(data),
                                     &init, &m));
     double t0 = MPI_Wtime();
     FLEXCL_CALL(flexcl_theta0_make(comm, s, data, m));
-    FLEXCL_CALL(flexcl_experiment_run(comm, s, i, data, m, &r));
+    FLEXCL_CALL(flexcl_experiment_start(comm, s, i, data, m, &x));
+    flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
+    FLEXCL_CALL(flexcl_checkpoint_exists(comm, ckpt, &have));
+    if (have) {
+        FLEXCL_CALL(flexcl_checkpoint_open(comm, ckpt, ss->hash, i, label, &ck));
+        FLEXCL_CALL(flexcl_experiment_checkpoint_read(x, ck));
+        flexcl_checkpoint_destroy(&ck);
+        if (!quiet && rank == 0)
+            flexcl_log(FLEXCL_LOG_INFO, "point %zu: resumed from %s at %llu samples per chain", i,
+                       ckpt, (unsigned long long)flexcl_experiment_progress(x));
+    }
+    while (flexcl_experiment_remaining(x) > 0) {
+        int write = 0, stop = 0;
+        FLEXCL_CALL(safe_point(ss, &write, &stop));
+        if (write && can_checkpoint) {
+            FLEXCL_CALL(flexcl_checkpoint_create(comm, ckpt, ss->hash, i, label, &ck));
+            flexcl_code e = flexcl_experiment_checkpoint_write(x, ck);
+            if (e == FLEXCL_OK) e = flexcl_checkpoint_commit(ck);
+            flexcl_checkpoint_destroy(&ck);
+            can_checkpoint = e != FLEXCL_ERR_UNSUPPORTED;
+            FLEXCL_CALL(checkpoint_outcome(ss, e));
+            ss->last = MPI_Wtime();
+        }
+        if (stop)
+            FLEXCL_CALL(interrupted(i, "sample (per chain)",
+                                    (unsigned long long)flexcl_experiment_progress(x),
+                                    can_checkpoint ? ckpt : ""));
+        uint64_t n = flexcl_experiment_remaining(x);
+        FLEXCL_CALL(flexcl_experiment_advance(x, n < EXPERIMENT_SLICE ? n : EXPERIMENT_SLICE));
+    }
+    FLEXCL_CALL(flexcl_experiment_finish(x, &r));
     snprintf(g, sizeof g, "points/%06zu", i);
     FLEXCL_CALL(flexcl_results_group(res, g));
-    FLEXCL_CALL(flexcl_point_write_attrs(res, g, job, i, s, data, (int)s->run.chains));
+    FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, (int)s->run.chains));
     FLEXCL_CALL(flexcl_experiment_write(res, g, r));
     if (!quiet && rank == 0) {
         double el = MPI_Wtime() - t0;
         flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s b=%g eta=%g tau=%g: %llu samples in %.1f s (%.0f/s)",
-                   i + 1, flexcl_job_n_points(job),
-                   s->run.experiment == FLEXCL_EXP_AOL_BIAS ? "aol_bias" : "isd_variance",
-                   s->estimator.b, s->estimator.eta, s->estimator.tau,
-                   (unsigned long long)s->run.samples, el, (double)s->run.samples / (el > 0 ? el : 1));
+                   i + 1, flexcl_job_n_points(ss->job), label, s->estimator.b, s->estimator.eta,
+                   s->estimator.tau, (unsigned long long)s->run.samples, el,
+                   (double)s->run.samples / (el > 0 ? el : 1));
     }
 done:
+    flexcl_checkpoint_destroy(&ck);
     flexcl_experiment_result_destroy(&r);
+    flexcl_experiment_state_destroy(&x);
     flexcl_model_destroy(&m);
     return err;
 }
 
-/* Train the learners of grid point i and write its group. */
-static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
-                             flexcl_results *res, int quiet)
+/* How a train point averages: blocking until the job file can choose
+ * (the key run.averaging; see docs/checkpoint.md and flexcl/learner.h). */
+static flexcl_averaging averaging_of(const flexcl_settings *s)
+{
+    return s->run.averaging;
+}
+
+/* Checkpoint a train point at a safe point: the learners' state and the
+ * learning curve so far (curve points [0, e) recorded). Collective. */
+static flexcl_code write_train_checkpoint(session *ss, size_t i, const char *ckpt,
+                                          flexcl_learner *lr, const point_record *rec, size_t e)
 {
     flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    size_t G = (size_t)flexcl_learner_global_count(lr), L = (size_t)flexcl_learner_local_count(lr);
+    size_t first = (size_t)flexcl_learner_first_id(lr), E = rec->n_eval;
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
+    FLEXCL_CALL(flexcl_checkpoint_create(ss->comm, ckpt, ss->hash, i, "train", &ck));
+    FLEXCL_CALL(flexcl_learner_checkpoint_write(lr, ck));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "curve_points", e));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/steps", E, 1, 0, rank == 0 ? E : 0,
+                                            rec->steps));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/nll", G, E, first, L, rec->nll));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/error", G, E, first, L, rec->error));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/phases", G, E, first, L, rec->phases));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/updates", G, E, first, L, rec->updates));
+    FLEXCL_CALL(flexcl_checkpoint_commit(ck));
+    ss->last = MPI_Wtime();
+done:
+    flexcl_checkpoint_destroy(&ck);
+    return err;
+}
+
+/* Restore the learners and the curve so far; *e = curve points recorded. */
+static flexcl_code read_train_checkpoint(session *ss, size_t i, const char *ckpt,
+                                         flexcl_learner *lr, point_record *rec, size_t *e)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    size_t L = (size_t)flexcl_learner_local_count(lr);
+    size_t first = (size_t)flexcl_learner_first_id(lr), E = rec->n_eval;
+    uint64_t pts = 0;
+    FLEXCL_CALL(flexcl_checkpoint_open(ss->comm, ckpt, ss->hash, i, "train", &ck));
+    FLEXCL_CALL(flexcl_learner_checkpoint_read(lr, ck));
+    flexcl_code local = flexcl_checkpoint_get(ck, "curve_points", &pts);
+    if (local == FLEXCL_OK && (pts < 1 || pts > E))
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: %llu curve points recorded of %zu", ckpt,
+                                 (unsigned long long)pts, E);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "curve/steps", 1, 0, E, rec->steps);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_read(ck, "curve/nll", E, first, L, rec->nll);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/error", E, first, L, rec->error);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "curve/phases", E, first, L, rec->phases);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "curve/updates", E, first, L, rec->updates);
+    FLEXCL_CALL(agree(ss->comm, local));
+    *e = (size_t)pts;
+done:
+    flexcl_checkpoint_destroy(&ck);
+    return err;
+}
+
+/* Train the learners of grid point i (in slices, checkpointed at safe
+ * points) and write its group. */
+/* model.kind = ff | dp | dpt | backprop: the supervised learners
+ * (flexcl/supervised.h, docs/models.md). Every rank trains the same network
+ * (deterministic, thread-count invariant); rank 0 writes the curve and the
+ * final parameters. Collective. */
+static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_settings *s,
+                                        const flexcl_data *data, flexcl_results *res,
+                                        int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    MPI_Comm comm = ss->comm;
+    flexcl_data *test = NULL;
+    flexcl_supervised_curve c = {0};
+    flexcl_supervised_settings sv = s->supervised;
+    double *theta = NULL;
+    size_t P = 0;
+    char g[64], path[128];
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
+    flexcl_supervised_kind_parse(s->model.kind, &sv.kind); /* the job parser checked it */
+    if (sv.test_images[0] != '\0') {
+        flexcl_data_settings td = s->data; /* same binarisation and label block */
+        snprintf(td.images, sizeof td.images, "%s", sv.test_images);
+        snprintf(td.labels, sizeof td.labels, "%s", sv.test_labels);
+        td.max_rows = 0;
+        FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
+    }
+    const size_t C = flexcl_supervised_classes(data);
+    FLEXCL_CALL(flexcl_supervised_param_count(&sv, flexcl_data_pixels(data), C, &P));
+    FLEXCL_ALLOC(theta, P);
+    flexcl_stream st = flexcl_stream_make(s->run.seed, i, 0);
+    double t0 = MPI_Wtime();
+    FLEXCL_CALL(agree(comm, flexcl_supervised_train(&sv, &s->estimator, &s->optim, data,
+                                                    test, &st, &c, theta)));
+    if (!quiet && rank == 0)
+        flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s: %llu epochs, test accuracy %.4f, %.1f s",
+                   i + 1, flexcl_job_n_points(ss->job), s->model.kind,
+                   (unsigned long long)sv.epochs, c.test_acc[c.n_points - 1],
+                   MPI_Wtime() - t0);
+    snprintf(g, sizeof g, "points/%06zu", i);
+    FLEXCL_CALL(flexcl_results_group(res, g));
+    FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, 1));
+    const size_t E = c.n_points, mine = rank == 0 ? E : 0;
+    double *err_rate = c.seconds; /* reused below after seconds is written */
+    snprintf(path, sizeof path, "%s/curve/epoch", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, E, 1, 0, mine, c.epoch));
+    snprintf(path, sizeof path, "%s/curve/steps", g); /* = updates, as for the RBM curve */
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, E, 1, 0, mine, c.updates));
+    snprintf(path, sizeof path, "%s/curve/updates", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, 1, E, 0, rank == 0, c.updates));
+    snprintf(path, sizeof path, "%s/curve/train_loss", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.train_loss));
+    snprintf(path, sizeof path, "%s/curve/train_acc", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.train_acc));
+    snprintf(path, sizeof path, "%s/curve/test_acc", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.test_acc));
+    snprintf(path, sizeof path, "%s/curve/seconds", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.seconds));
+    /* curve/error (learners x points, like the RBM's): 1 − test accuracy, or
+     * 1 − train accuracy without a test set. */
+    for (size_t e = 0; e < E; ++e)
+        err_rate[e] = 1.0 - (test ? c.test_acc[e] : c.train_acc[e]);
+    snprintf(path, sizeof path, "%s/curve/error", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, err_rate));
+    snprintf(path, sizeof path, "%s/params/theta", g);
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0, theta));
+done:
+    free(theta);
+    flexcl_supervised_curve_free(&c);
+    flexcl_data_destroy(&test);
+    return err;
+}
+
+static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    MPI_Comm comm = ss->comm;
+    const flexcl_job *job = ss->job;
     flexcl_settings s;
     flexcl_data *data = NULL;
     flexcl_learner *lr = NULL;
     point_record rec = {0};
-    int rank;
+    char ckpt[FLEXCL_PATH_MAX + 128];
+    int rank, have = 0, can_checkpoint = 1;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     FLEXCL_CALL(flexcl_job_point(job, i, &s));
     if (s.run.threads > 0) omp_set_num_threads(s.run.threads);
     FLEXCL_CALL(agree(comm, flexcl_data_create(&s.data, &data)));
     if (s.run.experiment != FLEXCL_EXP_TRAIN) {
-        FLEXCL_CALL(run_experiment_point(comm, job, i, &s, data, res, quiet));
+        FLEXCL_CALL(run_experiment_point(ss, i, &s, data, res, quiet));
+        goto done;
+    }
+    if (flexcl_model_lookup(s.model.kind) == NULL) { /* ff | dp | dpt | backprop */
+        FLEXCL_CALL(run_supervised_point(ss, i, &s, data, res, quiet));
         goto done;
     }
 
-    flexcl_learner_settings ls = {s.run.seed, i, s.run.learners_per_rank, s.run.average_every};
+    flexcl_learner_settings ls;
+    flexcl_learner_settings_default(&ls);
+    ls.seed = s.run.seed;
+    ls.point = i;
+    ls.learners_per_rank = s.run.learners_per_rank;
+    ls.average_every = s.run.average_every;
+    ls.averaging = averaging_of(&s);
     FLEXCL_CALL(flexcl_learner_create(comm, &ls, &s.model, &s.estimator, &s.optim, data,
                                       s.run.same_init, &lr));
     int L = flexcl_learner_local_count(lr);
@@ -339,11 +667,32 @@ static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
     }
     double t0 = MPI_Wtime();
     uint64_t done_steps = 0;
-    for (size_t e = 0; e < rec.n_eval; ++e) {
-        if (e > 0) {
-            FLEXCL_CALL(stop_requested(comm));
-            uint64_t n = s.run.eval_every;
-            if (done_steps + n > s.run.steps) n = s.run.steps - done_steps;
+    size_t e0 = 0;
+    flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
+    FLEXCL_CALL(flexcl_checkpoint_exists(comm, ckpt, &have));
+    if (have) {
+        FLEXCL_CALL(read_train_checkpoint(ss, i, ckpt, lr, &rec, &e0));
+        done_steps = flexcl_learner_steps(lr, 0);
+        if (!quiet && rank == 0)
+            flexcl_log(FLEXCL_LOG_INFO, "point %zu: resumed from %s at step %llu", i, ckpt,
+                       (unsigned long long)done_steps);
+    }
+    for (size_t e = e0; e < rec.n_eval; ++e) {
+        uint64_t target = (uint64_t)e * s.run.eval_every;
+        if (target > s.run.steps) target = s.run.steps;
+        while (done_steps < target) {
+            int write = 0, stop = 0;
+            FLEXCL_CALL(safe_point(ss, &write, &stop));
+            if (write && can_checkpoint) {
+                flexcl_code w = write_train_checkpoint(ss, i, ckpt, lr, &rec, e);
+                can_checkpoint = w != FLEXCL_ERR_UNSUPPORTED;
+                FLEXCL_CALL(checkpoint_outcome(ss, w));
+            }
+            if (stop)
+                FLEXCL_CALL(interrupted(i, "step", (unsigned long long)done_steps,
+                                        can_checkpoint ? ckpt : ""));
+            uint64_t n = target - done_steps, to_slice = TRAIN_SLICE - done_steps % TRAIN_SLICE;
+            if (n > to_slice) n = to_slice;
             FLEXCL_CALL(agree(comm, flexcl_learner_advance(lr, n)));
             done_steps += n;
         }
@@ -368,7 +717,7 @@ static flexcl_code run_point(MPI_Comm comm, const flexcl_job *job, size_t i,
     for (int k = 0; k < L; ++k)
         memcpy(rec.theta + (size_t)k * P, flexcl_model_params(flexcl_learner_model(lr, k)),
                P * sizeof(double));
-    FLEXCL_CALL(write_point(res, job, i, &s, lr, &rec, data));
+    FLEXCL_CALL(write_point(comm, res, job, i, &s, ls.averaging, lr, &rec, data));
 done:
     record_free(&rec);
     flexcl_learner_destroy(&lr);
@@ -518,6 +867,15 @@ static flexcl_code remove_parts(MPI_Comm comm, const char *parts, size_t lo, siz
         for (size_t i = lo; i < hi; ++i) {
             snprintf(p, sizeof p, "%s/%06zu.h5", parts, i);
             unlink(p);
+            /* A checkpoint left by a kill between a point's completion and
+             * its removal, and any unfinished temporary files. */
+            flexcl_checkpoint_path(parts, i, p, sizeof p);
+            unlink(p);
+            size_t n = strlen(p);
+            snprintf(p + n, sizeof p - n, ".partial");
+            unlink(p);
+            snprintf(p, sizeof p, "%s/%06zu.h5.partial", parts, i);
+            unlink(p);
         }
         snprintf(p, sizeof p, "%s/manifest", parts);
         unlink(p);
@@ -578,12 +936,20 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     FLEXCL_CALL(open_parts(comm, parts, hash, &o, n_points));
     FLEXCL_ALLOC(mine, hi > lo ? hi - lo : 1);
     size_t resumed = 0;
+    session ss = {comm, job, &o, parts, hash, MPI_Wtime(), 0, 0};
     for (size_t i = lo; i < hi; ++i) {
         mine[i - lo] = i;
         char part[FLEXCL_PATH_MAX + 128];
         snprintf(part, sizeof part, "%s/%06zu.h5", parts, i);
         int have = 0;
-        if (rank == 0) have = access(part, F_OK) == 0;
+        flexcl_code pc = FLEXCL_OK;
+        if (rank == 0 && access(part, F_OK) == 0) {
+            /* A finished part must be a readable results file of this job:
+             * one copied in from another job, or damaged, is refused. */
+            have = 1;
+            pc = flexcl_results_check_file(part, hash);
+        }
+        FLEXCL_CALL(agree(comm, pc));
         FLEXCL_MPI(MPI_Bcast(&have, 1, MPI_INT, 0, comm));
         if (have) {
             resumed++;
@@ -591,9 +957,14 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
         }
         FLEXCL_CALL(stop_requested(comm));
         FLEXCL_CALL(flexcl_results_create(comm, part, &res));
-        FLEXCL_CALL(run_point(comm, job, i, res, o.quiet));
+        FLEXCL_CALL(run_point(&ss, i, res, o.quiet));
+        FLEXCL_CALL(flexcl_results_attr_string(res, "/", "job_hash", hash));
         FLEXCL_CALL(flexcl_results_finish(res));
         flexcl_results_destroy(&res);
+        /* The point is complete: its checkpoint is no longer needed. */
+        char ckpt[FLEXCL_PATH_MAX + 128];
+        flexcl_checkpoint_path(parts, i, ckpt, sizeof ckpt);
+        FLEXCL_CALL(flexcl_checkpoint_remove(comm, ckpt));
     }
     if (resumed && rank == 0 && !o.quiet)
         flexcl_log(FLEXCL_LOG_INFO, "resumed: %zu of %zu point(s) were already complete in %s", resumed,

@@ -14,7 +14,12 @@ static flexcl_data *bas;
 static flexcl_learner *make(int L, uint64_t A, flexcl_estimator_kind kind,
                             flexcl_phase_law law, int same_init)
 {
-    flexcl_learner_settings ls = {17, 3, L, A};
+    flexcl_learner_settings ls;
+    flexcl_learner_settings_default(&ls);
+    ls.seed = 17;
+    ls.point = 3;
+    ls.learners_per_rank = L;
+    ls.average_every = A;
     flexcl_model_settings ms;
     flexcl_estimator_settings es;
     flexcl_optim_settings os;

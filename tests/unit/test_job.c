@@ -1358,7 +1358,8 @@ static void test_key_table(void)
     const char *expected[] = {
         "run.experiment",        "run.seed",           "run.steps",
         "run.eval_every",        "run.replicates",     "run.learners_per_rank",
-        "run.average_every",     "run.same_init",      "run.threads",
+        "run.average_every",     "run.averaging",      "run.same_init",
+        "run.threads",
         "run.samples",           "run.raw_samples",    "run.chains",
         "run.sampler",           "run.max_points",     "run.epochs",
         "run.eval_rows",

@@ -1,6 +1,7 @@
 /* RBM: exact log Z against brute force, exact gradient against finite
- * differences, and the Gibbs sampler and exact sampler against the exact
- * visible marginal (chi-square, each with a twin that must fail). */
+ * differences, and the Gibbs sampler (both sweep paths) and exact sampler
+ * against the exact visible marginal (chi-square, each with a twin that must
+ * fail). Bitwise checks of the sweep paths are in tests/kernels. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,7 @@ enum { CHAINS = 20000, SWEEPS = 60 };
  * 16 corner states, or one exact draw), as counts of 4-bit codes. */
 static void histogram(flexcl_model *m, int exact, long counts[16])
 {
+    CU_ASSERT_EQUAL(flexcl_rbm_set_threads(m, 2), FLEXCL_OK);
     flexcl_chain *c = NULL;
     CU_ASSERT_EQUAL_FATAL(flexcl_chain_create(m, CHAINS, &c), FLEXCL_OK);
     float *rows = calloc(CHAINS * 4, sizeof *rows);
@@ -154,16 +156,18 @@ static void histogram(flexcl_model *m, int exact, long counts[16])
  * mixing time is a few sweeps, so their residual bias is far below the
  * test's resolution). The twin compares the same counts with the marginal of
  * a perturbed model, which the test must reject. */
-static void check_sampler(int exact)
+static void check_sampler(int exact, flexcl_rbm_path path)
 {
     flexcl_model *m = make_rbm(4, 3, 1, 1.0, 21);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(flexcl_rbm_set_path(m, path), FLEXCL_OK);
     long counts[16];
     histogram(m, exact, counts);
     double p[16], crit = chi2_upper_quantile(15, 1e-3);
     exact_marginal(m, p);
     double chi = chi_square(counts, p, CHAINS);
-    printf("\n    %s sampler: chi2 = %.2f (critical %.2f)", exact ? "exact" : "Gibbs", chi, crit);
+    printf("\n    %s sampler%s: chi2 = %.2f (critical %.2f)", exact ? "exact" : "Gibbs",
+           path == FLEXCL_RBM_PATH_BATCHED ? " (batched DGEMM path)" : "", chi, crit);
     CU_ASSERT_TRUE(chi < crit);
     /* Twin: a model whose first weight differs by 0.3 must be rejected. */
     flexcl_model_params(m)[0] += 0.3;
@@ -174,8 +178,11 @@ static void check_sampler(int exact)
     flexcl_model_destroy(&m);
 }
 
-static void test_gibbs_chi_square(void) { check_sampler(0); }
-static void test_exact_sampler_chi_square(void) { check_sampler(1); }
+static void test_gibbs_chi_square(void) { check_sampler(0, FLEXCL_RBM_PATH_AUTO); }
+static void test_exact_sampler_chi_square(void) { check_sampler(1, FLEXCL_RBM_PATH_AUTO); }
+/* The same chains swept by the batched (DGEMM) path, which the 4x3 model
+ * would not take by itself. */
+static void test_gibbs_batched_chi_square(void) { check_sampler(0, FLEXCL_RBM_PATH_BATCHED); }
 
 /* Any RBM scores above the perfect model of the authors' 4x4 BAS set. */
 static void test_bas_floor(void)
@@ -208,6 +215,7 @@ int main(void)
                          {"exact_gradient_finite_differences", test_exact_gradient},
                          {"gibbs_4x3_chi_square", test_gibbs_chi_square},
                          {"exact_sampler_chi_square", test_exact_sampler_chi_square},
+                         {"gibbs_batched_path_chi_square", test_gibbs_batched_chi_square},
                          {"bas_nll_above_floor", test_bas_floor},
                          {"exact_refuses_large", test_too_large_for_exact}};
     if (add_suite("rbm", cases, sizeof cases / sizeof *cases)) return 1;

@@ -1,0 +1,69 @@
+/* kernels: the vectorised Philox uniforms and Bernoulli(σ) decisions of
+ * src/kernels.c against their scalar references (Random123's philox4x64
+ * through flexcl_stream_uniform; the libm σ rule) on the same inputs, in
+ * one process. The kernels are kept only if they are clearly faster: the
+ * figure is the scalar time over the kernel time for drawing and deciding
+ * one layer of 8192 chains x 16 units (the rbm_small shape) and of 100 x 500
+ * units (the rbm_cd1 shape).
+ *
+ * Usage: kernels_bench   (goal: ratio >= 1.5) */
+#include <stdlib.h>
+
+#include "bench_util.h"
+#include "flexcl/rng.h"
+#include "kernels.h"
+
+static double time_layer(size_t n, int reps, int simd, double *act, double *u, double *out,
+                         const flexcl_stream *s)
+{
+    flexcl_kern_set_simd(simd);
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+        double t0 = bench_now();
+        for (int k = 0; k < reps; ++k) {
+            flexcl_kern_uniform(s, (uint64_t)k, FLEXCL_RNG_HIDDEN, 0, n, u);
+            flexcl_kern_sample(act, u, n, out);
+        }
+        double t = (bench_now() - t0) / reps;
+        best = t < best ? t : best;
+    }
+    flexcl_kern_set_simd(1);
+    return best;
+}
+
+int main(void)
+{
+    const size_t sizes[] = {8192 * 16, 100 * 500};
+    flexcl_stream s = flexcl_stream_make(3, 1, 4);
+    double worst = 1e30;
+    printf("kernels: path %s\n", flexcl_kern_path());
+    for (int i = 0; i < 2; ++i) {
+        size_t n = sizes[i];
+        double *act = malloc(n * sizeof *act), *u = malloc(n * sizeof *u);
+        double *out = malloc(n * sizeof *out);
+        flexcl_stream_normal(&s, 0, FLEXCL_RNG_MODEL, 0, n, act);
+        for (size_t k = 0; k < n; ++k) act[k] *= 3.0;
+        int reps = 50;
+        double ts = time_layer(n, reps, 0, act, u, out, &s);
+        double tk = time_layer(n, reps, 1, act, u, out, &s);
+        /* The two parts separately, for the record. */
+        flexcl_kern_set_simd(0);
+        double t0 = bench_now();
+        for (int k = 0; k < reps; ++k) flexcl_kern_uniform(&s, (uint64_t)k, 2, 0, n, u);
+        double tu_s = (bench_now() - t0) / reps;
+        flexcl_kern_set_simd(1);
+        t0 = bench_now();
+        for (int k = 0; k < reps; ++k) flexcl_kern_uniform(&s, (uint64_t)k, 2, 0, n, u);
+        double tu_k = (bench_now() - t0) / reps;
+        printf("%zu units: scalar %.2f ns/unit, kernels %.2f ns/unit (%.2fx); uniforms alone "
+               "%.2f vs %.2f ns (%.2fx)\n",
+               n, 1e9 * ts / n, 1e9 * tk / n, ts / tk, 1e9 * tu_s / n, 1e9 * tu_k / n,
+               tu_s / tu_k);
+        worst = ts / tk < worst ? ts / tk : worst;
+        free(act);
+        free(u);
+        free(out);
+    }
+    bench_result("kernels", worst, 1.5);
+    return 0;
+}

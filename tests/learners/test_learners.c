@@ -1,0 +1,558 @@
+/* Learners, parameter averaging and checkpoints under MPI (run at 1, 2 and 3
+ * ranks; 3 ranks also exercises parallel HDF5 writes at an odd rank count).
+ *
+ *  - blocking averaging: every learner on every rank holds bitwise the same
+ *    θ right after an averaging point, and the run equals one rank holding
+ *    all G learners (results depend on the learner count, not the ranks);
+ *  - overlapped averaging: applied at t_k + ⌈A/2⌉, differs from blocking,
+ *    is bitwise reproducible run to run and rank count to rank count;
+ *  - spread: ~0 right after a blocking average, > 0 before each average;
+ *  - 1 vs 2 OpenMP threads: bitwise the same;
+ *  - A = 0: learner k equals a lone learner with id k (id_offset);
+ *  - checkpoints of learners (mid-phase, mid-average, two_term between its
+ *    phases, Adam) and of both experiments (chain and exact samplers),
+ *    resumed once or several times, give bitwise the uninterrupted result;
+ *    a checkpoint of another job or learner count refuses to open/restore.
+ */
+#include <mpi.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../test_util.h"
+#include "flexcl/checkpoint.h"
+#include "flexcl/flexcl.h"
+
+static flexcl_data *bas;
+static int rank, size;
+static char tmpdir[256];
+static const char *HASH = "00000000deadbeef";
+
+typedef struct {
+    int L;
+    uint64_t A;
+    flexcl_averaging avg;
+    flexcl_estimator_kind kind;
+    flexcl_phase_law law;
+    flexcl_optim_kind opt;
+    int persistent;
+    int same_init;
+    uint64_t id_offset;
+    int batch;
+} cfg;
+
+static cfg base(int L, uint64_t A, flexcl_averaging avg)
+{
+    cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1};
+    return c;
+}
+
+static flexcl_learner *make(MPI_Comm comm, const cfg *c)
+{
+    flexcl_learner_settings ls;
+    flexcl_model_settings ms;
+    flexcl_estimator_settings es;
+    flexcl_optim_settings os;
+    flexcl_learner_settings_default(&ls);
+    flexcl_model_settings_default(&ms);
+    flexcl_estimator_settings_default(&es);
+    flexcl_optim_settings_default(&os);
+    ls.seed = 23;
+    ls.point = 5;
+    ls.learners_per_rank = c->L;
+    ls.average_every = c->A;
+    ls.averaging = c->avg;
+    ls.id_offset = c->id_offset;
+    ms.n_hidden = 8;
+    es.kind = c->kind;
+    es.law = c->law;
+    es.tau = 20;
+    es.uniform_halfwidth = 5;
+    es.eta = 0.05;
+    es.persistent = c->persistent;
+    es.batch = c->batch;
+    os.kind = c->opt;
+    flexcl_learner *l = NULL;
+    CU_ASSERT_EQUAL(flexcl_learner_create(comm, &ls, &ms, &es, &os, bas, c->same_init, &l),
+                    FLEXCL_OK);
+    return l;
+}
+
+static size_t n_params(flexcl_learner *l)
+{
+    return flexcl_model_n_params(flexcl_learner_model(l, 0));
+}
+
+/* Local learner i's θ equals learner k's of another learner object. */
+static int same_theta(flexcl_learner *a, int i, flexcl_learner *b, int k)
+{
+    return memcmp(flexcl_model_params(flexcl_learner_model(a, i)),
+                  flexcl_model_params(flexcl_learner_model(b, k)),
+                  n_params(a) * sizeof(double)) == 0;
+}
+
+static int same_clock(flexcl_learner *a, int i, flexcl_learner *b, int k)
+{
+    return flexcl_learner_steps(a, i) == flexcl_learner_steps(b, k) &&
+           flexcl_learner_phases(a, i) == flexcl_learner_phases(b, k) &&
+           flexcl_learner_updates(a, i) == flexcl_learner_updates(b, k);
+}
+
+static int same_history(flexcl_learner *a, flexcl_learner *b)
+{
+    size_t n = flexcl_learner_n_averages(a);
+    return n == flexcl_learner_n_averages(b) &&
+           (n == 0 || memcmp(flexcl_learner_averages(a), flexcl_learner_averages(b),
+                             n * sizeof(flexcl_average_record)) == 0);
+}
+
+/* Every rank's answer is 1. */
+static int everywhere(int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    return all;
+}
+
+/* 1 when every learner on every rank holds bitwise the same θ. */
+static int all_equal(flexcl_learner *l)
+{
+    size_t P = n_params(l);
+    double *ref = malloc(P * sizeof *ref);
+    int ok = 1;
+    memcpy(ref, flexcl_model_params(flexcl_learner_model(l, 0)), P * sizeof *ref);
+    MPI_Bcast(ref, (int)P, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    for (int i = 0; i < flexcl_learner_local_count(l); ++i)
+        ok &= memcmp(ref, flexcl_model_params(flexcl_learner_model(l, i)), P * sizeof *ref) == 0;
+    free(ref);
+    return everywhere(ok);
+}
+
+/* Compare this rank's learners with the same learners of a one-rank run
+ * holding all G of them (rank-count independence), history included. */
+static int equals_single_rank(flexcl_learner *l, const cfg *c, uint64_t steps)
+{
+    cfg all = *c;
+    all.L = c->L * size;
+    flexcl_learner *ref = make(MPI_COMM_SELF, &all);
+    int ok = ref && flexcl_learner_advance(ref, steps) == FLEXCL_OK;
+    int first = flexcl_learner_first_id(l);
+    for (int i = 0; ok && i < flexcl_learner_local_count(l); ++i)
+        ok = same_theta(l, i, ref, first + i) && same_clock(l, i, ref, first + i);
+    ok = ok && same_history(l, ref);
+    flexcl_learner_destroy(&ref);
+    return everywhere(ok);
+}
+
+/* The averaging records are bitwise the same on every rank. */
+static int history_same_everywhere(flexcl_learner *l)
+{
+    size_t n = flexcl_learner_n_averages(l), n0 = n;
+    MPI_Bcast(&n0, sizeof n0, MPI_BYTE, 0, MPI_COMM_WORLD);
+    int ok = n == n0;
+    if (everywhere(ok) && n > 0) {
+        flexcl_average_record *ref = malloc(n * sizeof *ref);
+        memcpy(ref, flexcl_learner_averages(l), n * sizeof *ref);
+        MPI_Bcast(ref, (int)(n * sizeof *ref), MPI_BYTE, 0, MPI_COMM_WORLD);
+        ok = memcmp(ref, flexcl_learner_averages(l), n * sizeof *ref) == 0;
+        free(ref);
+    }
+    return everywhere(ok);
+}
+
+static void test_blocking(void)
+{
+    cfg c = base(2, 50, FLEXCL_AVERAGING_BLOCKING);
+    flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 1000), FLEXCL_OK);
+    CU_ASSERT_TRUE(all_equal(l)); /* 1000 is an averaging point */
+    CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), 20);
+    const flexcl_average_record *h = flexcl_learner_averages(l);
+    for (size_t k = 0; k < flexcl_learner_n_averages(l); ++k) {
+        CU_ASSERT_EQUAL(h[k].step, 50 * (k + 1));
+        CU_ASSERT_EQUAL(h[k].applied, h[k].step);
+    }
+    CU_ASSERT_TRUE(history_same_everywhere(l));
+    CU_ASSERT_TRUE(equals_single_rank(l, &c, 1000));
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 30), FLEXCL_OK);
+    CU_ASSERT_FALSE(all_equal(l)); /* 30 steps later the learners drifted apart */
+    flexcl_learner_destroy(&l);
+    CU_ASSERT_PTR_NULL(l);
+}
+
+static void test_overlapped(void)
+{
+    cfg c = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED);
+    cfg cb = base(2, 50, FLEXCL_AVERAGING_BLOCKING);
+    CU_ASSERT_EQUAL(flexcl_averaging_delay(50), 25);
+    CU_ASSERT_EQUAL(flexcl_averaging_delay(1), 1);
+    CU_ASSERT_EQUAL(flexcl_averaging_delay(3), 2);
+    flexcl_learner *a = make(MPI_COMM_WORLD, &c), *b = make(MPI_COMM_WORLD, &c);
+    flexcl_learner *bl = make(MPI_COMM_WORLD, &cb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    /* Uneven calls: the schedule must not depend on how advance is cut. */
+    CU_ASSERT_EQUAL(flexcl_learner_advance(a, 1000), FLEXCL_OK);
+    uint64_t cuts[] = {7, 60, 18, 300, 1, 614};
+    for (size_t k = 0; k < sizeof cuts / sizeof *cuts; ++k)
+        CU_ASSERT_EQUAL(flexcl_learner_advance(b, cuts[k]), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_advance(bl, 1000), FLEXCL_OK);
+    /* Starts at 50, 100, …, 1000; applied 25 steps later: 19 applied. */
+    CU_ASSERT_EQUAL(flexcl_learner_n_averages(a), 19);
+    const flexcl_average_record *h = flexcl_learner_averages(a);
+    for (size_t k = 0; k < flexcl_learner_n_averages(a); ++k) {
+        CU_ASSERT_EQUAL(h[k].step, 50 * (k + 1));
+        CU_ASSERT_EQUAL(h[k].applied, 50 * (k + 1) + 25);
+        CU_ASSERT_TRUE(h[k].rms_mean > 0 && h[k].rms_max >= h[k].rms_mean);
+    }
+    int same = 1, differs = 0;
+    for (int i = 0; i < 2; ++i) {
+        same &= same_theta(a, i, b, i) && same_clock(a, i, b, i);
+        differs |= !same_theta(a, i, bl, i);
+    }
+    CU_ASSERT_TRUE(everywhere(same && same_history(a, b))); /* deterministic */
+    CU_ASSERT_TRUE(everywhere(differs));                    /* stale ≠ blocking */
+    CU_ASSERT_TRUE(history_same_everywhere(a));
+    CU_ASSERT_TRUE(equals_single_rank(a, &c, 1000));
+    flexcl_learner_destroy(&a);
+    flexcl_learner_destroy(&b);
+    flexcl_learner_destroy(&bl);
+    /* A = 1: the delay is a whole period; apply then snapshot at each step. */
+    c.A = 1;
+    a = make(MPI_COMM_WORLD, &c);
+    CU_ASSERT_EQUAL(flexcl_learner_advance(a, 40), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_n_averages(a), 39);
+    CU_ASSERT_TRUE(equals_single_rank(a, &c, 40));
+    flexcl_learner_destroy(&a);
+}
+
+static void test_spread(void)
+{
+    cfg c = base(2, 100, FLEXCL_AVERAGING_BLOCKING);
+    flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    double mean = -1, mx = -1;
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 99), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_spread(l, &mean, &mx), FLEXCL_OK);
+    CU_ASSERT_TRUE(mean > 0 && mx >= mean); /* before the average */
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 1), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_spread(l, &mean, &mx), FLEXCL_OK);
+    /* Identical rows; their mean may differ from them by rounding only. */
+    CU_ASSERT_TRUE(mx <= 1e-15);
+    CU_ASSERT_TRUE(all_equal(l));
+    CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), 1);
+    CU_ASSERT_TRUE(flexcl_learner_averages(l)[0].rms_mean > 0);
+    /* isd updates at phase ends (mean length 20): after 60 steps (P(no
+     * phase ended for either learner) < 1e-5) the learners differ again. */
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 60), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_spread(l, &mean, &mx), FLEXCL_OK);
+    CU_ASSERT_TRUE(mean > 0);
+    flexcl_learner_destroy(&l);
+}
+
+/* θ of every local learner after `steps` with the given thread count. */
+static double *run_threads(const cfg *c, int threads, uint64_t steps, flexcl_average_record **hist,
+                           size_t *n_hist)
+{
+    omp_set_num_threads(threads);
+    flexcl_learner *l = make(MPI_COMM_WORLD, c);
+    flexcl_learner_advance(l, steps);
+    size_t P = n_params(l);
+    double *out = malloc((size_t)c->L * P * sizeof *out);
+    for (int i = 0; i < c->L; ++i)
+        memcpy(out + (size_t)i * P, flexcl_model_params(flexcl_learner_model(l, i)),
+               P * sizeof *out);
+    *n_hist = flexcl_learner_n_averages(l);
+    *hist = malloc((*n_hist + 1) * sizeof **hist);
+    memcpy(*hist, flexcl_learner_averages(l), *n_hist * sizeof **hist);
+    flexcl_learner_destroy(&l);
+    omp_set_num_threads(1);
+    return out;
+}
+
+static void test_threads(void)
+{
+    for (int avg = 0; avg < 2; ++avg) {
+        cfg c = base(3, 40, (flexcl_averaging)avg);
+        c.kind = FLEXCL_EST_AOL;
+        flexcl_average_record *h1, *h2;
+        size_t n1, n2, P = 8 * 16 + 8 + 16;
+        double *a = run_threads(&c, 1, 1500, &h1, &n1), *b = run_threads(&c, 2, 1500, &h2, &n2);
+        CU_ASSERT_TRUE(everywhere(memcmp(a, b, 3 * P * sizeof *a) == 0));
+        CU_ASSERT_TRUE(everywhere(n1 == n2 && n1 > 0 && memcmp(h1, h2, n1 * sizeof *h1) == 0));
+        free(a);
+        free(b);
+        free(h1);
+        free(h2);
+    }
+}
+
+static void test_independent_replicas(void)
+{
+    for (int same_init = 0; same_init < 2; ++same_init) {
+        cfg c = base(2, 0, FLEXCL_AVERAGING_BLOCKING);
+        c.same_init = same_init;
+        flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(l, 800), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), 0);
+        int ok = 1;
+        for (int i = 0; i < 2; ++i) {
+            cfg one = c;
+            one.L = 1;
+            one.id_offset = (uint64_t)(flexcl_learner_first_id(l) + i);
+            flexcl_learner *s = make(MPI_COMM_SELF, &one);
+            ok &= s && flexcl_learner_advance(s, 800) == FLEXCL_OK && same_theta(l, i, s, 0) &&
+                  same_clock(l, i, s, 0);
+            flexcl_learner_destroy(&s);
+        }
+        CU_ASSERT_TRUE(everywhere(ok));
+        CU_ASSERT_FALSE(all_equal(l)); /* and the replicas do differ */
+        flexcl_learner_destroy(&l);
+    }
+}
+
+/* ---- checkpoints ---------------------------------------------------------- */
+
+static void ckpt_path(const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s.ckpt.h5", tmpdir, name);
+}
+
+/* Run `total` steps, stopping and resuming from a checkpoint at each cut;
+ * returns the resumed learners (the caller compares and destroys). */
+static flexcl_learner *run_with_cuts(const cfg *c, const uint64_t *cuts, size_t n_cuts,
+                                     uint64_t total, const char *name)
+{
+    char path[512];
+    ckpt_path(name, path, sizeof path);
+    flexcl_learner *l = make(MPI_COMM_WORLD, c);
+    uint64_t done = 0;
+    for (size_t k = 0; k < n_cuts; ++k) {
+        CU_ASSERT_EQUAL(flexcl_learner_advance(l, cuts[k] - done), FLEXCL_OK);
+        done = cuts[k];
+        flexcl_checkpoint *ck = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_create(MPI_COMM_WORLD, path, HASH, 5, "train", &ck),
+                              FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_checkpoint_write(l, ck), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_checkpoint_commit(ck), FLEXCL_OK);
+        flexcl_checkpoint_destroy(&ck);
+        flexcl_learner_destroy(&l);
+        l = make(MPI_COMM_WORLD, c);
+        CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, HASH, 5, "train", &ck),
+                              FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_checkpoint_read(l, ck), FLEXCL_OK);
+        flexcl_checkpoint_destroy(&ck);
+        CU_ASSERT_EQUAL(flexcl_learner_steps(l, 0), done);
+    }
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, total - done), FLEXCL_OK);
+    return l;
+}
+
+static void check_resume(const cfg *c, const uint64_t *cuts, size_t n_cuts, uint64_t total,
+                         const char *name)
+{
+    flexcl_learner *ref = make(MPI_COMM_WORLD, c);
+    CU_ASSERT_EQUAL(flexcl_learner_advance(ref, total), FLEXCL_OK);
+    flexcl_learner *l = run_with_cuts(c, cuts, n_cuts, total, name);
+    int ok = 1;
+    for (int i = 0; i < c->L; ++i) ok &= same_theta(l, i, ref, i) && same_clock(l, i, ref, i);
+    ok &= same_history(l, ref);
+    CU_ASSERT_TRUE(everywhere(ok));
+    if (!everywhere(ok) && rank == 0) fprintf(stderr, "resume mismatch in case %s\n", name);
+    flexcl_learner_destroy(&l);
+    flexcl_learner_destroy(&ref);
+}
+
+static void test_learner_checkpoints(void)
+{
+    /* isd, geometric phases, Adam, overlapped A = 60 (D = 30): 85 is inside
+     * the stale window of the average started at 60, 333 is mid-phase, 600
+     * is an averaging point (an average just started). */
+    cfg c = base(2, 60, FLEXCL_AVERAGING_OVERLAPPED);
+    c.opt = FLEXCL_OPTIM_ADAM;
+    uint64_t one[] = {85}, two[] = {333}, three[] = {600}, many[] = {85, 333, 600, 601};
+    check_resume(&c, one, 1, 700, "overlapped_mid_average");
+    check_resume(&c, two, 1, 700, "overlapped_mid_phase");
+    check_resume(&c, three, 1, 700, "overlapped_at_start");
+    check_resume(&c, many, 4, 700, "overlapped_many");
+    /* Blocking averages; aol with uniform phase lengths. */
+    cfg b = base(2, 50, FLEXCL_AVERAGING_BLOCKING);
+    b.kind = FLEXCL_EST_AOL;
+    b.law = FLEXCL_LAW_UNIFORM;
+    uint64_t bc[] = {50, 77};
+    check_resume(&b, bc, 2, 400, "blocking_aol");
+    /* two_term with a persistent negative chain: 30 is inside the negative
+     * phase (G⁺ held), 41 inside the next positive one. */
+    cfg t = base(1, 0, FLEXCL_AVERAGING_BLOCKING);
+    t.kind = FLEXCL_EST_TWO_TERM;
+    t.law = FLEXCL_LAW_FIXED;
+    t.persistent = 1;
+    uint64_t tc[] = {30, 41};
+    check_resume(&t, tc, 2, 200, "two_term_pcd");
+    /* CD-K with a batch of 3: 20 is between the positive phase and the
+     * negative one, which restarts at the positive phase's rows. */
+    t.persistent = 0;
+    t.batch = 3;
+    uint64_t kc[] = {20, 27};
+    check_resume(&t, kc, 2, 200, "two_term_cdk");
+}
+
+static void test_checkpoint_refusals(void)
+{
+    char path[512];
+    ckpt_path("refusal", path, sizeof path);
+    cfg c = base(2, 0, FLEXCL_AVERAGING_BLOCKING);
+    flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+    flexcl_checkpoint *ck = NULL;
+    CU_ASSERT_EQUAL(flexcl_learner_advance(l, 10), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_create(MPI_COMM_WORLD, path, HASH, 5, "train", &ck),
+                          FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_checkpoint_write(l, ck), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_checkpoint_commit(ck), FLEXCL_OK);
+    flexcl_checkpoint_destroy(&ck);
+    flexcl_learner_destroy(&l);
+    /* Another job's hash, another point. */
+    CU_ASSERT_EQUAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, "0123456789abcdef", 5, "train", &ck),
+                    FLEXCL_ERR_JOB);
+    CU_ASSERT_PTR_NULL(ck);
+    CU_ASSERT_PTR_NOT_NULL(strstr(flexcl_error_message(), "another job"));
+    CU_ASSERT_EQUAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, HASH, 6, "train", &ck),
+                    FLEXCL_ERR_JOB);
+    /* Another learner count. */
+    c.L = 3;
+    l = make(MPI_COMM_WORLD, &c);
+    CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, HASH, 5, "train", &ck),
+                          FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_learner_checkpoint_read(l, ck), FLEXCL_ERR_JOB);
+    flexcl_checkpoint_destroy(&ck);
+    flexcl_learner_destroy(&l);
+    CU_ASSERT_EQUAL(flexcl_checkpoint_remove(MPI_COMM_WORLD, path), FLEXCL_OK);
+    int exists = 1;
+    CU_ASSERT_EQUAL(flexcl_checkpoint_exists(MPI_COMM_WORLD, path, &exists), FLEXCL_OK);
+    CU_ASSERT_FALSE(exists);
+}
+
+/* Experiments: uninterrupted vs checkpointed at `cut` samples per chain and
+ * resumed in uneven slices; also vs one rank holding every chain. */
+static void check_experiment(flexcl_settings *s, uint64_t cut, const char *name)
+{
+    char path[512];
+    ckpt_path(name, path, sizeof path);
+    flexcl_model *m = NULL;
+    flexcl_stream init = flexcl_stream_make(s->run.seed, 9, 0);
+    CU_ASSERT_EQUAL_FATAL(flexcl_model_create(&s->model, flexcl_data_dim(bas), flexcl_data_classes(bas), &init, &m),
+                          FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_theta0_make(MPI_COMM_WORLD, s, bas, m), FLEXCL_OK);
+    flexcl_experiment_result *ref = NULL, *got = NULL, *one = NULL;
+    CU_ASSERT_EQUAL_FATAL(flexcl_experiment_run(MPI_COMM_WORLD, s, 9, bas, m, &ref), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_experiment_run(MPI_COMM_SELF, s, 9, bas, m, &one), FLEXCL_OK);
+
+    flexcl_experiment_state *x = NULL;
+    flexcl_checkpoint *ck = NULL;
+    CU_ASSERT_EQUAL_FATAL(flexcl_experiment_start(MPI_COMM_WORLD, s, 9, bas, m, &x), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_experiment_advance(x, cut), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_experiment_progress(x), cut);
+    CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_create(MPI_COMM_WORLD, path, HASH, 9,
+                                                   "isd_variance", &ck), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_experiment_checkpoint_write(x, ck), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_checkpoint_commit(ck), FLEXCL_OK);
+    flexcl_checkpoint_destroy(&ck);
+    flexcl_experiment_state_destroy(&x);
+    CU_ASSERT_EQUAL_FATAL(flexcl_experiment_start(MPI_COMM_WORLD, s, 9, bas, m, &x), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, HASH, 9, "isd_variance",
+                                                 &ck), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_experiment_checkpoint_read(x, ck), FLEXCL_OK);
+    flexcl_checkpoint_destroy(&ck);
+    CU_ASSERT_EQUAL(flexcl_experiment_progress(x), cut);
+    CU_ASSERT_EQUAL(flexcl_experiment_finish(x, &got), FLEXCL_ERR_ARG); /* not done yet */
+    while (flexcl_experiment_remaining(x) > 0) CU_ASSERT_EQUAL(flexcl_experiment_advance(x, 7), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_experiment_finish(x, &got), FLEXCL_OK);
+    flexcl_experiment_state_destroy(&x);
+
+    const char *names[] = {"ghat", "gpos", "gneg", "delta", "frozen", "equilibrium", "drift",
+                           "transient"};
+    int ok = 1, checked = 0;
+    for (size_t q = 0; q < sizeof names / sizeof *names; ++q) {
+        const flexcl_moments *a = flexcl_experiment_moments(ref, names[q]);
+        const flexcl_moments *b = flexcl_experiment_moments(got, names[q]);
+        const flexcl_moments *c = flexcl_experiment_moments(one, names[q]);
+        if (!a) continue;
+        checked++;
+        ok &= b && c && a->count == b->count && a->count == c->count && a->count > 0;
+        ok &= b && memcmp(a->mean, b->mean, a->dim * sizeof(double)) == 0 &&
+              memcmp(a->m2, b->m2, a->dim * sizeof(double)) == 0;
+        ok &= c && memcmp(a->mean, c->mean, a->dim * sizeof(double)) == 0 &&
+              memcmp(a->m2, c->m2, a->dim * sizeof(double)) == 0;
+    }
+    CU_ASSERT_TRUE(checked >= 3);
+    CU_ASSERT_TRUE(everywhere(ok));
+    if (!everywhere(ok) && rank == 0) fprintf(stderr, "experiment mismatch in case %s\n", name);
+    flexcl_experiment_result_destroy(&ref);
+    flexcl_experiment_result_destroy(&got);
+    flexcl_experiment_result_destroy(&one);
+    flexcl_model_destroy(&m);
+}
+
+static void test_experiment_checkpoints(void)
+{
+    flexcl_settings s;
+    flexcl_settings_default(&s);
+    s.model.n_hidden = 8;
+    s.run.seed = 31;
+    s.run.samples = 601; /* 5 chains of 120 or 121 samples, uneven over ranks */
+    s.run.chains = 5;
+    s.run.raw_samples = 100;
+    s.theta0.updates = 200;
+    s.estimator.tau = 10;
+    s.estimator.b = 0.3;
+    s.run.experiment = FLEXCL_EXP_ISD_VARIANCE;
+    s.run.sampler = FLEXCL_SAMPLER_EXACT;
+    check_experiment(&s, 37, "isd_exact");
+    s.run.sampler = FLEXCL_SAMPLER_CHAIN;
+    s.estimator.law = FLEXCL_LAW_GEOMETRIC;
+    check_experiment(&s, 120, "isd_chain"); /* the short chains are just done */
+    s.run.experiment = FLEXCL_EXP_AOL_BIAS;
+    s.estimator.kind = FLEXCL_EST_AOL;
+    s.run.samples = 203;
+    s.run.chains = 4;
+    check_experiment(&s, 13, "aol_bias");
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank != 0) CU_basic_set_mode(CU_BRM_SILENT);
+    omp_set_num_threads(1);
+    flexcl_data_create_bas(4, &bas);
+    if (rank == 0) {
+        snprintf(tmpdir, sizeof tmpdir, "%s/flexcl_learners_XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(tmpdir)) tmpdir[0] = '\0';
+    }
+    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (!tmpdir[0] || CU_initialize_registry() != CUE_SUCCESS) return 1;
+    test_case cases[] = {{"blocking_bitwise_and_rank_independent", test_blocking},
+                         {"overlapped_stale_deterministic", test_overlapped},
+                         {"spread_zero_after_average", test_spread},
+                         {"thread_count_invariance", test_threads},
+                         {"independent_replicas_equal_lone_learners", test_independent_replicas},
+                         {"learner_checkpoints_resume_bitwise", test_learner_checkpoints},
+                         {"checkpoint_refusals", test_checkpoint_refusals},
+                         {"experiment_checkpoints_resume_bitwise", test_experiment_checkpoints}};
+    if (add_suite("learners", cases, sizeof cases / sizeof *cases)) return 1;
+    int failures = run_all(), total = 0;
+    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    }
+    flexcl_data_destroy(&bas);
+    MPI_Finalize();
+    return total ? 1 : 0;
+}
