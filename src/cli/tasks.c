@@ -2,6 +2,7 @@
  * (DIR/task_<i>.h5, complete; DIR/task_<i>.h5.parts/, started). */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,22 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* "tasks N" / "points N" of a checkpoint manifest; 0 when absent. */
+static long manifest_value(const char *parts_dir, const char *key)
+{
+    char path[FLEXCL_PATH_MAX + 512], line[128], k[32];
+    long v = 0, x;
+    snprintf(path, sizeof path, "%s/manifest", parts_dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%31s %ld", k, &x) == 2 && strcmp(k, key) == 0) {
+            v = x;
+            break;
+        }
+    if (f) fclose(f);
+    return v;
+}
+
 /* Number of tasks: --tasks, else the first manifest or complete file found. */
 static long count_tasks(const char *dir, long given, char *why, size_t n)
 {
@@ -40,12 +57,8 @@ static long count_tasks(const char *dir, long given, char *why, size_t n)
         long t;
         char tail[32];
         if (sscanf(e->d_name, "task_%ld.h5%31s", &t, tail) == 2 && strcmp(tail, ".parts") == 0) {
-            snprintf(path, sizeof path, "%s/%s/manifest", dir, e->d_name);
-            FILE *f = fopen(path, "r");
-            char line[128];
-            while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "tasks %ld", &tasks) == 1) break;
-            if (f) fclose(f);
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            tasks = manifest_value(path, "tasks");
         } else if (sscanf(e->d_name, "task_%ld.h5%31s", &t, tail) == 1) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             char v[64];
@@ -59,39 +72,166 @@ static long count_tasks(const char *dir, long given, char *why, size_t n)
     return tasks > 0 ? tasks : -1;
 }
 
+/* A finished grid point in a checkpoint directory: "NNNNNN.h5". */
+static int is_part_name(const char *name)
+{
+    for (int k = 0; k < 6; ++k)
+        if (name[k] < '0' || name[k] > '9') return 0;
+    return strcmp(name + 6, ".h5") == 0;
+}
+
+/* Task t on disk: done (DIR/task_t.h5), checkpointed (DIR/task_t.h5.parts/
+ * with finished points or other saved state), else missing. *points_done
+ * counts the finished points in the checkpoint. No process or SLURM query. */
 static task_state state_of(const char *dir, long t, int *points_done)
 {
     char p[FLEXCL_PATH_MAX + 64];
+    int saved = 0;
     *points_done = 0;
     snprintf(p, sizeof p, "%s/task_%ld.h5", dir, t);
     if (exists(p)) return TASK_DONE;
     snprintf(p, sizeof p, "%s/task_%ld.h5.parts", dir, t);
     DIR *d = opendir(p);
     if (!d) return TASK_MISSING;
-    time_t newest = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char f[FLEXCL_PATH_MAX + 384];
-        struct stat st;
-        snprintf(f, sizeof f, "%s/%s", p, e->d_name);
-        if (e->d_name[0] == '.' || stat(f, &st) != 0) continue;
-        if (st.st_mtime > newest) newest = st.st_mtime;
-        size_t len = strlen(e->d_name);
-        if (len > 3 && strcmp(e->d_name + len - 3, ".h5") == 0) (*points_done)++;
+        const char *nm = e->d_name;
+        size_t len = strlen(nm);
+        if (nm[0] == '.' || strcmp(nm, "manifest") == 0) continue;
+        if (is_part_name(nm)) (*points_done)++;
+        else if (!(len > 8 && strcmp(nm + len - 8, ".partial") == 0)) saved++;
     }
     closedir(d);
-    /* Something written in the last two minutes: a process is at work. */
-    return time(NULL) - newest < 120 ? TASK_RUNNING : TASK_CHECKPOINTED;
+    return *points_done > 0 || saved > 0 ? TASK_CHECKPOINTED : TASK_MISSING;
 }
 
-/* Parse "DIR [--tasks N] [-o FILE]" shared by merge and status. */
-static int parse(int argc, char **argv, int rank, const char **dir, long *tasks, const char **out)
+/* Grid points of the job a complete task file came from (its job text and
+ * --set options rebuild the grid); 0 when unreadable. */
+static long job_points_of(const char *path)
+{
+    long n = 0;
+    char *text = malloc(1 << 20), *ov = malloc(8192), *ovs[256];
+    flexcl_job *job = NULL;
+    if (text && ov &&
+        flexcl_results_read_attr_string(path, "/", "job_text", text, 1 << 20) == FLEXCL_OK &&
+        flexcl_results_read_attr_string(path, "/", "job_overrides", ov, 8192) == FLEXCL_OK) {
+        size_t n_ov = 0;
+        for (char *tok = strtok(ov, "\n"); tok && n_ov < 256; tok = strtok(NULL, "\n")) ovs[n_ov++] = tok;
+        if (flexcl_job_create(text, path, n_ov, (const char *const *)ovs, &job) == FLEXCL_OK)
+            n = (long)flexcl_job_n_points(job);
+    }
+    flexcl_job_destroy(&job);
+    free(text);
+    free(ov);
+    return n;
+}
+
+/* What slurm/submit.sh recorded in DIR/slurm/submit.txt. */
+typedef struct {
+    long tasks, points;
+    int n_arrays;
+    long array_id[64], array_offset[64];
+} submission;
+
+static int read_submission(const char *dir, submission *sub)
+{
+    char path[FLEXCL_PATH_MAX + 64], line[FLEXCL_PATH_MAX + 64];
+    memset(sub, 0, sizeof *sub);
+    snprintf(path, sizeof path, "%s/slurm/submit.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        long a, b;
+        if (sscanf(line, "tasks %ld", &a) == 1) sub->tasks = a;
+        else if (sscanf(line, "points %ld", &a) == 1) sub->points = a;
+        else if (sscanf(line, "array %ld offset %ld", &a, &b) == 2 && sub->n_arrays < 64) {
+            sub->array_id[sub->n_arrays] = a;
+            sub->array_offset[sub->n_arrays++] = b;
+        }
+    }
+    fclose(f);
+    return 1;
+}
+
+/* SLURM's view of each task, from one squeue call over the recorded arrays. */
+typedef struct {
+    char state[16];  /* RUNNING, PENDING, ... ("" = not in the queue) */
+    char reason[24]; /* pending reason */
+    char id[40];     /* ARRAYJOB_INDEX */
+} queue_entry;
+
+/* One `squeue` over the recorded arrays (at most 20 s when coreutils'
+ * timeout exists: status must stay quick when slurmctld does not answer).
+ * Returns 1 when squeue listed any of the tasks. */
+static int query_squeue(const submission *sub, long tasks, queue_entry *q)
+{
+    char cmd[64 * 24 + 256] = "t=$(command -v timeout >/dev/null 2>&1 && echo 'timeout 20'); "
+                              "$t squeue -h -r -o '%F %K %T %r' -j ";
+    if (sub->n_arrays == 0) return 0;
+    for (int k = 0; k < sub->n_arrays; ++k) {
+        size_t used = strlen(cmd);
+        snprintf(cmd + used, sizeof cmd - used, "%s%ld", k ? "," : "", sub->array_id[k]);
+    }
+    strncat(cmd, " 2>/dev/null", sizeof cmd - strlen(cmd) - 1);
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    char line[256];
+    int seen = 0;
+    while (fgets(line, sizeof line, p)) {
+        long job, idx;
+        char st[16], why[24];
+        if (sscanf(line, "%ld %ld %15s %23s", &job, &idx, st, why) < 3) continue;
+        for (int k = 0; k < sub->n_arrays; ++k) {
+            long t = sub->array_offset[k] + idx;
+            if (sub->array_id[k] != job || t < 0 || t >= tasks) continue;
+            snprintf(q[t].state, sizeof q[t].state, "%s", st);
+            snprintf(q[t].reason, sizeof q[t].reason, "%s", strcmp(why, "None") ? why : "");
+            snprintf(q[t].id, sizeof q[t].id, "%ld_%ld", job, idx);
+            seen = 1;
+        }
+    }
+    pclose(p);
+    return seen;
+}
+
+/* DIR/slurm/task_t.lock, written by slurm/task.sbatch while flexcl runs:
+ * "HOST PID ARRAYTASK HEARTBEAT". Live when the process exists (same
+ * host) or the heartbeat is fresh (another host). */
+static int lock_live(const char *dir, long t, char *who, size_t n)
+{
+    char path[FLEXCL_PATH_MAX + 64], host[256] = "", me[256] = "", id[64] = "";
+    long pid = 0, every = 60;
+    struct stat st;
+    snprintf(path, sizeof path, "%s/slurm/task_%ld.lock", dir, t);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int got = fscanf(f, "%255s %ld %63s %ld", host, &pid, id, &every);
+    fclose(f);
+    if (got < 2 || stat(path, &st) != 0) return 0;
+    gethostname(me, sizeof me - 1);
+    char *dot = strchr(me, '.');
+    if (dot) *dot = '\0';
+    int live;
+    if (strcmp(host, me) == 0) live = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    else live = time(NULL) - st.st_mtime < 3 * (every > 0 ? every : 60);
+    snprintf(who, n, "%s%s%s pid %ld", id[0] ? id : "", id[0] ? " on " : "", host, pid);
+    return live;
+}
+
+/* Parse "DIR [--tasks N] [-o FILE | --no-slurm]" for merge (out) and
+ * status (no_slurm). */
+static int parse(int argc, char **argv, int rank, const char **dir, long *tasks, const char **out,
+                 int *no_slurm)
 {
     *dir = NULL;
     *tasks = 0;
     if (out) *out = NULL;
+    if (no_slurm) *no_slurm = 0;
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) {
+        if (no_slurm && strcmp(argv[i], "--no-slurm") == 0) {
+            *no_slurm = 1;
+        } else if (strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) {
             char *end;
             *tasks = strtol(argv[++i], &end, 10);
             if (*end || *tasks < 1 || *tasks > MAX_TASKS) {
@@ -121,28 +261,72 @@ int flexcl_cli_status(MPI_Comm comm, int argc, char **argv)
 {
     const char *dir;
     long tasks;
-    int rank;
+    int rank, no_slurm;
     MPI_Comm_rank(comm, &rank);
-    int st = parse(argc, argv, rank, &dir, &tasks, NULL);
+    int st = parse(argc, argv, rank, &dir, &tasks, NULL, &no_slurm);
     if (st || rank != 0) return st;
     char why[FLEXCL_PATH_MAX + 128] = "";
+    submission sub;
+    int have_sub = read_submission(dir, &sub);
+    if (tasks <= 0 && have_sub && sub.tasks > 0) tasks = sub.tasks;
     tasks = count_tasks(dir, tasks, why, sizeof why);
     if (tasks < 0) {
         fprintf(stderr, "flexcl: error: %s\n", why);
         return 2;
     }
-    long n[4] = {0, 0, 0, 0};
+    /* Grid points of the job: the submission record or any manifest. */
+    long points = have_sub ? sub.points : 0;
+    for (long t = 0; t < tasks && points <= 0; ++t) {
+        char p[FLEXCL_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/task_%ld.h5.parts", dir, t);
+        points = manifest_value(p, "points");
+    }
+    for (long t = 0; t < tasks && points <= 0; ++t) {
+        char p[FLEXCL_PATH_MAX + 64];
+        snprintf(p, sizeof p, "%s/task_%ld.h5", dir, t);
+        if (exists(p)) points = job_points_of(p);
+    }
+    queue_entry *q = calloc((size_t)tasks, sizeof *q);
+    if (!q) {
+        fprintf(stderr, "flexcl: error: out of memory\n");
+        return 1;
+    }
+    int queried = !no_slurm && have_sub && query_squeue(&sub, tasks, q);
+
+    long n[4] = {0, 0, 0, 0}, queued = 0, pts_done = 0;
     static const char *names[] = {"missing", "done", "running", "checkpointed"};
-    printf("%-8s %-13s %s\n", "task", "state", "points in checkpoint");
+    printf("%-8s %-13s %-11s %s\n", "task", "state", "points", "slurm / process");
     for (long t = 0; t < tasks; ++t) {
         int pts = 0;
+        char who[400] = "", col[48], note[512] = "";
         task_state s = state_of(dir, t, &pts);
+        long mine = points > 0 ? points * (t + 1) / tasks - points * t / tasks : -1;
+        int live = s != TASK_DONE && lock_live(dir, t, who, sizeof who);
+        int slurm_running = strcmp(q[t].state, "RUNNING") == 0 || strcmp(q[t].state, "COMPLETING") == 0;
+        if (s != TASK_DONE && (live || slurm_running)) s = TASK_RUNNING;
+        if (strcmp(q[t].state, "PENDING") == 0 || strcmp(q[t].state, "REQUEUED") == 0) queued++;
         n[s]++;
-        if (s == TASK_DONE || s == TASK_MISSING) printf("%-8ld %-13s\n", t, names[s]);
-        else printf("%-8ld %-13s %d\n", t, names[s], pts);
+        long d = s == TASK_DONE ? (mine > 0 ? mine : 0) : pts;
+        pts_done += d;
+        if (s == TASK_DONE && mine < 0) snprintf(col, sizeof col, "all");
+        else if (mine >= 0) snprintf(col, sizeof col, "%ld/%ld", d, mine);
+        else snprintf(col, sizeof col, "%ld", d);
+        if (q[t].state[0])
+            snprintf(note, sizeof note, "%s %s%s%s%s", q[t].id, q[t].state, q[t].reason[0] ? " (" : "",
+                     q[t].reason, q[t].reason[0] ? ")" : "");
+        if (live) {
+            size_t used = strlen(note);
+            snprintf(note + used, sizeof note - used, "%s%s", used ? "; " : "", who);
+        }
+        printf("%-8ld %-13s %-11s %s\n", t, names[s], col, note[0] ? note : "-");
     }
-    printf("%s: %ld/%ld tasks done, %ld running, %ld checkpointed, %ld missing\n", dir, n[TASK_DONE],
-           tasks, n[TASK_RUNNING], n[TASK_CHECKPOINTED], n[TASK_MISSING]);
+    printf("%s: %ld/%ld tasks done, %ld running, %ld checkpointed, %ld missing", dir, n[TASK_DONE], tasks,
+           n[TASK_RUNNING], n[TASK_CHECKPOINTED], n[TASK_MISSING]);
+    if (queried) printf(", %ld queued", queued);
+    if (points > 0)
+        printf("; grid points %ld/%ld done (%.0f%%)", pts_done, points, 100.0 * (double)pts_done / (double)points);
+    printf("\n");
+    free(q);
     return 0;
 }
 
@@ -158,7 +342,7 @@ int flexcl_cli_merge(MPI_Comm comm, int argc, char **argv)
     char *text = NULL, *ov = NULL, **ovs = NULL;
     char out[FLEXCL_PATH_MAX + 64], why[FLEXCL_PATH_MAX + 128] = "";
     MPI_Comm_rank(comm, &rank);
-    int st = parse(argc, argv, rank, &dir, &tasks, &out_arg);
+    int st = parse(argc, argv, rank, &dir, &tasks, &out_arg, NULL);
     if (st) return st;
     if (out_arg) snprintf(out, sizeof out, "%s", out_arg);
     else snprintf(out, sizeof out, "%s/merged.h5", dir);
