@@ -55,7 +55,7 @@ static void usage(FILE *f)
             "  merge DIR [--tasks N] [-o FILE]\n"
             "                 merge DIR/task_*.h5 into one file (default DIR/merged.h5);\n"
             "                 refuses, listing them, when tasks are missing or incomplete\n"
-            "  status DIR [--tasks N]\n"
+            "  status DIR [--tasks N] [--no-slurm]\n"
             "                 each task's state (done, running, checkpointed, missing)\n"
             "  spectrum RESULTS.h5 [--point I | --all] [--grid RxC] [--block NB] [--vectors K]\n"
             "                 eigenvalues of the covariance of each point's raw gradient\n"
@@ -69,9 +69,24 @@ static void usage(FILE *f)
             "Launch with mpiexec -n R flexcl run JOB.ini.\n");
 }
 
+/* SLURM sends SIGUSR1 before a time limit or preemption (--signal) and
+ * SIGTERM when it cancels: the handler only sets the stop flag. */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
     int provided = 0;
+    /* Before MPI start-up too, so a signal that arrives while MPI starts
+     * stops the run cleanly (status 3) instead of killing it. */
+    install_stop_handlers();
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "flexcl: error: MPI_Init_thread failed\n");
         return 1;
@@ -84,12 +99,7 @@ int main(int argc, char **argv)
     /* SLURM sends SIGUSR1 before a time limit or preemption (--signal) and
      * SIGTERM when it cancels: finish the current step, keep every complete
      * grid point, and exit with status 3 so the task can be requeued. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_stop_handlers(); /* again: MPI start-up may have replaced them */
     flexcl_log_set(log_to_stderr, NULL, FLEXCL_LOG_INFO);
 
     int status = 0;

@@ -792,17 +792,25 @@ static void job_hash(const flexcl_job *job, const run_options *o, char out[32])
 
 /* A complete results file from the same job makes the run a no-op; one
  * from another job is refused (never overwritten). Collective. */
-static flexcl_code check_existing(MPI_Comm comm, const char *path, const char *hash, int *complete)
+static flexcl_code check_existing(MPI_Comm comm, const char *path, const char *hash,
+                                  const char *split, int *complete)
 {
     flexcl_code err = FLEXCL_OK;
     int rank, state = 0; /* 0 absent, 1 same job, 2 other job */
     char msg[FLEXCL_PATH_MAX + 256] = "";
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     if (rank == 0 && access(path, F_OK) == 0) {
-        char old[64];
+        char old[64] = "", old_split[64] = "";
         if (flexcl_results_read_attr_string(path, "/", "job_hash", old, sizeof old) == FLEXCL_OK &&
-            strcmp(old, hash) == 0) {
+            strcmp(old, hash) == 0 &&
+            flexcl_results_read_attr_string(path, "/", "task_split", old_split,
+                                            sizeof old_split) == FLEXCL_OK &&
+            strcmp(old_split, split) == 0) {
             state = 1;
+        } else if (strcmp(old, hash) == 0) {
+            state = 2;
+            snprintf(msg, sizeof msg, "%s exists and holds another task split of this job (not "
+                     "task %s); move it away or choose another --out", path, split);
         } else {
             state = 2;
             snprintf(msg, sizeof msg, "%s exists and was not written by this job (and these --set "
@@ -923,7 +931,9 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     char hash[32];
     job_hash(job, &o, hash);
     int complete = 0;
-    FLEXCL_CALL(check_existing(comm, out_path, hash, &complete));
+    char split_want[64];
+    snprintf(split_want, sizeof split_want, "%ld/%ld", o.tasks > 0 ? o.task : 0, o.tasks > 0 ? o.tasks : 1);
+    FLEXCL_CALL(check_existing(comm, out_path, hash, split_want, &complete));
     if (complete) {
         if (rank == 0)
             printf("flexcl: %s is already complete; nothing to do\nresults: %s\n", out_path, out_path);

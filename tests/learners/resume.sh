@@ -108,7 +108,7 @@ fi
 # A real SIGUSR1 (what SLURM sends before the time limit) in the middle of a
 # longer run: exit 3 with a checkpoint, then the rerun completes bitwise.
 mkdir -p "$tmp/sig"
-long="--set run.steps=200000 --set run.eval_every=50000"
+long="--set run.steps=2000000 --set run.eval_every=500000"
 run 2 "$tmp/sig/ref" "$train" $long || bad "signal: uninterrupted run failed"
 set +e
 "$mpiexec" -n 2 "$flexcl" run "$train" --out "$tmp/sig/x" --quiet $long >"$tmp/sig/x.log" 2>&1 &
@@ -119,7 +119,7 @@ while [ ! -e "$tmp/sig/x/averaging.h5.parts/000000.h5.partial" ] && [ $i -lt 100
     sleep 0.1
     i=$((i + 1))
 done
-sleep 1
+sleep 0.3
 kill -USR1 $pid
 wait $pid
 st=$?
