@@ -35,6 +35,10 @@ Points are grouped by all their attributes except the swept one(s), plus the fil
 4  isd variance ≥ two_term variance per update (weights = importance): V̂(b) not significantly below
    tr Cov G⁺ + tr Cov G⁻ (pooled), one one-sided test per b.
 Learning curves of train points are plotted and tabulated (no verdict).
+Gradient-noise spectra (SPEC §6.5; no verdict): when isd_variance points hold the `spectrum` group that
+`flexcl spectrum` writes (docs/spectrum.md), the report gains a section with, per group over the b grid,
+the leading eigenvalues of the sample covariance, its trace and its effective rank (participation
+ratio) against b (figures spectra_<g>.png, drawn by analysis/spectra.py).
 """
 from __future__ import annotations
 
@@ -54,6 +58,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import spectra  # noqa: E402  (analysis/spectra.py, beside this file)
 
 PROG = "theorems.py"
 SCHEMA_VERSION = 2
@@ -1382,6 +1389,52 @@ def learning_curves(plan, ctx):
 
 
 # --------------------------------------------------------------------------------------------------
+# Gradient-noise spectra against b (SPEC §6.5; no verdict)
+# --------------------------------------------------------------------------------------------------
+
+EXPLAIN_S = """\
+`flexcl spectrum RESULTS.h5 --all` (docs/spectrum.md) stores in each isd_variance point the eigenvalues
+λ₁ ≥ … ≥ λ_P of the P×P sample covariance C of its M raw samples `samples/ghat`, computed with
+ScaLAPACK over the ranks. Per group (every attribute but b, as for check 2): the leading eigenvalues and
+tr C against b (left), the effective rank — the participation ratio (Σλ)²/Σλ², 1 when one direction
+carries all the gradient noise and P when it is isotropic — against b (middle), and each whole spectrum
+λ_i / tr C (right). No verdict: SPEC §6.5 asks for the spectrum, not a test of it. Self-checks per
+point: Σλ against the stored trace and, when every sample was kept raw (M = N), tr C against
+Σ m2/(count − 1) of `moments/ghat`, which must agree to rounding."""
+
+
+def spectra_against_b(plan, ctx):
+    """Section S: tables and figures of the stored spectra; nothing when the files have none."""
+    found = {}
+    for key, grp in plan.isd_groups.items():
+        try:
+            recs = [s for s in (spectra.read_point(p.h5, p.name, p.file) for p in grp) if s]
+        except spectra.SpectrumError as e:
+            raise SchemaError(str(e))
+        if recs:
+            found[key] = sorted(recs, key=lambda s: (s.b, s.index))
+    if not found:
+        return
+    sec = ctx.section("S", "Gradient-noise spectra against b (SPEC §6.5; no verdict)", EXPLAIN_S)
+    labels = group_labels({k: plan.isd_groups[k] for k in found}, ["weights"])
+    for gi, (key, label) in enumerate(zip(found, labels), start=1):
+        recs = found[key]
+        checks = np.array([spectra.consistency(s) for s in recs])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN when no point has M = N
+            d_mom = np.nanmax(checks[:, 2])
+        sec.body.append(f"\n**Group {gi}: {label or 'all points'}** — {_npts(len(recs))}\n")
+        sec.body += spectra.table_lines(recs)
+        sec.body.append(
+            f"\nSelf-checks: max |Σλ − trace| / trace = {np.max(checks[:, 0]):.2g}; max |tr C − "
+            f"Σ var(moments)| / tr C = "
+            + (f"{d_mom:.2g} (points with M = N)" if np.isfinite(d_mom) else
+               "n/a (no point kept every sample raw)") + ".\n")
+        fig = spectra.figure(recs, label or "all points")
+        ctx.savefig(fig, sec, f"spectra_{gi}.png", f"Spectra, group {gi}: {label or 'all points'}")
+
+
+# --------------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------------
 
@@ -1408,15 +1461,15 @@ def write_report(ctx, plan, rows, overall):
         ff = "control: FAIL expected" if r.control else (f"{r.tests * ae:.2g}" if r.tests else "-")
         out.append(f"| {r.check} | {r.scope} | {r.statistic} | {r.threshold} | **{r.verdict}** | "
                    f"{r.tests} | {ff} |")
-    for key in ("1", "2", "3", "4", "L"):
+    for key in ("1", "2", "3", "4", "S", "L"):
         if key not in ctx.sections:
             continue
         s = ctx.sections[key]
         out += ["", f"## {s.title}", "", s.explanation, ""] + s.body
         for name, caption in s.figures:
             out += ["", f"![{caption}]({name})", ""]
-    out += ["", "SPEC §6.4 (learning across b, best b per data set) and §6.5 (noise spectrum) are not "
-            "checked here."]
+    out += ["", "SPEC §6.4 (learning across b, best b per data set) is not checked here; §6.5 (noise "
+            "spectrum) is shown without a verdict when the files hold spectra (`flexcl spectrum`)."]
     with open(os.path.join(ctx.outdir, "report.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(out) + "\n")
 
@@ -1460,6 +1513,7 @@ def run(paths, outdir, alpha):
         order = {"1": 0, "2": 1, "3": 2, "4": 3}
         rows.sort(key=lambda r: (order[r.check[0]], r.check))
         learning_curves(plan, ctx)
+        spectra_against_b(plan, ctx)
     finally:
         for h in handles:
             h.close()

@@ -1,8 +1,8 @@
 /* Eigen-spectra of the sample covariance of raw gradient samples, with
  * ScaLAPACK on a BLACS grid made from the caller's communicator.
  *
- * Distribution (see flexcl/spectrum.h for the whole story). Three layouts of
- * ScaLAPACK matrices are used, all over the same processes:
+ * Distribution (see flexcl/spectrum.h for the whole story). Two layouts of
+ * ScaLAPACK matrices are used, both over the same processes:
  *
  *   line   a 1 x R grid. Y = X^T (P x M) in column blocks of ceil(M / R):
  *          rank r holds samples [r * ceil(M/R), ...) — exactly the row-major
@@ -66,6 +66,11 @@ void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
               const int *iz, const int *jz, const int *descz, double *work,
               const int *lwork, int *iwork, const int *liwork, int *info,
               size_t jobz_len, size_t uplo_len);
+void pdormtr_(const char *side, const char *uplo, const char *trans, const int *m,
+              const int *n, const double *a, const int *ia, const int *ja,
+              const int *desca, const double *tau, double *c, const int *ic,
+              const int *jc, const int *descc, double *work, const int *lwork, int *info,
+              size_t side_len, size_t uplo_len, size_t trans_len);
 
 enum {
     DLEN = 9,               /* ScaLAPACK descriptor length */
@@ -644,7 +649,11 @@ static void read_string_attr(hid_t obj, const char *name, char *buf, size_t n)
     if ((ft = H5Aget_type(a)) < 0 || H5Tget_class(ft) != H5T_STRING ||
         H5Tis_variable_str(ft) <= 0)
         goto out;
-    if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0) goto out;
+    /* The memory type carries the file's character set: HDF5 has no
+     * conversion between ASCII and UTF-8 strings. */
+    if ((mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(mt, H5Tget_cset(ft)) < 0)
+        goto out;
     if (H5Aread(a, mt, &v) >= 0 && v != NULL) {
         snprintf(buf, n, "%s", v);
         H5free_memory(v);
@@ -755,6 +764,16 @@ static flexcl_code check_point(const flexcl_spectrum *sp, size_t point,
                                 "the covariance on one rank, beyond ScaLAPACK's 32-bit "
                                 "local indices; use more ranks",
                                 point, ps->P, sp->grid_rows, sp->grid_cols, mp, nq);
+    /* The same for this rank's share of the samples, in both layouts. */
+    int rows_line = (ps->M + sp->size - 1) / sp->size;
+    int nq_m = numroc(ps->M, sp->block, sp->my_col, sp->grid_cols);
+    if ((double)ps->P * rows_line > (double)INT_MAX ||
+        (double)(mp > 1 ? mp : 1) * (double)nq_m > (double)INT_MAX)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "grid point %zu: %d samples of %d parameters leave more than "
+                                "2^31 values on one rank, beyond ScaLAPACK's 32-bit local "
+                                "indices; use more ranks",
+                                point, ps->M, ps->P);
     return FLEXCL_OK;
 }
 
@@ -966,17 +985,37 @@ flexcl_code flexcl_spectrum_compute(flexcl_spectrum *sp, size_t point,
         AGREE(alloc_matrix(&z, (size_t)(mp > 0 ? mp : 1), (size_t)(nq_p > 0 ? nq_p : 1),
                            "the eigenvectors"));
         AGREE(alloc_matrix(&w, (size_t)P, 1, "the eigenvalues"));
+        double wo = 0.0;
+        int info_o = 0;
         pdsyevd_("V", "L", &P, c, &one, &one, desc_c, w, z, &one, &one, desc_z, &wq,
                  &lwork, &iq, &liwork, &info_q, 1, 1);
-        /* The documented minima, in case the query comes out short. */
+        /* pdsyevd hands the back-transformation PDORMTR its workspace minus
+         * the 2P doubles in front of it (WORK(INDD:)), but its own minimum
+         * does not cover PDORMTR's when the local share of the matrix is
+         * small against NB (a block larger than P, or P about NB on one
+         * rank): PDORMTR then rejects LWORK (argument 16), pdsyevd ignores
+         * that and returns info = 0 with Z never back-transformed. So ask
+         * PDORMTR too, with the very arguments pdsyevd will pass. */
+        pdormtr_("L", "L", "N", &P, &P, c, &one, &one, desc_c, w, z, &one, &one, desc_z,
+                 &wo, &lwork, &info_o, 1, 1, 1);
+        /* The documented minima, corrected where they come out short: the
+         * divide-and-conquer merge (PDLAED1) lays out its two local
+         * matrices with leading dimension max(NP, 1), so a rank that holds
+         * columns but no rows (NP = 0, e.g. P < grid rows) needs
+         * 2 * NQ doubles that 2 * NP * NQ does not count, and writes past
+         * the end without them. */
         double np = (double)mp, nq = (double)nq_p, n = (double)P;
         double tri = 3.0 * n + fmax(NB * (np + 1.0), 3.0 * NB);
-        double need = fmax(fmax(1.0 + 6.0 * n + 2.0 * np * nq, tri) + 2.0 * n, wq);
+        double stedc = 1.0 + 6.0 * n + 2.0 * fmax(np, 1.0) * nq;
+        double need = fmax(fmax(stedc, tri) + 2.0 * n, wq);
+        need = fmax(need, 2.0 * n + wo);
         double ineed = fmax(7.0 * n + 8.0 * sp->grid_cols + 2.0, (double)iq);
         flexcl_code local = FLEXCL_OK;
-        if (info_q != 0)
+        if (info_q != 0 || info_o != 0)
             local = flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                                     "pdsyevd workspace query failed: info %d", info_q);
+                                     "pdsyevd workspace query failed: info %d (pdormtr "
+                                     "%d)",
+                                     info_q, info_o);
         else if (need > (double)INT_MAX || ineed > (double)INT_MAX)
             local = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
                                      "grid point %zu: pdsyevd needs %.0f doubles of "

@@ -40,11 +40,15 @@
  * is changed in place; space of a replaced spectrum is not reclaimed (use
  * h5repack).
  *
- * Memory per rank, in doubles, is about (P*M + 4*P*P) / ranks at the peak
- * (C, the eigenvectors and pdsyevd's workspace), e.g. 12.8 GB in total at
- * P = 20 000. ScaLAPACK indexes local arrays with 32-bit integers, so each
- * rank's share of C must stay below 2^31 elements; more ranks lift the
- * limit.
+ * Memory per rank, in doubles, peaks at about 4*P*P / ranks during pdsyevd
+ * (C, the eigenvectors and its divide-and-conquer workspace), 12.8 GB
+ * allocated in total at P = 20 000; before that 2*P*M / ranks (the samples
+ * in both layouts) and (P*M + P*P) / ranks (pdsyrk). ScaLAPACK indexes
+ * local arrays with 32-bit integers, so each rank's share of C, of the
+ * workspace and of the samples must stay below 2^31 elements (checked,
+ * FLEXCL_ERR_ARG); more ranks lift the limit. pdsyevd's own workspace
+ * minimum is short in two corner cases of ScaLAPACK 2.2.1 (see
+ * src/spectrum.c and docs/spectrum.md); the workspace used covers both.
  */
 #ifndef FLEXCL_SPECTRUM_H
 #define FLEXCL_SPECTRUM_H

@@ -46,7 +46,8 @@ static void print_help(void)
            "  --quiet       no per-point lines\n"
            "  --trace       print the error trace on failure\n"
            "\n"
-           "Memory: about (P*M + 4*P*P) * 8 bytes over all ranks (12.8 GB at P = 20000).\n"
+           "Memory: about 4*P*P * 8 bytes over all ranks at the peak (12.8 GB at P = 20000),\n"
+           "split evenly; docs/spectrum.md has the algorithm, limits and timings.\n"
            "Launch with mpiexec -n R flexcl spectrum RESULTS.h5.\n");
 }
 

@@ -74,9 +74,8 @@ static double *make_samples(uint64_t salt, int m, int p)
     return x;
 }
 
-/* Serial reference: the covariance of x (m x p) with dsyevd; w ascending,
- * a (column-major p x p) the eigenvectors. Returns LAPACK's info. */
-static int reference(const double *x, int m, int p, double *w, double *a)
+/* The sample covariance of x (m x p), column-major p x p into a. */
+static void covariance(const double *x, int m, int p, double *a)
 {
     double *mean = calloc((size_t)p, sizeof *mean);
     for (int i = 0; i < m; i++)
@@ -90,6 +89,13 @@ static int reference(const double *x, int m, int p, double *w, double *a)
             a[(size_t)l * p + k] = s / (m - 1);
         }
     free(mean);
+}
+
+/* Serial reference: the covariance of x (m x p) with dsyevd; w ascending,
+ * a (column-major p x p) the eigenvectors. Returns LAPACK's info. */
+static int reference(const double *x, int m, int p, double *w, double *a)
+{
+    covariance(x, m, p, a);
     int lwork = 1 + 6 * p + 2 * p * p, liwork = 3 + 5 * p, info = 0;
     double *work = malloc((size_t)lwork * sizeof *work);
     int *iwork = malloc((size_t)liwork * sizeof *iwork);
@@ -294,7 +300,8 @@ static void check_vectors(const double *got, const double *ref, int k, int p)
 
 static void test_lapack(void)
 {
-    const char *path = join("world.h5");
+    char path[512];
+    snprintf(path, sizeof path, "%s", join("world.h5"));
     flexcl_spectrum *sp = NULL;
     flexcl_spectrum_settings s;
     flexcl_spectrum_info info;
@@ -372,14 +379,41 @@ static void test_lapack(void)
         CU_ASSERT(v != NULL && strlen(v) == 20 && v[19] == 'Z');
         free(v);
         CU_ASSERT(!link_exists(f, "points/000000/spectrum.partial"));
-        CU_ASSERT(!link_exists(f, "points/000003/spectrum/eigenvectors"));
-        /* The tiny point against its own reference. */
-        double l3[P3], r3[P3 * K0];
-        reference_desc(3, M3, P3, l3, r3, 0);
+        /* The tiny point against its own reference. Its covariance has rank
+         * M3 - 1 = 2, so only the first two eigenvectors are unique; every
+         * stored vector must still be a unit eigenvector (C v = lambda v),
+         * orthogonal to the others. This is the case whose back-
+         * transformation ScaLAPACK's own workspace minimum left undone. */
+        double l3[P3], r3[P3 * K0], c3[P3 * P3];
+        reference_desc(3, M3, P3, l3, r3, K0);
+        double *x3 = make_samples(3, M3, P3);
+        covariance(x3, M3, P3, c3);
+        free(x3);
         double *e3 = read_doubles(f, "points/000003/spectrum/eigenvalues", P3);
+        double *v3 = read_doubles(f, "points/000003/spectrum/eigenvectors", (size_t)K0 * P3);
         CU_ASSERT_PTR_NOT_NULL(e3);
+        CU_ASSERT_PTR_NOT_NULL(v3);
         if (e3) CU_ASSERT(max_rel(e3, l3, P3, l3[0]) < TOL);
+        if (e3 && v3) {
+            check_vectors(v3, r3, M3 - 1, P3);
+            double worst = 0.0;
+            for (int k = 0; k < K0; k++) {
+                const double *v = v3 + (size_t)k * P3;
+                for (int i = 0; i < P3; i++) {
+                    double cv = 0.0;
+                    for (int j = 0; j < P3; j++) cv += c3[(size_t)j * P3 + i] * v[j];
+                    worst = fmax(worst, fabs(cv - e3[k] * v[i]) / l3[0]);
+                }
+                for (int l = 0; l < K0; l++) {
+                    double dot = 0.0;
+                    for (int j = 0; j < P3; j++) dot += v[j] * v3[(size_t)l * P3 + j];
+                    worst = fmax(worst, fabs(dot - (k == l ? 1.0 : 0.0)));
+                }
+            }
+            CU_ASSERT(worst < TOL);
+        }
         free(e3);
+        free(v3);
         free(ev);
         free(vec);
         H5Fclose(f);
@@ -484,10 +518,103 @@ static void test_rank_counts(void)
                size < 4 ? size : 4, all);
 }
 
+/* Small and awkward shapes — fewer samples or parameters than ranks,
+ * blocks of 1 and blocks larger than P, every grid shape of the world, all
+ * eigenvectors stored — against the serial reference: eigenvalues to TOL
+ * relative to lambda_1, and every stored vector a unit eigenvector
+ * (residual |C v - lambda v| / lambda_1 and orthonormality to TOL). */
+static void test_shapes(void)
+{
+    static const int shapes[][2] = {{2, 2}, {2, 3}, {3, 2}, {7, 5}, {3, 17}, {40, 9}, {5, 33}};
+    static const int blocks[] = {1, 2, 4, 64};
+    enum { N_SHAPES = sizeof shapes / sizeof shapes[0], PMAX = 33 };
+    char path[512];
+    double worst = 0.0;
+    snprintf(path, sizeof path, "%s", join("shapes.h5"));
+    {
+        flexcl_results *r = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_results_create(MPI_COMM_WORLD, path, &r), FLEXCL_OK);
+        for (int k = 0; k < N_SHAPES; k++)
+            CU_ASSERT_EQUAL(write_point(MPI_COMM_WORLD, r, k, 10 + (uint64_t)k, shapes[k][0],
+                                        shapes[k][1], 0.5),
+                            FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_results_finish(r), FLEXCL_OK);
+        flexcl_results_destroy(&r);
+    }
+    int run = 0;
+    for (int rows = 1; rows <= size; rows++) {
+        if (size % rows != 0) continue;
+        for (int ib = 0; ib < 4; ib++, run++) {
+            flexcl_spectrum *sp = NULL;
+            flexcl_spectrum_settings s;
+            flexcl_spectrum_settings_default(&s);
+            s.grid_rows = rows;
+            s.grid_cols = size / rows;
+            s.block = blocks[ib];
+            s.replace = 1;
+            for (int k = 0; k < N_SHAPES; k++) {
+                const int m = shapes[k][0], p = shapes[k][1];
+                /* All vectors, or all but one (K not a multiple of anything). */
+                s.vectors = (run + k) % 2 == 0 ? p : p - 1;
+                CU_ASSERT_EQUAL_FATAL(flexcl_spectrum_create(MPI_COMM_WORLD, path, &s, &sp),
+                                      FLEXCL_OK);
+                CU_ASSERT_EQUAL(flexcl_spectrum_compute(sp, (size_t)k, NULL), FLEXCL_OK);
+                flexcl_spectrum_destroy(&sp);
+                if (rank != 0) continue;
+                double lref[PMAX], vref[PMAX * PMAX], c[PMAX * PMAX];
+                double *x = make_samples(10 + (uint64_t)k, m, p);
+                covariance(x, m, p, c);
+                free(x);
+                reference_desc(10 + (uint64_t)k, m, p, lref, vref, 0);
+                hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+                CU_ASSERT(f >= 0);
+                if (f < 0) continue;
+                char name[96];
+                snprintf(name, sizeof name, "points/%06d/spectrum/eigenvalues", k);
+                double *e = read_doubles(f, name, (size_t)p);
+                snprintf(name, sizeof name, "points/%06d/spectrum/eigenvectors", k);
+                double *v = read_doubles(f, name, (size_t)s.vectors * (size_t)p);
+                H5Fclose(f);
+                CU_ASSERT_PTR_NOT_NULL(e);
+                CU_ASSERT_PTR_NOT_NULL(v);
+                if (e != NULL && v != NULL) {
+                    double d = max_rel(e, lref, p, lref[0]);
+                    for (int a = 0; a < s.vectors; a++) {
+                        const double *va = v + (size_t)a * p;
+                        for (int i = 0; i < p; i++) {
+                            double cv = 0.0;
+                            for (int j = 0; j < p; j++) cv += c[(size_t)j * p + i] * va[j];
+                            d = fmax(d, fabs(cv - e[a] * va[i]) / lref[0]);
+                        }
+                        for (int b2 = 0; b2 < s.vectors; b2++) {
+                            double dot = 0.0;
+                            for (int j = 0; j < p; j++) dot += va[j] * v[(size_t)b2 * p + j];
+                            d = fmax(d, fabs(dot - (a == b2 ? 1.0 : 0.0)));
+                        }
+                    }
+                    if (!(d < TOL))
+                        printf("\n    shape M=%d P=%d grid %dx%d NB=%d K=%d: error %.2e ", m, p,
+                               rows, size / rows, blocks[ib], s.vectors, d);
+                    CU_ASSERT(d < TOL);
+                    worst = fmax(worst, d);
+                }
+                free(e);
+                free(v);
+            }
+        }
+    }
+    if (rank == 0)
+        printf("\n    %d shapes x every grid of %d rank(s) x 4 blocks: max error %.2e ", N_SHAPES,
+               size, worst);
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
 /* Failures: the same code on every rank, and nothing half-written. */
 static void test_errors(void)
 {
-    const char *path = join("world.h5");
+    /* A copy: join() returns a static buffer that the next call rewrites. */
+    char path[512];
+    snprintf(path, sizeof path, "%s", join("world.h5"));
     flexcl_spectrum *sp = NULL;
     flexcl_spectrum_settings s;
     size_t *points = NULL, n = 0;
@@ -617,6 +744,7 @@ int main(int argc, char **argv)
     if (s == NULL || !CU_add_test(s, "eigenvalues match LAPACK dsyevd", test_lapack) ||
         !CU_add_test(s, "sum of eigenvalues = sum of moment variances", test_trace) ||
         !CU_add_test(s, "same spectrum on 1, 2, 3, 4 ranks and every grid", test_rank_counts) ||
+        !CU_add_test(s, "small shapes, all eigenvectors, every grid and block", test_shapes) ||
         !CU_add_test(s, "failures seen by every rank", test_errors))
         MPI_Abort(MPI_COMM_WORLD, 2);
 
