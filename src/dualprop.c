@@ -9,53 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-
-/* Rows of C per block of the blocked GEMM: fixed, so the blocks (and thus
- * every rounding) do not depend on the thread count. */
-enum { GEMM_BLOCK = 32 };
-
-/* C (M × N) = alpha op(A) op(B) + beta C, row-major, computed as fixed
- * blocks of GEMM_BLOCK rows of C, one single-threaded cblas_dgemm each,
- * spread over `threads` OpenMP threads. OpenBLAS's own threading is not
- * thread-count invariant (0.3.21 splits differently at 1 and 2 threads), so
- * the callers run it single-threaded (see blas_single). */
-static void gemm_blocks(int threads, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb,
-                        size_t M, size_t N, size_t K, double alpha,
-                        const double *A, size_t lda, const double *B,
-                        size_t ldb, double beta, double *C, size_t ldc)
-{
-    const size_t nb = (M + GEMM_BLOCK - 1) / GEMM_BLOCK;
-    /* Small products stay on the calling thread (same blocks, same result). */
-    const int par = nb > 1 && (double)M * (double)N * (double)K > 4e6;
-#pragma omp parallel for num_threads(threads) schedule(static) if (par) \
-    default(none) shared(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nb)
-    for (size_t i = 0; i < nb; ++i) {
-        const size_t r0 = i * GEMM_BLOCK;
-        const size_t m = M - r0 < GEMM_BLOCK ? M - r0 : GEMM_BLOCK;
-        const double *Ai = ta == CblasNoTrans ? A + r0 * lda : A + r0;
-        cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)N, (int)K, alpha, Ai,
-                    (int)lda, B, (int)ldb, beta, C + r0 * ldc, (int)ldc);
-    }
-}
-
-/* Make OpenBLAS single-threaded for the duration of a call; returns the
- * count to restore with blas_restore. */
-static int blas_single(void)
-{
-    const int n = openblas_get_num_threads();
-    if (n != 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_restore(int n)
-{
-    if (n != 1) openblas_set_num_threads(n);
-}
-
-static int thread_count(int threads)
-{
-    return threads > 0 ? threads : omp_get_max_threads();
-}
+#include "gemm.h"
 
 struct flexcl_dualprop {
     flexcl_dualprop_settings s;
@@ -220,7 +174,7 @@ static void bottom_up(const flexcl_dualprop *m, size_t k, const double *s,
     const size_t ni = m->n[k], no = m->n[k + 1];
     const double *w = m->theta + m->off_w[k], *b = m->theta + m->off_b[k];
     for (size_t r = 0; r < B; ++r) memcpy(a + r * no, b, no * sizeof *a);
-    gemm_blocks(thread_count(m->s.threads), CblasNoTrans, CblasTrans, B, no,
+    flexcl_gemm_rows(flexcl_thread_count(m->s.threads), CblasNoTrans, CblasTrans, B, no,
                 ni, 1.0, s, ni, w, ni, 1.0, a, no);
 }
 
@@ -229,7 +183,7 @@ static void top_down(const flexcl_dualprop *m, size_t k, const double *d,
                      size_t B, double *t)
 {
     const size_t ni = m->n[k], no = m->n[k + 1];
-    gemm_blocks(thread_count(m->s.threads), CblasNoTrans, CblasNoTrans, B, ni,
+    flexcl_gemm_rows(flexcl_thread_count(m->s.threads), CblasNoTrans, CblasNoTrans, B, ni,
                 no, 1.0, d, no, m->theta + m->off_w[k], ni, 0.0, t, ni);
 }
 
@@ -238,7 +192,7 @@ static void outer_axpy(const flexcl_dualprop *m, size_t k, const double *d,
                        const double *s, size_t B, double c, double *g)
 {
     const size_t ni = m->n[k], no = m->n[k + 1];
-    gemm_blocks(thread_count(m->s.threads), CblasTrans, CblasNoTrans, no, ni,
+    flexcl_gemm_rows(flexcl_thread_count(m->s.threads), CblasTrans, CblasNoTrans, no, ni,
                 B, c, d, no, s, ni, 1.0, g + m->off_w[k], ni);
     double *gb = g + m->off_b[k];
     for (size_t r = 0; r < B; ++r)
@@ -309,9 +263,9 @@ flexcl_code flexcl_dualprop_forward(flexcl_dualprop *m, const double *x,
 {
     flexcl_code err = FLEXCL_OK;
     FLEXCL_CALL(check_batch(m, x, y, B));
-    const int nblas = blas_single();
+    const int nblas = flexcl_blas_single();
     feed_forward(m, x, B);
-    blas_restore(nblas);
+    flexcl_blas_restore(nblas);
     if (logits)
         memcpy(logits, m->sbar[m->L], B * m->n[m->L] * sizeof *logits);
     if (loss) *loss = y ? output_grad(m, m->sbar[m->L], y, B) : NAN;
@@ -371,7 +325,7 @@ flexcl_code flexcl_dualprop_gradient(flexcl_dualprop *m, const double *x,
     FLEXCL_CHECK(y != NULL && g != NULL, FLEXCL_ERR_ARG,
                  "dualprop: labels and gradient must not be NULL");
     FLEXCL_CALL(check_batch(m, x, y, B));
-    const int nblas = blas_single();
+    const int nblas = flexcl_blas_single();
     feed_forward(m, x, B);
     const double l = output_grad(m, m->sbar[m->L], y, B);
     if (loss) *loss = l;
@@ -384,7 +338,7 @@ flexcl_code flexcl_dualprop_gradient(flexcl_dualprop *m, const double *x,
             outer_axpy(m, k - 1, m->delta[k], m->sbar[k - 1], B,
                        w / (m->s.beta * (double)B), g);
     }
-    blas_restore(nblas);
+    flexcl_blas_restore(nblas);
 done:
     return err;
 }

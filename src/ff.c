@@ -8,53 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-
-/* Rows of C per block of the blocked GEMM: fixed, so the blocks (and thus
- * every rounding) do not depend on the thread count. */
-enum { GEMM_BLOCK = 32 };
-
-/* C (M × N) = alpha op(A) op(B) + beta C, row-major, computed as fixed
- * blocks of GEMM_BLOCK rows of C, one single-threaded cblas_dgemm each,
- * spread over `threads` OpenMP threads. OpenBLAS's own threading is not
- * thread-count invariant (0.3.21 splits differently at 1 and 2 threads), so
- * the callers run it single-threaded (see blas_single). */
-static void gemm_blocks(int threads, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb,
-                        size_t M, size_t N, size_t K, double alpha,
-                        const double *A, size_t lda, const double *B,
-                        size_t ldb, double beta, double *C, size_t ldc)
-{
-    const size_t nb = (M + GEMM_BLOCK - 1) / GEMM_BLOCK;
-    /* Small products stay on the calling thread (same blocks, same result). */
-    const int par = nb > 1 && (double)M * (double)N * (double)K > 4e6;
-#pragma omp parallel for num_threads(threads) schedule(static) if (par) \
-    default(none) shared(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nb)
-    for (size_t i = 0; i < nb; ++i) {
-        const size_t r0 = i * GEMM_BLOCK;
-        const size_t m = M - r0 < GEMM_BLOCK ? M - r0 : GEMM_BLOCK;
-        const double *Ai = ta == CblasNoTrans ? A + r0 * lda : A + r0;
-        cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)N, (int)K, alpha, Ai,
-                    (int)lda, B, (int)ldb, beta, C + r0 * ldc, (int)ldc);
-    }
-}
-
-/* Make OpenBLAS single-threaded for the duration of a call; returns the
- * count to restore with blas_restore. */
-static int blas_single(void)
-{
-    const int n = openblas_get_num_threads();
-    if (n != 1) openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_restore(int n)
-{
-    if (n != 1) openblas_set_num_threads(n);
-}
-
-static int thread_count(int threads)
-{
-    return threads > 0 ? threads : omp_get_max_threads();
-}
+#include "gemm.h"
 
 struct flexcl_ff {
     flexcl_ff_settings s;
@@ -204,7 +158,7 @@ static void forward(flexcl_ff *ff, const double *x, size_t B)
             for (size_t i = 0; i < ni; ++i) xh[r * ni + i] = in[r * ni + i] * inv;
             memcpy(h + r * no, ff->theta + ff->off_b[l], no * sizeof *h);
         }
-        gemm_blocks(thread_count(ff->s.threads), CblasNoTrans, CblasTrans, B,
+        flexcl_gemm_rows(flexcl_thread_count(ff->s.threads), CblasNoTrans, CblasTrans, B,
                     no, ni, 1.0, xh, ni, ff->theta + ff->off_w[l], ni, 1.0, h,
                     no);
         for (size_t i = 0; i < B * no; ++i) h[i] = h[i] > 0.0 ? h[i] : 0.0;
@@ -244,7 +198,7 @@ flexcl_code flexcl_ff_phase(flexcl_ff *ff, const double *x, size_t B,
     FLEXCL_CHECK(phase == FLEXCL_PHASE_POSITIVE || phase == FLEXCL_PHASE_NEGATIVE,
                  FLEXCL_ERR_ARG, "ff: phase %d is neither positive nor negative",
                  (int)phase);
-    const int nblas = blas_single();
+    const int nblas = flexcl_blas_single();
     forward(ff, x, B);
     const int pos = phase == FLEXCL_PHASE_POSITIVE;
     const double th = ff->s.threshold;
@@ -264,14 +218,14 @@ flexcl_code flexcl_ff_phase(flexcl_ff *ff, const double *x, size_t B,
         if (loss) loss[l] = lsum / (double)B;
         if (!g) continue;
         const double cw = w / (double)B;
-        gemm_blocks(thread_count(ff->s.threads), CblasTrans, CblasNoTrans, no,
+        flexcl_gemm_rows(flexcl_thread_count(ff->s.threads), CblasTrans, CblasNoTrans, no,
                     ni, B, cw, ff->da, no, ff->xhat[l], ni, 1.0,
                     g + ff->off_w[l], ni);
         double *gb = g + ff->off_b[l];
         for (size_t r = 0; r < B; ++r)
             for (size_t j = 0; j < no; ++j) gb[j] += cw * ff->da[r * no + j];
     }
-    blas_restore(nblas);
+    flexcl_blas_restore(nblas);
 done:
     return err;
 }
@@ -283,7 +237,7 @@ flexcl_code flexcl_ff_predict(flexcl_ff *ff, const double *x, size_t B,
     const size_t C = ff->s.n_classes, n0 = ff->n[0];
     FLEXCL_CALL(check_batch(ff, x, B));
     FLEXCL_CHECK(pred != NULL, FLEXCL_ERR_ARG, "ff: pred is NULL");
-    const int nblas = blas_single();
+    const int nblas = flexcl_blas_single();
     for (size_t c = 0; c < C; ++c) {
         for (size_t r = 0; r < B; ++r) {
             const double *xr = x + r * n0;
@@ -307,7 +261,7 @@ flexcl_code flexcl_ff_predict(flexcl_ff *ff, const double *x, size_t B,
             if (ff->score[r * C + c] > ff->score[r * C + best]) best = c;
         pred[r] = (int)best;
     }
-    blas_restore(nblas);
+    flexcl_blas_restore(nblas);
 done:
     return err;
 }
