@@ -158,6 +158,15 @@ static flexcl_code unsupported(const flexcl_model *m, const char *what)
                             "model '%s' has no %s", m->ops->name, what);
 }
 
+flexcl_code flexcl_model_nudge(flexcl_model *m, flexcl_chain *c, double level)
+{
+    if (!m->ops->nudge) return unsupported(m, "graded clamping (nudge)");
+    if (!(level >= 0.0 && level <= 1.0))
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "nudge level %g outside [0, 1]", level);
+    return m->ops->nudge(m->impl, c->impl, level);
+}
+
 flexcl_code flexcl_chain_set_state(const flexcl_model *m, flexcl_chain *c, size_t b,
                                    const double *in)
 {

@@ -115,6 +115,13 @@ typedef struct flexcl_model_ops {
      * a checkpoint continues bitwise as the original (needed by
      * checkpoints; NULL = the model's runs cannot be checkpointed). */
     void (*state_set)(const void *impl, void *chain, size_t b, const double *in);
+    /* Graded clamping (temporal CL's sawtooth, SPEC §3): set how strongly
+     * the chain's positive phase pulls towards its target, level in [0, 1]
+     * of the model's full strength (EP: nudging β·level; level 0 = free
+     * dynamics with the clamped inputs kept). Takes effect at the next step
+     * and lasts until the next nudge or phase_begin (which restores 1).
+     * NULL = the model has no graded clamping. */
+    flexcl_code (*nudge)(void *impl, void *chain, double level);
 } flexcl_model_ops;
 
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
@@ -167,6 +174,10 @@ flexcl_code flexcl_model_step(flexcl_model *m, flexcl_chain *c,
                               uint64_t step);
 void flexcl_model_stats_axpy(const flexcl_model *m, const flexcl_chain *c,
                              flexcl_phase phase, double w, double *g);
+/* Graded clamping of a chain's positive phase (ops.nudge); level in [0, 1].
+ * FLEXCL_ERR_UNSUPPORTED when the model has none, FLEXCL_ERR_ARG for a level
+ * outside [0, 1]. Not collective. */
+flexcl_code flexcl_model_nudge(flexcl_model *m, flexcl_chain *c, double level);
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,
                                      const float *const *rows,
