@@ -796,6 +796,7 @@ static const char *experiment_name(flexcl_experiment e)
     case FLEXCL_EXP_TRAIN: return "train";
     case FLEXCL_EXP_ISD_VARIANCE: return "isd_variance";
     case FLEXCL_EXP_AOL_BIAS: return "aol_bias";
+    case FLEXCL_EXP_TCL_SYNAPSE: return "tcl_synapse";
     }
     return "?";
 }

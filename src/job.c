@@ -141,9 +141,10 @@ static flexcl_code check_hidden(const char *value, const char *loc,
 
 static const key_def keys[] = {
     {KEY(run, experiment), .type = T_ENUM,
-     .names = "train|isd_variance|aol_bias", .listable = 1, .unit = "",
+     .names = "train|isd_variance|aol_bias|tcl_synapse", .listable = 1, .unit = "",
      .help = "What the job does: train = learning curves, isd_variance = "
-             "isd samples at theta0, aol_bias = always-on phases at theta0."},
+             "isd samples at theta0, aol_bias = always-on phases at theta0, "
+             "tcl_synapse = one temporal-CL synapse under the sawtooth (section [tcl])."},
     {KEY(run, seed), .type = T_UINT, .unit = "",
      .help = "Seed of every random stream (keyed further by grid point and learner)."},
     {KEY(run, steps), .type = T_UINT, .bounds = LO, .lo = 1, .unit = "steps",
@@ -241,8 +242,10 @@ static const key_def keys[] = {
      .bounds = LO | HI, .lo = 1, .hi = 10000, .listable = 1, .unit = "sweeps",
      .help = "Dual propagation layer sweeps K after the feed-forward pass."},
 
-    {KEY(estimator, kind), .type = T_ENUM, .names = "two_term|isd|aol",
-     .listable = 1, .unit = "", .help = "Gradient estimator: two_term, isd or aol (SPEC section 2)."},
+    {KEY(estimator, kind), .type = T_ENUM, .names = "two_term|isd|aol|tcl",
+     .listable = 1, .unit = "",
+     .help = "Gradient estimator: two_term, isd or aol (SPEC section 2), or tcl "
+             "(temporal CL: sawtooth nudging + per-parameter memory, section [tcl])."},
     {KEY(estimator, eta), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
      .listable = 1, .unit = "", .help = "Learning rate eta (aol applies eta/tau per step)."},
     {KEY(estimator, b), .type = T_REAL, .bounds = LO | HI | LO_OPEN | HI_OPEN,
@@ -288,6 +291,53 @@ static const key_def keys[] = {
     {KEY(theta0, learner), .type = T_UINT, .unit = "",
      .help = "Learner (row of params/theta) of that point whose parameters are theta0."},
 
+    {KEYF(tcl, kernel, estimator.tcl.kernel), .type = T_ENUM, .names = "feedback|fir_sine",
+     .listable = 1, .unit = "",
+     .help = "TCL memory kernel: feedback (integral feedback u = s - m, "
+             "tau_K dm/dt = (1 - area) s - m) or fir_sine (the authors' K[k] = sin(2 pi k/10)/3)."},
+    {KEYF(tcl, tau_kernel, estimator.tcl.tau_kernel), .type = T_REAL,
+     .bounds = LO | LO_OPEN, .lo = 0, .listable = 1, .unit = "time",
+     .help = "Memory time constant tau_K of the feedback kernel."},
+    {KEYF(tcl, area, estimator.tcl.area), .type = T_REAL, .bounds = LO | HI | HI_OPEN,
+     .lo = 0, .hi = 1, .listable = 1, .unit = "",
+     .help = "Area I of the feedback kernel; 0 = perfect adaptation (a nonzero area is a control)."},
+    {KEYF(tcl, threshold, estimator.tcl.threshold), .type = T_REAL, .bounds = LO, .lo = 0,
+     .listable = 1, .unit = "units of s",
+     .help = "Dead zone theta_g: g(u) = u when |u| >= theta_g, else 0 (0 = no dead zone)."},
+    {KEYF(tcl, dt, estimator.tcl.dt), .type = T_REAL, .bounds = LO | LO_OPEN, .lo = 0,
+     .listable = 1, .unit = "time",
+     .help = "Time step of the memory; one sawtooth sample (ramp point) per dt."},
+    {KEYF(tcl, tau_fast, estimator.tcl.tau_fast), .type = T_REAL, .bounds = LO | LO_OPEN,
+     .lo = 0, .listable = 1, .unit = "time",
+     .help = "Duration tau_f of the sawtooth's up ramp (free -> clamped); a multiple of tcl.dt."},
+    {KEYF(tcl, tau_slow, estimator.tcl.tau_slow), .type = T_REAL, .bounds = LO | LO_OPEN,
+     .lo = 0, .listable = 1, .unit = "time",
+     .help = "Duration tau_s of the down ramp (clamped -> free); a multiple of tcl.dt."},
+    {KEYF(tcl, relax, estimator.tcl.relax), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = 100000, .listable = 1, .unit = "steps",
+     .help = "estimator.kind = tcl: model steps at every ramp point before its current is read."},
+    {KEYF(tcl, down, estimator.tcl.down), .type = T_ENUM, .names = "interpolate|run",
+     .listable = 1, .unit = "",
+     .help = "estimator.kind = tcl: down-ramp currents interpolated from the up ramp's "
+             "(the authors) or the model run down the ramp."},
+    {KEYF(tcl, s_free, estimator.tcl.s_free), .type = T_REAL, .listable = 1,
+     .unit = "units of s", .help = "tcl_synapse: the free-phase current s_free."},
+    {KEYF(tcl, amp_lo, estimator.tcl.amp_lo), .type = T_REAL, .bounds = LO | LO_OPEN,
+     .lo = 0, .listable = 1, .unit = "units of s",
+     .help = "tcl_synapse: smallest amplitude A = s_clamped - s_free of the sweep."},
+    {KEYF(tcl, amp_hi, estimator.tcl.amp_hi), .type = T_REAL, .bounds = LO | LO_OPEN,
+     .lo = 0, .listable = 1, .unit = "units of s",
+     .help = "tcl_synapse: largest amplitude of the (geometric) sweep."},
+    {KEYF(tcl, amplitudes, estimator.tcl.amplitudes), .type = T_INT, .bounds = LO | HI,
+     .lo = 2, .hi = 100000, .listable = 1, .unit = "",
+     .help = "tcl_synapse: amplitudes in the sweep."},
+    {KEYF(tcl, cycles, estimator.tcl.cycles), .type = T_UINT, .bounds = LO | HI, .lo = 1,
+     .hi = 1e6, .listable = 1, .unit = "cycles",
+     .help = "tcl_synapse: sawtooth cycles per amplitude (dw per cycle is averaged over all but the first)."},
+    {KEYF(tcl, tolerance, estimator.tcl.tolerance), .type = T_REAL,
+     .bounds = LO | HI | LO_OPEN, .lo = 0, .hi = 1, .listable = 1, .unit = "",
+     .help = "tcl_synapse: relative tolerance of the learning law |dw - tau_K A| <= tol tau_K A."},
+
     /* Not a settings field: it shapes the grid. */
     {.section = "grid", .key = "zip", .name = "grid.zip", .type = T_ZIP,
      .allow_empty = 1, .check = check_zip, .unit = "",
@@ -301,7 +351,7 @@ static const key_def keys[] = {
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
 
 static const char *const sections[] = {"run",   "data",   "model", "estimator",
-                                       "optim", "theta0", "grid"};
+                                       "optim", "theta0", "tcl",   "grid"};
 
 /* Enum fields are written as int; the names above are in enum order. */
 _Static_assert(sizeof(flexcl_experiment) == sizeof(int), "enum size");
@@ -313,11 +363,15 @@ _Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_sampler) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_tcl_kernel) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_tcl_down) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
                    FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
-                   FLEXCL_AVERAGING_OVERLAPPED == 1,
+                   FLEXCL_AVERAGING_OVERLAPPED == 1 && FLEXCL_EST_TCL == 3 &&
+                   FLEXCL_EXP_TCL_SYNAPSE == 3 && FLEXCL_TCL_FIR_SINE == 1 &&
+                   FLEXCL_TCL_DOWN_RUN == 1,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -1214,7 +1268,7 @@ static flexcl_code check_section_line(parse_state *st, const char *p,
     }
     FLEXCL_CHECK(section_index(name) != SIZE_MAX, FLEXCL_ERR_JOB,
                  "%s:%d: unknown section [%s] (sections: [run], [data], "
-                 "[model], [estimator], [optim], [theta0], [grid] and "
+                 "[model], [estimator], [optim], [theta0], [tcl], [grid] and "
                  "[grid.NAME])",
                  st->file, st->lineno, echo(name, e));
     st->sub = SIZE_MAX;
@@ -1505,7 +1559,7 @@ static flexcl_code handle_key(parse_state *st, const char *section,
                  "%s:%d: missing key name before '='", file, st->lineno);
     FLEXCL_CHECK(sec[0] != '\0', FLEXCL_ERR_JOB,
                  "%s:%d: key %s is outside any section (put it under [run], "
-                 "[data], [model], [estimator], [optim] or [theta0])",
+                 "[data], [model], [estimator], [optim], [theta0] or [tcl])",
                  file, st->lineno, echo(key, e));
     size_t k = key_index(sec, key);
     FLEXCL_CHECK(k < N_KEYS, FLEXCL_ERR_JOB, "%s:%d: unknown key %s.%s", file,
@@ -1668,6 +1722,60 @@ static void describe_point(const grid *g, const size_t *idx, size_t point,
     if (g->n_axes > 0 && used < n) snprintf(buf + used, n - used, ")");
 }
 
+/* The rules of section [tcl] at a point that uses it (estimator.kind = tcl
+ * or run.experiment = tcl_synapse). */
+static flexcl_code check_tcl(const flexcl_job *job, const grid *g, const flexcl_settings *s,
+                             const size_t *idx, size_t point)
+{
+    flexcl_code err = FLEXCL_OK;
+    char where[WHERE_MAX], a[TEXT_MAX], b[TEXT_MAX];
+    const flexcl_tcl_settings *t = &s->estimator.tcl;
+    const char *const ramp[2] = {"tcl.tau_fast", "tcl.tau_slow"};
+    const double len[2] = {t->tau_fast, t->tau_slow};
+    for (int r = 0; r < 2; ++r) {
+        double q = len[r] / t->dt, n = nearbyint(q);
+        if (n >= 1.0 && n <= 1e9 && fabs(q - n) <= 1e-9 * n) continue;
+        describe_point(g, idx, point, where, sizeof where);
+        format_real(len[r], a, sizeof a);
+        format_real(t->dt, b, sizeof b);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: %s: %s is not a whole multiple (1 to 1e9) of tcl.dt = %s%s",
+                    loc_of(job, g, key_by_name(ramp[r]), key_by_name("tcl.dt")), ramp[r], a, b,
+                    where);
+    }
+    if (t->kernel == FLEXCL_TCL_FEEDBACK && t->dt > t->tau_kernel) {
+        describe_point(g, idx, point, where, sizeof where);
+        format_real(t->dt, a, sizeof a);
+        format_real(t->tau_kernel, b, sizeof b);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: tcl.dt: %s exceeds tcl.tau_kernel = %s (the feedback kernel's Euler "
+                    "step needs dt <= tau_kernel)%s",
+                    loc_of(job, g, key_by_name("tcl.dt"), key_by_name("tcl.tau_kernel")), a, b,
+                    where);
+    }
+    if (s->run.experiment == FLEXCL_EXP_TCL_SYNAPSE && !(t->amp_lo < t->amp_hi)) {
+        describe_point(g, idx, point, where, sizeof where);
+        format_real(t->amp_lo, a, sizeof a);
+        format_real(t->amp_hi, b, sizeof b);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: tcl.amp_lo: %s is not below tcl.amp_hi = %s%s",
+                    loc_of(job, g, key_by_name("tcl.amp_lo"), key_by_name("tcl.amp_hi")), a, b,
+                    where);
+    }
+    if (s->run.experiment == FLEXCL_EXP_TRAIN && s->estimator.kind == FLEXCL_EST_TCL) {
+        const flexcl_model_ops *ops = flexcl_model_lookup(s->model.kind);
+        if (ops == NULL || ops->nudge == NULL) {
+            describe_point(g, idx, point, where, sizeof where);
+            FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                        "%s: estimator.kind: tcl needs a model with graded clamping (the "
+                        "nudge operation); model.kind = %s has none%s",
+                        loc_of(job, g, key_by_name("estimator.kind"), key_by_name("model.kind")),
+                        s->model.kind, where);
+        }
+    }
+done:
+    return err;
+}
+
 /* The rules that involve more than one key, for one grid point. */
 static flexcl_code check_point(const flexcl_job *job, const grid *g,
                                const flexcl_settings *s, const size_t *idx,
@@ -1736,6 +1844,8 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                         al, where);
         }
     }
+    if (es->kind == FLEXCL_EST_TCL || s->run.experiment == FLEXCL_EXP_TCL_SYNAPSE)
+        FLEXCL_CALL(check_tcl(job, g, s, idx, point));
     if (s->theta0.source == FLEXCL_THETA0_FILE && s->theta0.file[0] == '\0') {
         describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,

@@ -22,6 +22,7 @@ void flexcl_estimator_settings_default(flexcl_estimator_settings *s)
     s->uniform_halfwidth = 0;
     s->persistent = 0;
     s->batch = 1;
+    flexcl_tcl_settings_default(&s->tcl);
 }
 
 const char *flexcl_estimator_kind_name(flexcl_estimator_kind k)
@@ -30,6 +31,7 @@ const char *flexcl_estimator_kind_name(flexcl_estimator_kind k)
     case FLEXCL_EST_TWO_TERM: return "two_term";
     case FLEXCL_EST_ISD: return "isd";
     case FLEXCL_EST_AOL: return "aol";
+    case FLEXCL_EST_TCL: return "tcl";
     }
     return "?";
 }
@@ -140,6 +142,12 @@ typedef struct {
     uint64_t epoch;
     const float **rows;  /* rows of the current positive phase (batch) */
     size_t *row_idx;     /* their indices in the data set (for checkpoints) */
+    /* Temporal CL (kind tcl). */
+    flexcl_tcl_memory *mem; /* per-parameter memory */
+    double *s_up;        /* interpolate: currents of the up-ramp samples 0..n_f, [n_f+1][P] */
+    double *s_now;       /* the current sample's current s (P) */
+    double *u;           /* its filtered value u = K * s (P) */
+    uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
 struct flexcl_learner {
@@ -249,7 +257,110 @@ static void end_phase(flexcl_learner *l, core *c, flexcl_chain *ch)
         break;
     case FLEXCL_EST_AOL:
         break; /* AoL updated at every step */
+    case FLEXCL_EST_TCL:
+        break; /* tcl_advance runs its own cycle */
     }
+}
+
+/* ---- temporal CL (kind tcl) ------------------------------------------------
+ *
+ * One cycle = one sawtooth over the next data rows (flexcl/tcl.h): a
+ * positive phase begun with the rows at nudge level 0 (free dynamics with
+ * the inputs clamped) for F = estimator.tau steps, then ramp points n = 1,
+ * 2, … each set the nudge level r_n and run R = tcl.relax steps. The phase
+ * statistic G (stats_axpy, w = 1) read at the end of the free phase (n = 0)
+ * and after every ramp point is the synaptic current s_n; it is filtered
+ * per parameter by the memory, u_n = (K * s)_n, and the cycle's update is
+ *     θ += η · Σ_n g(u_n) dt / τ_K            (τ_K the effective kernel time)
+ * applied once at the end of the cycle through the optimiser, so that a
+ * current difference A = s_clamped − s_free inside the learning window
+ * moves θ by η·A, as two_term's θ += η (G⁺ − G⁻) does. The memory is
+ * adapted to the free state's current at n = 0 of every cycle (the free
+ * phase is taken as long against τ_K), so the switch of data rows between
+ * cycles is not itself a signal. With tcl.down = interpolate the model runs
+ * the up ramp only (n = 1 … n_f) and the down-ramp currents are linear
+ * interpolations of the up ramp's at the same level (the authors' "no
+ * hysteresis"); with run it runs every ramp point n = 1 … N − 1. */
+
+static size_t tcl_n_up(const flexcl_tcl_settings *t) { return (size_t)llround(t->tau_fast / t->dt); }
+static size_t tcl_n_down(const flexcl_tcl_settings *t) { return (size_t)llround(t->tau_slow / t->dt); }
+
+/* Model steps of one cycle: free phase plus the ramp points the model runs. */
+static uint64_t tcl_cycle_steps(const flexcl_estimator_settings *es)
+{
+    const flexcl_tcl_settings *t = &es->tcl;
+    size_t N = tcl_n_up(t) + tcl_n_down(t);
+    size_t run = t->down == FLEXCL_TCL_DOWN_RUN ? N - 1 : tcl_n_up(t);
+    return (uint64_t)llround(es->tau) + (uint64_t)run * (uint64_t)t->relax;
+}
+
+/* Push current s (sample of level r) through the memory and add its gated
+ * response to the cycle's update direction c->g. */
+static void tcl_push(flexcl_learner *l, core *c, const double *s)
+{
+    const flexcl_tcl_settings *t = &l->es.tcl;
+    const double theta_g = t->threshold, w = t->dt / flexcl_tcl_kernel_tau(t);
+    flexcl_tcl_memory_step(c->mem, s, c->u);
+    for (size_t q = 0; q < l->P; ++q) c->g[q] += w * flexcl_tcl_gate(c->u[q], theta_g);
+}
+
+static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    const flexcl_estimator_settings *es = &l->es;
+    const flexcl_tcl_settings *t = &es->tcl;
+    const size_t P = l->P, n_up = tcl_n_up(t), N = n_up + tcl_n_down(t);
+    const uint64_t F = (uint64_t)llround(es->tau), R = (uint64_t)t->relax;
+    const uint64_t L = tcl_cycle_steps(es);
+    const int interp = t->down == FLEXCL_TCL_DOWN_INTERPOLATE;
+    for (uint64_t k = 0; k < n; ++k) {
+        const uint64_t p = c->cyc;
+        if (p == 0) {
+            next_rows(c, l->data, (size_t)es->batch);
+            FLEXCL_CALL(flexcl_model_phase_begin(c->model, c->chain, FLEXCL_PHASE_POSITIVE,
+                                                 c->rows, &c->stream, c->t));
+            FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 0.0));
+            memset(c->g, 0, P * sizeof *c->g);
+        }
+        if (p >= F && (p - F) % R == 0) {
+            size_t j = (size_t)((p - F) / R) + 1; /* the ramp point being relaxed */
+            double r = j <= n_up ? (double)j / (double)n_up
+                                 : 1.0 - (double)(j - n_up) / (double)(N - n_up);
+            FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, r));
+        }
+        FLEXCL_CALL(flexcl_model_step(c->model, c->chain, FLEXCL_PHASE_POSITIVE, &c->stream,
+                                      c->t));
+        c->t++;
+        c->cyc = p + 1;
+        if (c->cyc < F || (c->cyc - F) % R != 0) continue;
+        /* Sample j of the cycle: read the current. */
+        const size_t j = (size_t)((c->cyc - F) / R);
+        memset(c->s_now, 0, P * sizeof *c->s_now);
+        flexcl_model_stats_axpy(c->model, c->chain, FLEXCL_PHASE_POSITIVE, 1.0, c->s_now);
+        if (j == 0) flexcl_tcl_memory_reset(c->mem, c->s_now);
+        if (interp) memcpy(c->s_up + j * P, c->s_now, P * sizeof *c->s_now);
+        tcl_push(l, c, c->s_now);
+        if (interp && j == n_up) {
+            /* The down ramp, samples n_f + 1 … N − 1, at levels r_n. */
+            for (size_t m = n_up + 1; m < N; ++m) {
+                double x = (1.0 - (double)(m - n_up) / (double)(N - n_up)) * (double)n_up;
+                size_t i = (size_t)floor(x);
+                if (i >= n_up) i = n_up - 1;
+                double f = x - (double)i;
+                const double *a = c->s_up + i * P, *b = a + P;
+                for (size_t q = 0; q < P; ++q) c->s_now[q] = a[q] + f * (b[q] - a[q]);
+                tcl_push(l, c, c->s_now);
+            }
+        }
+        if (c->cyc == L) {
+            flexcl_optim_apply(c->opt, flexcl_model_params(c->model), c->g, es->eta);
+            c->updates++;
+            c->phases++;
+            c->cyc = 0;
+        }
+    }
+done:
+    return err;
 }
 
 /* Advance one core by n time steps. */
@@ -258,6 +369,7 @@ static flexcl_code core_advance(flexcl_learner *l, core *c, uint64_t n)
     flexcl_code err = FLEXCL_OK;
     const flexcl_estimator_settings *es = &l->es;
     double aol_lr = es->eta / es->tau;
+    if (es->kind == FLEXCL_EST_TCL) return tcl_advance(l, c, n);
     for (uint64_t k = 0; k < n; ++k) {
         if (c->remaining == 0) FLEXCL_CALL(begin_phase(l, c));
         flexcl_chain *ch = (c->phase == FLEXCL_PHASE_NEGATIVE && c->neg_chain)
@@ -282,6 +394,10 @@ static void core_free(core *c)
     flexcl_chain_destroy(&c->chain);
     flexcl_chain_destroy(&c->neg_chain);
     flexcl_optim_destroy(&c->opt);
+    flexcl_tcl_memory_destroy(&c->mem);
+    free(c->s_up);
+    free(c->s_now);
+    free(c->u);
     free(c->g);
     free(c->g_pos);
     free(c->order);
@@ -310,6 +426,11 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_CHECK(es->eta > 0.0 && es->tau >= 1.0 && es->batch >= 1, FLEXCL_ERR_ARG,
                  "estimator needs eta > 0, tau >= 1 and batch >= 1");
     FLEXCL_CHECK(flexcl_data_rows(data) > 0, FLEXCL_ERR_ARG, "the data set is empty");
+    if (es->kind == FLEXCL_EST_TCL) {
+        FLEXCL_CALL(flexcl_tcl_settings_check(&es->tcl));
+        FLEXCL_CHECK(es->tcl.relax >= 1, FLEXCL_ERR_ARG, "tcl relax must be >= 1, got %d",
+                     es->tcl.relax);
+    }
     FLEXCL_ALLOC(l, 1);
     l->comm = MPI_COMM_NULL;
     l->req = MPI_REQUEST_NULL;
@@ -341,6 +462,15 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_ALLOC(c->order, n_rows);
         FLEXCL_ALLOC(c->rows, (size_t)es->batch);
         FLEXCL_ALLOC(c->row_idx, (size_t)es->batch);
+        if (es->kind == FLEXCL_EST_TCL) {
+            FLEXCL_CALL(flexcl_tcl_memory_create(&es->tcl, l->P, &c->mem));
+            FLEXCL_ALLOC(c->s_now, l->P);
+            FLEXCL_ALLOC(c->u, l->P);
+            if (es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE)
+                FLEXCL_ALLOC(c->s_up, (tcl_n_up(&es->tcl) + 1) * l->P);
+            /* Refuse a model without graded clamping now, not mid-run. */
+            FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 1.0));
+        }
         shuffle_epoch(c, n_rows);
         /* Chains start at data rows (h = 0), the PCD chain too. */
         next_rows(c, data, (size_t)es->batch);
@@ -605,6 +735,11 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     if (OS > width) width = OS;
     FLEXCL_ALLOC(buf, L * width);
     FLEXCL_ALLOC(u, L * (CLK_N > B ? CLK_N : B));
+    /* The TCL protocol's mid-cycle state (memory, up-ramp currents, cycle
+     * position) is not saved: such runs refuse checkpoints, on every rank. */
+    FLEXCL_CHECK(l->es.kind != FLEXCL_EST_TCL, FLEXCL_ERR_UNSUPPORTED,
+                 "estimator tcl keeps a mid-cycle memory that checkpoints do not save: its "
+                 "training runs cannot be checkpointed");
     /* Refuse early (and on every rank) when chains cannot be restored:
      * setting a chain's state to itself is a no-op when the model can. */
     {

@@ -16,5 +16,6 @@
 #include "flexcl/results.h"
 #include "flexcl/rng.h"
 #include "flexcl/spectrum.h"
+#include "flexcl/tcl.h"
 
 #endif

@@ -1,7 +1,7 @@
 /* flexcl/job.h — job files: INI text → a grid of fully validated settings.
  *
  * A job file is INI (parsed with inih) with the sections [run], [data],
- * [model], [estimator], [optim], [theta0] and [grid] (plus the sub-grids
+ * [model], [estimator], [optim], [theta0], [tcl] and [grid] (plus the sub-grids
  * [grid.NAME] below); every key is listed in a table (see
  * flexcl_job_key) with its type, default, unit and meaning. Unknown
  * sections or keys, duplicated keys, wrong types and out-of-range values are
@@ -64,6 +64,13 @@
  * or one of ff, dp, dpt, backprop (flexcl/supervised.h). Cross-key rules:
  * ff does not take estimator.kind = aol; dp needs model.alpha = 0.5.
  *
+ * Temporal CL. The keys of section [tcl] live in estimator.tcl (see
+ * flexcl/tcl.h); they are checked (tcl.tau_fast and tcl.tau_slow whole
+ * multiples of tcl.dt, tcl.dt <= tcl.tau_kernel for the feedback kernel,
+ * tcl.amp_lo < tcl.amp_hi) at points with estimator.kind = tcl or
+ * run.experiment = tcl_synapse, and estimator.kind = tcl needs a model
+ * with graded clamping (the nudge operation of flexcl/model.h).
+ *
  * Overrides. "--set section.key=value" replaces the key everywhere: in the
  * base and in every sub-grid (a sub-grid that set the key no longer does).
  * A list given by an override is thus a base axis: in its base place when
@@ -90,7 +97,8 @@ extern "C" {
 typedef enum {
     FLEXCL_EXP_TRAIN = 0,        /* learning curves */
     FLEXCL_EXP_ISD_VARIANCE = 1, /* samples of the isd estimator at fixed θ₀ */
-    FLEXCL_EXP_AOL_BIAS = 2      /* phases of always-on learning at fixed θ₀ */
+    FLEXCL_EXP_AOL_BIAS = 2,     /* phases of always-on learning at fixed θ₀ */
+    FLEXCL_EXP_TCL_SYNAPSE = 3   /* temporal CL: one synapse under the sawtooth (flexcl/tcl.h) */
 } flexcl_experiment;
 
 typedef enum {

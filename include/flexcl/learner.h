@@ -80,6 +80,7 @@
 #include "flexcl/model.h"
 #include "flexcl/optim.h"
 #include "flexcl/rng.h"
+#include "flexcl/tcl.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,7 +89,8 @@ extern "C" {
 typedef enum {
     FLEXCL_EST_TWO_TERM = 0,
     FLEXCL_EST_ISD = 1,
-    FLEXCL_EST_AOL = 2
+    FLEXCL_EST_AOL = 2,
+    FLEXCL_EST_TCL = 3 /* temporal CL: sawtooth + per-parameter memory (flexcl/tcl.h) */
 } flexcl_estimator_kind;
 
 typedef enum {
@@ -114,6 +116,7 @@ typedef struct {
     int uniform_halfwidth; /* w of the uniform law, 0 <= w < τ; default 0 */
     int persistent;       /* two_term: 1 persistent chain, 0 CD-K from the data; default 0 */
     int batch;            /* chains per learner (minibatch), >= 1; default 1 */
+    flexcl_tcl_settings tcl; /* kind tcl: kernel, dead zone, sawtooth (job section [tcl]) */
 } flexcl_estimator_settings;
 
 void flexcl_estimator_settings_default(flexcl_estimator_settings *s);

@@ -386,8 +386,13 @@ done:
 
 static const char *experiment_label(flexcl_experiment e)
 {
-    return e == FLEXCL_EXP_TRAIN ? "train" : e == FLEXCL_EXP_ISD_VARIANCE ? "isd_variance"
-                                                                          : "aol_bias";
+    switch (e) {
+    case FLEXCL_EXP_TRAIN: return "train";
+    case FLEXCL_EXP_ISD_VARIANCE: return "isd_variance";
+    case FLEXCL_EXP_AOL_BIAS: return "aol_bias";
+    case FLEXCL_EXP_TCL_SYNAPSE: return "tcl_synapse";
+    }
+    return "?";
 }
 
 /* The stop after a checkpoint: exit status 3 with one line saying where. */
@@ -615,6 +620,70 @@ done:
     return err;
 }
 
+/* tcl_synapse: the single-synapse sweep of flexcl/tcl.h. Deterministic and
+ * cheap, so every rank computes it and rank 0 supplies the rows. */
+static flexcl_code run_tcl_synapse_point(session *ss, size_t i, const flexcl_settings *s,
+                                         const flexcl_data *data, flexcl_results *res,
+                                         int quiet)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_tcl_synapse_result r = {0};
+    const flexcl_tcl_settings *t = &s->estimator.tcl;
+    char g[64], path[160];
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
+    double t0 = MPI_Wtime();
+    FLEXCL_CALL(agree(ss->comm, flexcl_tcl_synapse_run(t, &r)));
+    snprintf(g, sizeof g, "points/%06zu", i);
+    FLEXCL_CALL(flexcl_results_group(res, g));
+    FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, 1));
+    const size_t n = r.n, mine = rank == 0 ? n : 0, T = r.trace_n, tmine = rank == 0 ? T : 0;
+    const struct {
+        const char *name;
+        const double *v;
+    } sweep[] = {{"amplitude", r.amplitude}, {"dw", r.dw}, {"dw_ideal", r.dw_ideal}},
+      trace[] = {{"t", r.trace_t}, {"r", r.trace_r}, {"s", r.trace_s}, {"u", r.trace_u}};
+    for (size_t k = 0; k < sizeof sweep / sizeof sweep[0]; ++k) {
+        snprintf(path, sizeof path, "%s/tcl/%s", g, sweep[k].name);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, n, 1, 0, mine, sweep[k].v));
+    }
+    snprintf(path, sizeof path, "%s/tcl/linear", g);
+    FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, n, 1, 0, mine, r.linear));
+    for (size_t k = 0; k < sizeof trace / sizeof trace[0]; ++k) {
+        snprintf(path, sizeof path, "%s/tcl/trace/%s", g, trace[k].name);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, T, 1, 0, tmine, trace[k].v));
+    }
+    snprintf(path, sizeof path, "%s/tcl", g);
+    const struct {
+        const char *name;
+        double v;
+    } attrs[] = {
+        {"tau_fast", t->tau_fast},       {"tau_slow", t->tau_slow},
+        {"ratio", t->tau_slow / t->tau_fast}, {"tau_kernel", r.tau_kernel},
+        {"area", t->area},               {"threshold", t->threshold},
+        {"dt", t->dt},                   {"s_free", t->s_free},
+        {"tolerance", t->tolerance},     {"A_min_pred", r.a_min_pred},
+        {"A_max_pred", r.a_max_pred},    {"A_onset", r.a_onset},
+        {"A_min", r.a_min},              {"A_max", r.a_max},
+        {"range", r.a_max / r.a_min},    {"slope", r.slope},
+        {"trace_amplitude", r.trace_amplitude},
+    };
+    for (size_t k = 0; k < sizeof attrs / sizeof attrs[0]; ++k)
+        FLEXCL_CALL(flexcl_results_attr_double(res, path, attrs[k].name, attrs[k].v));
+    FLEXCL_CALL(flexcl_results_attr_string(res, path, "kernel", flexcl_tcl_kernel_name(t->kernel)));
+    FLEXCL_CALL(flexcl_results_attr_int(res, path, "cycles", (long long)t->cycles));
+    if (!quiet && rank == 0)
+        flexcl_log(FLEXCL_LOG_INFO,
+                   "point %zu/%zu tcl_synapse tau_s/tau_f=%g: window [%.4g, %.4g] (predicted "
+                   "[%.4g, %.4g]), range %.4g <= %g, %.2f s",
+                   i + 1, flexcl_job_n_points(ss->job), t->tau_slow / t->tau_fast, r.a_min,
+                   r.a_max, r.a_min_pred, r.a_max_pred, r.a_max / r.a_min,
+                   t->tau_slow / t->tau_fast, MPI_Wtime() - t0);
+done:
+    flexcl_tcl_synapse_result_free(&r);
+    return err;
+}
+
 static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int quiet)
 {
     flexcl_code err = FLEXCL_OK;
@@ -630,6 +699,10 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     FLEXCL_CALL(flexcl_job_point(job, i, &s));
     if (s.run.threads > 0) omp_set_num_threads(s.run.threads);
     FLEXCL_CALL(agree(comm, flexcl_data_create(&s.data, &data)));
+    if (s.run.experiment == FLEXCL_EXP_TCL_SYNAPSE) {
+        FLEXCL_CALL(run_tcl_synapse_point(ss, i, &s, data, res, quiet));
+        goto done;
+    }
     if (s.run.experiment != FLEXCL_EXP_TRAIN) {
         FLEXCL_CALL(run_experiment_point(ss, i, &s, data, res, quiet));
         goto done;
@@ -1071,8 +1144,7 @@ int flexcl_cli_plan(MPI_Comm comm, int argc, char **argv)
             else snprintf(out, sizeof out, "%s/%s.h5", o.out_dir, stem);
             const char *sub = flexcl_job_point_subgrid(job, i);
             printf("%-7zu %-5ld %-12s %-13s %-10llu %-24s", i, t, sub[0] ? sub : "-",
-                   s.run.experiment == FLEXCL_EXP_TRAIN ? "train"
-                   : s.run.experiment == FLEXCL_EXP_ISD_VARIANCE ? "isd_variance" : "aol_bias",
+                   experiment_label(s.run.experiment),
                    (unsigned long long)s.run.seed, out);
             for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
                 printf(" %s=%s", flexcl_job_axis_name(job, a), flexcl_job_point_value(job, i, a));
