@@ -21,11 +21,38 @@ void flexcl_model_settings_default(flexcl_model_settings *s)
     s->init_sigma = 0.01;
 }
 
+/* Kinds added at run time by flexcl_model_register (tests, plugins). */
+enum { EXTRA_MAX = 16 };
+static const flexcl_model_ops *extra[EXTRA_MAX];
+static size_t n_extra;
+
 const flexcl_model_ops *flexcl_model_lookup(const char *name)
 {
     for (size_t i = 0; registry[i]; ++i)
         if (strcmp(registry[i]->name, name) == 0) return registry[i];
+    for (size_t i = 0; i < n_extra; ++i)
+        if (strcmp(extra[i]->name, name) == 0) return extra[i];
     return NULL;
+}
+
+flexcl_code flexcl_model_register(const flexcl_model_ops *ops)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(ops && ops->name && ops->name[0], FLEXCL_ERR_ARG,
+                 "a registered model needs an ops table with a name");
+    FLEXCL_CHECK(ops->create && ops->destroy && ops->n_params && ops->params && ops->n_blocks &&
+                     ops->block && ops->init_params && ops->learnable && ops->chain_create &&
+                     ops->chain_destroy && ops->chain_copy && ops->state_size &&
+                     ops->state_get && ops->phase_begin && ops->chain_reset && ops->step &&
+                     ops->stats_axpy,
+                 FLEXCL_ERR_ARG, "model '%s' lacks a required operation", ops->name);
+    FLEXCL_CHECK(flexcl_model_lookup(ops->name) == NULL, FLEXCL_ERR_ARG,
+                 "model kind '%s' is already registered", ops->name);
+    FLEXCL_CHECK(n_extra < EXTRA_MAX, FLEXCL_ERR_ARG,
+                 "at most %d model kinds can be registered at run time", EXTRA_MAX);
+    extra[n_extra++] = ops;
+done:
+    return err;
 }
 
 const flexcl_model_ops *const *flexcl_model_registry(void) { return registry; }

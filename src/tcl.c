@@ -93,7 +93,11 @@ void flexcl_tcl_kernel_taps(const flexcl_tcl_settings *s, double *k, size_t n)
     }
     double a = s->dt / s->tau_kernel, p = (1.0 - s->area) * a;
     for (size_t j = 0; j < n; ++j) {
-        k[j] = j == 0 ? 1.0 : -p;
+        if (j == 0) {
+            k[j] = 1.0;
+            continue;
+        }
+        k[j] = -p;
         p *= 1.0 - a;
     }
 }

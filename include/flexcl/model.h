@@ -126,8 +126,15 @@ typedef struct flexcl_model_ops {
 
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
 const flexcl_model_ops *flexcl_model_lookup(const char *name);
-/* Registered kinds, NULL-terminated, for help texts. */
+/* Built-in kinds, NULL-terminated, for help texts. */
 const flexcl_model_ops *const *flexcl_model_registry(void);
+/* Add a model kind at run time (a test's tiny model, a plugin): afterwards
+ * flexcl_model_lookup and flexcl_model_create find it by ops->name. The
+ * table is borrowed and must outlive every use. FLEXCL_ERR_ARG for a table
+ * without a name or a required operation, a name already taken, or more
+ * than 16 registered kinds. Not thread-safe: call before creating models.
+ * Not collective (call it on every rank). */
+flexcl_code flexcl_model_register(const flexcl_model_ops *ops);
 
 /* Create a model of kind s->kind for data of width dim with n_classes label
  * units. Parameters are initialised from stream s (FLEXCL_RNG_INIT, step 0).
