@@ -1,5 +1,6 @@
 /* isd_variance and aol_bias experiments at a fixed θ₀ (flexcl/experiment.h). */
 #include "flexcl/experiment.h"
+#include "flexcl/results.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -78,6 +79,9 @@ static flexcl_code read_theta_file(const flexcl_theta0_settings *t, double *out,
     char obj[96];
     snprintf(obj, sizeof obj, "points/%06llu/params/theta", (unsigned long long)t->point);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* A regular HDF5 file of this schema version (a damaged one or another
+     * version's layout is refused before anything is read). */
+    FLEXCL_CALL(flexcl_results_check_file(t->file, NULL));
     f = H5Fopen(t->file, H5F_ACC_RDONLY, H5P_DEFAULT);
     FLEXCL_CHECK(f >= 0, FLEXCL_ERR_DATA, "%s: cannot open as an HDF5 results file", t->file);
     ds = H5Dopen2(f, obj, H5P_DEFAULT);

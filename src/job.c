@@ -147,6 +147,11 @@ static const key_def keys[] = {
              "tcl_synapse = one temporal-CL synapse under the sawtooth (section [tcl])."},
     {KEY(run, seed), .type = T_UINT, .unit = "",
      .help = "Seed of every random stream (keyed further by grid point and learner)."},
+    {KEY(run, streams), .type = T_ENUM, .names = "point|replicate", .unit = "",
+     .help = "What keys each grid point's random streams with run.seed: point = its "
+             "index (independent points); replicate = its replicate index, so points "
+             "that differ only in parameters share initialisation, data order and "
+             "draws (paired comparisons across the grid)."},
     {KEY(run, steps), .type = T_UINT, .bounds = LO, .lo = 1, .unit = "steps",
      .help = "Time steps each learner runs (one step = one step of the model dynamics)."},
     {KEY(run, eval_every), .type = T_UINT, .bounds = LO, .lo = 1,
@@ -365,13 +370,14 @@ _Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_kernel) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_down) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_streams) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
                    FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
                    FLEXCL_AVERAGING_OVERLAPPED == 1 && FLEXCL_EST_TCL == 3 &&
                    FLEXCL_EXP_TCL_SYNAPSE == 3 && FLEXCL_TCL_FIR_SINE == 1 &&
-                   FLEXCL_TCL_DOWN_RUN == 1,
+                   FLEXCL_TCL_DOWN_RUN == 1 && FLEXCL_STREAMS_REPLICATE == 1,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -2078,6 +2084,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .learners_per_rank = 1,
         .average_every = 0,
         .averaging = FLEXCL_AVERAGING_BLOCKING,
+        .streams = FLEXCL_STREAMS_POINT,
         .same_init = 1,
         .threads = 0,
         .samples = 20000,
@@ -2592,6 +2599,15 @@ int flexcl_job_point_replicate(const flexcl_job *job, size_t i)
     if (job == NULL || i >= job->n_points) return -1;
     const grid *g = grid_of(job, i);
     return (int)((i - g->first) % (size_t)g->replicates);
+}
+
+uint64_t flexcl_job_stream_point(const flexcl_job *job, size_t i)
+{
+    if (job == NULL || i >= job->n_points) return (uint64_t)i;
+    const grid *g = grid_of(job, i);
+    if (g->base.run.streams == FLEXCL_STREAMS_REPLICATE)
+        return (uint64_t)((i - g->first) % (size_t)g->replicates);
+    return (uint64_t)i;
 }
 
 size_t flexcl_job_n_subgrids(const flexcl_job *job)

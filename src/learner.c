@@ -185,7 +185,8 @@ static void shuffle_epoch(core *c, size_t n)
     }
 }
 
-static void next_rows(core *c, const flexcl_data *d, size_t batch)
+/* Draw the next rows and tell the chain their indices (ops.bind_rows). */
+static flexcl_code next_rows(core *c, const flexcl_data *d, size_t batch)
 {
     size_t n = flexcl_data_rows(d);
     for (size_t b = 0; b < batch; ++b) {
@@ -197,6 +198,7 @@ static void next_rows(core *c, const flexcl_data *d, size_t batch)
         c->row_idx[b] = c->order[c->cursor++];
         c->rows[b] = flexcl_data_row(d, c->row_idx[b]);
     }
+    return flexcl_model_bind_rows(c->model, c->chain, c->row_idx, n);
 }
 
 /* Start a new phase: choose its type, length and data (SPEC §2). */
@@ -216,7 +218,7 @@ static flexcl_code begin_phase(flexcl_learner *l, core *c)
     double u_len = flexcl_stream_uniform1(&c->stream, c->t, FLEXCL_RNG_LENGTH, 0);
     c->remaining = flexcl_phase_length(es->law, es->tau, es->uniform_halfwidth, u_len);
     if (c->phase == FLEXCL_PHASE_POSITIVE) {
-        next_rows(c, l->data, (size_t)es->batch);
+        FLEXCL_CALL(next_rows(c, l->data, (size_t)es->batch));
         FLEXCL_CALL(flexcl_model_phase_begin(c->model, c->chain, c->phase, c->rows,
                                              &c->stream, c->t));
     } else if (es->kind == FLEXCL_EST_TWO_TERM && !es->persistent) {
@@ -473,7 +475,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         }
         shuffle_epoch(c, n_rows);
         /* Chains start at data rows (h = 0), the PCD chain too. */
-        next_rows(c, data, (size_t)es->batch);
+        FLEXCL_CALL(next_rows(c, data, (size_t)es->batch));
         FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->chain, c->rows));
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }

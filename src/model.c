@@ -7,8 +7,12 @@
 #include "check.h"
 #include "flexcl/rbm.h"
 
+/* src/eqprop.c: equilibrium propagation (no public header of its own). */
+extern const flexcl_model_ops flexcl_eqprop_ops;
+
 static const flexcl_model_ops *const registry[] = {
     &flexcl_rbm_ops,
+    &flexcl_eqprop_ops,
     NULL,
 };
 
@@ -19,6 +23,11 @@ void flexcl_model_settings_default(flexcl_model_settings *s)
     s->n_hidden = 16;
     s->visible_bias = 1;
     s->init_sigma = 0.01;
+    s->beta = 1.0;
+    s->epsilon = 0.5;
+    s->symmetric = 0;
+    s->eval_steps = 100;
+    s->eval_rows = 0;
 }
 
 /* Kinds added at run time by flexcl_model_register (tests, plugins). */
@@ -203,6 +212,13 @@ flexcl_code flexcl_chain_set_state(const flexcl_model *m, flexcl_chain *c, size_
                                 "chain state %zu of a batch of %zu", b, c->batch);
     m->ops->state_set(m->impl, c->impl, b, in);
     return FLEXCL_OK;
+}
+
+flexcl_code flexcl_model_bind_rows(flexcl_model *m, flexcl_chain *c,
+                                   const size_t *index, size_t n_rows)
+{
+    if (!m->ops->bind_rows) return FLEXCL_OK;
+    return m->ops->bind_rows(m->impl, c->impl, index, n_rows);
 }
 
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,

@@ -125,9 +125,18 @@ typedef struct {
     uint64_t learner;   /* theta0.learner: row of params/theta; default 0 */
 } flexcl_theta0_settings;
 
+/* What keys a grid point's random streams besides run.seed (SPEC §5). */
+typedef enum {
+    FLEXCL_STREAMS_POINT = 0,     /* the grid point index: every point independent */
+    FLEXCL_STREAMS_REPLICATE = 1  /* the replicate index only: points that differ
+                                     only in parameters share initialisation, data
+                                     order and draws (common random numbers) */
+} flexcl_streams;
+
 typedef struct {
     flexcl_experiment experiment; /* run.experiment; default train */
     uint64_t seed;            /* run.seed; default 1 */
+    flexcl_streams streams;   /* run.streams: point | replicate; default point */
     uint64_t steps;           /* run.steps: time steps per learner; default 400000 */
     uint64_t eval_every;      /* run.eval_every: steps between curve points; default 20000 */
     int replicates;           /* run.replicates: repeats of every grid point; default 1 */
@@ -220,6 +229,9 @@ const char *flexcl_job_point_value(const flexcl_job *job, size_t i, size_t axis)
 /* Replicate index r of point i (counted within its sub-grid, whose
  * run.replicates applies); -1 when i is out of range. */
 int flexcl_job_point_replicate(const flexcl_job *job, size_t i);
+/* The index that keys point i's random streams with run.seed: i itself
+ * (run.streams = point) or its replicate index (run.streams = replicate). */
+uint64_t flexcl_job_stream_point(const flexcl_job *job, size_t i);
 
 /* Number of [grid.NAME] sections; 0 for a job without sub-grids. */
 size_t flexcl_job_n_subgrids(const flexcl_job *job);

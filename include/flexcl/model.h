@@ -41,6 +41,15 @@ typedef struct {
     int n_hidden;       /* hidden units; default 16 (authors) */
     int visible_bias;   /* 1: learn a visible bias a; 0: a = 0 fixed (authors); default 1 */
     double init_sigma;  /* W ~ N(0, init_sigma^2); default 0.01 (authors) */
+    /* Equilibrium propagation (eqprop; docs/models.md) */
+    char hidden[64];    /* hidden widths "500" or "500,200"; "" or "auto" =
+                         * one hidden layer of n_hidden units; default "" */
+    double beta;        /* nudging strength β ≠ 0, either sign; default 1.0 */
+    double epsilon;     /* relaxation step size ε in (0, 1]; default 0.5 */
+    int symmetric;      /* 0 = one-sided nudging (free / +β), 1 = symmetric
+                         * (−β / +β); default 0 */
+    int eval_steps;     /* free-relaxation steps of evaluate; default 100 */
+    size_t eval_rows;   /* rows evaluate uses, from the first; 0 = all (default) */
 } flexcl_model_settings;
 
 void flexcl_model_settings_default(flexcl_model_settings *s);
@@ -122,6 +131,15 @@ typedef struct flexcl_model_ops {
      * and lasts until the next nudge or phase_begin (which restores 1).
      * NULL = the model has no graded clamping. */
     flexcl_code (*nudge)(void *impl, void *chain, double level);
+    /* Row indices alongside rows: index[b] < n_rows is the position in the
+     * training set (of n_rows rows) of the row that chain state b is given by
+     * the next phase_begin / chain_reset with rows, and keeps until the next
+     * bind (index = NULL: unknown from now on). A model with per-example
+     * memory (eqprop's persistent free states) keys it by these indices; the
+     * learners bind every time they draw rows. NULL = the model ignores
+     * them. Must not change the chain's state or draw random numbers. */
+    flexcl_code (*bind_rows)(void *impl, void *chain, const size_t *index,
+                             size_t n_rows);
 } flexcl_model_ops;
 
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
@@ -185,6 +203,11 @@ void flexcl_model_stats_axpy(const flexcl_model *m, const flexcl_chain *c,
  * FLEXCL_ERR_UNSUPPORTED when the model has none, FLEXCL_ERR_ARG for a level
  * outside [0, 1]. Not collective. */
 flexcl_code flexcl_model_nudge(flexcl_model *m, flexcl_chain *c, double level);
+/* Tell the chain the training-set indices of the rows its states are given
+ * next (ops.bind_rows); a no-op (FLEXCL_OK) for a model without per-example
+ * memory. index = NULL unbinds. Not collective. */
+flexcl_code flexcl_model_bind_rows(flexcl_model *m, flexcl_chain *c,
+                                   const size_t *index, size_t n_rows);
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,
                                      const float *const *rows,

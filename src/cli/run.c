@@ -425,12 +425,12 @@ static flexcl_code run_experiment_point(session *ss, size_t i, const flexcl_sett
     const char *label = experiment_label(s->run.experiment);
     int rank, have = 0, can_checkpoint = 1;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
-    flexcl_stream init = flexcl_stream_make(s->run.seed, i, 0);
+    flexcl_stream init = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
     FLEXCL_CALL(flexcl_model_create(&s->model, flexcl_data_dim(data), flexcl_data_classes(data),
                                     &init, &m));
     double t0 = MPI_Wtime();
     FLEXCL_CALL(flexcl_theta0_make(comm, s, data, m));
-    FLEXCL_CALL(flexcl_experiment_start(comm, s, i, data, m, &x));
+    FLEXCL_CALL(flexcl_experiment_start(comm, s, flexcl_job_stream_point(ss->job, i), data, m, &x));
     flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
     FLEXCL_CALL(flexcl_checkpoint_exists(comm, ckpt, &have));
     if (have) {
@@ -577,7 +577,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     const size_t C = flexcl_supervised_classes(data);
     FLEXCL_CALL(flexcl_supervised_param_count(&sv, flexcl_data_pixels(data), C, &P));
     FLEXCL_ALLOC(theta, P);
-    flexcl_stream st = flexcl_stream_make(s->run.seed, i, 0);
+    flexcl_stream st = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
     double t0 = MPI_Wtime();
     FLEXCL_CALL(agree(comm, flexcl_supervised_train(&sv, &s->estimator, &s->optim, data,
                                                     test, &st, &c, theta)));
@@ -715,7 +715,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     flexcl_learner_settings ls;
     flexcl_learner_settings_default(&ls);
     ls.seed = s.run.seed;
-    ls.point = i;
+    ls.point = flexcl_job_stream_point(job, i);
     ls.learners_per_rank = s.run.learners_per_rank;
     ls.average_every = s.run.average_every;
     ls.averaging = averaging_of(&s);
@@ -1150,7 +1150,11 @@ int flexcl_cli_plan(MPI_Comm comm, int argc, char **argv)
                 printf(" %s=%s", flexcl_job_axis_name(job, a), flexcl_job_point_value(job, i, a));
             printf(" replicate=%d\n", flexcl_job_point_replicate(job, i));
         }
-        printf("streams: Philox key (seed, point index, learner or chain id)\n");
+        int by_rep = 0;
+        for (size_t i = 0; i < flexcl_job_n_points(job) && !by_rep; ++i)
+            by_rep = flexcl_job_stream_point(job, i) != (uint64_t)i;
+        printf("streams: Philox key (seed, %s, learner or chain id)\n",
+               by_rep ? "replicate index: run.streams = replicate" : "point index");
     }
 done:
     flexcl_job_destroy(&job);

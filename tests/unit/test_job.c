@@ -1356,7 +1356,8 @@ static size_t key_named(const char *name)
 static void test_key_table(void)
 {
     const char *expected[] = {
-        "run.experiment",        "run.seed",           "run.steps",
+        "run.experiment",        "run.seed",           "run.streams",
+        "run.steps",
         "run.eval_every",        "run.replicates",     "run.learners_per_rank",
         "run.average_every",     "run.averaging",      "run.same_init",
         "run.threads",
@@ -1599,6 +1600,26 @@ static int suite_clean(void)
     return 0;
 }
 
+/* run.streams: point keys each point by its index; replicate keys it by its
+ * replicate index, so points that differ only in parameters share streams. */
+static void test_streams(void)
+{
+    const char *text = "[run]\nreplicates = 2\n[estimator]\nkind = isd\nb = 0.2, 0.4, 0.6\n";
+    flexcl_job *job = create_ok(text, 0, NULL);
+    if (job == NULL) return;
+    CU_ASSERT_EQUAL(flexcl_job_n_points(job), 6);
+    for (size_t i = 0; i < 6; ++i) CU_ASSERT_EQUAL(flexcl_job_stream_point(job, i), i);
+    flexcl_job_destroy(&job);
+    const char *ov[] = {"run.streams=replicate"};
+    job = create_ok(text, 1, ov);
+    if (job == NULL) return;
+    for (size_t i = 0; i < 6; ++i) {
+        CU_ASSERT_EQUAL(flexcl_job_stream_point(job, i), i % 2);
+        CU_ASSERT_EQUAL(point(job, i).run.streams, FLEXCL_STREAMS_REPLICATE);
+    }
+    flexcl_job_destroy(&job);
+}
+
 int main(int argc, char **argv)
 {
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) return 1;
@@ -1611,6 +1632,7 @@ int main(int argc, char **argv)
         CU_TestFunc fn;
     } tests[] = {
         {"defaults", test_defaults},
+        {"streams", test_streams},
         {"types", test_types},
         {"lists", test_lists},
         {"grid_order", test_grid_order},
