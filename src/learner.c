@@ -318,7 +318,7 @@ static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
     for (uint64_t k = 0; k < n; ++k) {
         const uint64_t p = c->cyc;
         if (p == 0) {
-            next_rows(c, l->data, (size_t)es->batch);
+            FLEXCL_CALL(next_rows(c, l->data, (size_t)es->batch));
             FLEXCL_CALL(flexcl_model_phase_begin(c->model, c->chain, FLEXCL_PHASE_POSITIVE,
                                                  c->rows, &c->stream, c->t));
             FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 0.0));
