@@ -146,7 +146,7 @@ typedef struct {
     flexcl_tcl_memory *mem; /* per-parameter memory */
     double *s_up;        /* interpolate: currents of the up-ramp samples 0..n_f, [n_f+1][P] */
     double *s_now;       /* the current sample's current s (P) */
-    double *u;           /* its filtered value u = K * s (P) */
+    double *pos;         /* interpolate: down-ramp positions on the up ramp (n_s − 1) */
     uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
@@ -296,14 +296,13 @@ static uint64_t tcl_cycle_steps(const flexcl_estimator_settings *es)
     return (uint64_t)llround(es->tau) + (uint64_t)run * (uint64_t)t->relax;
 }
 
-/* Push current s (sample of level r) through the memory and add its gated
- * response to the cycle's update direction c->g. */
+/* Push current s through the memory and add its gated response, weighted
+ * dt/τ_K, to the cycle's update direction c->g. */
 static void tcl_push(flexcl_learner *l, core *c, const double *s)
 {
     const flexcl_tcl_settings *t = &l->es.tcl;
-    const double theta_g = t->threshold, w = t->dt / flexcl_tcl_kernel_tau(t);
-    flexcl_tcl_memory_step(c->mem, s, c->u);
-    for (size_t q = 0; q < l->P; ++q) c->g[q] += w * flexcl_tcl_gate(c->u[q], theta_g);
+    flexcl_tcl_memory_step_gated(c->mem, s, t->threshold, t->dt / flexcl_tcl_kernel_tau(t),
+                                 c->g);
 }
 
 static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
@@ -343,16 +342,14 @@ static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
         if (interp) memcpy(c->s_up + j * P, c->s_now, P * sizeof *c->s_now);
         tcl_push(l, c, c->s_now);
         if (interp && j == n_up) {
-            /* The down ramp, samples n_f + 1 … N − 1, at levels r_n. */
-            for (size_t m = n_up + 1; m < N; ++m) {
-                double x = (1.0 - (double)(m - n_up) / (double)(N - n_up)) * (double)n_up;
-                size_t i = (size_t)floor(x);
-                if (i >= n_up) i = n_up - 1;
-                double f = x - (double)i;
-                const double *a = c->s_up + i * P, *b = a + P;
-                for (size_t q = 0; q < P; ++q) c->s_now[q] = a[q] + f * (b[q] - a[q]);
-                tcl_push(l, c, c->s_now);
-            }
+            /* The down ramp, samples n_f + 1 … N − 1: the up ramp's currents
+             * interpolated at their levels r_n, i.e. at up-sample position
+             * r_n·n_f. */
+            for (size_t m = n_up + 1; m < N; ++m)
+                c->pos[m - n_up - 1] = (1.0 - (double)(m - n_up) / (double)(N - n_up)) *
+                                       (double)n_up;
+            flexcl_tcl_memory_feed_interp(c->mem, c->s_up, n_up + 1, c->pos, N - n_up - 1,
+                                          t->threshold, t->dt / flexcl_tcl_kernel_tau(t), c->g);
         }
         if (c->cyc == L) {
             flexcl_optim_apply(c->opt, flexcl_model_params(c->model), c->g, es->eta);
@@ -399,7 +396,7 @@ static void core_free(core *c)
     flexcl_tcl_memory_destroy(&c->mem);
     free(c->s_up);
     free(c->s_now);
-    free(c->u);
+    free(c->pos);
     free(c->g);
     free(c->g_pos);
     free(c->order);
@@ -467,9 +464,10 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         if (es->kind == FLEXCL_EST_TCL) {
             FLEXCL_CALL(flexcl_tcl_memory_create(&es->tcl, l->P, &c->mem));
             FLEXCL_ALLOC(c->s_now, l->P);
-            FLEXCL_ALLOC(c->u, l->P);
-            if (es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE)
+            if (es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
                 FLEXCL_ALLOC(c->s_up, (tcl_n_up(&es->tcl) + 1) * l->P);
+                FLEXCL_ALLOC(c->pos, tcl_n_down(&es->tcl));
+            }
             /* Refuse a model without graded clamping now, not mid-run. */
             FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 1.0));
         }

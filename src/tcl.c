@@ -186,6 +186,58 @@ void flexcl_tcl_memory_step(flexcl_tcl_memory *m, const double *s, double *u)
     }
 }
 
+void flexcl_tcl_memory_step_gated(flexcl_tcl_memory *m, const double *s, double theta,
+                                  double w, double *acc)
+{
+    flexcl_tcl_memory_feed_interp(m, s, 1, NULL, 1, theta, w, acc);
+}
+
+/* Coordinates per block of feed_interp: m, acc and the rows' slices stay in
+ * the L1/L2 cache while all samples pass. */
+enum { FEED_BLOCK = 256 };
+
+void flexcl_tcl_memory_feed_interp(flexcl_tcl_memory *m, const double *rows, size_t n_rows,
+                                   const double *pos, size_t n, double theta, double w,
+                                   double *acc)
+{
+    const size_t P = m->P;
+    for (size_t q0 = 0; q0 < P; q0 += FEED_BLOCK) {
+        const size_t q1 = q0 + FEED_BLOCK < P ? q0 + FEED_BLOCK : P;
+        for (size_t k = 0; k < n; ++k) {
+            /* Sample k: rows[i] + f (rows[i + 1] − rows[i]) at position pos[k]. */
+            size_t i = 0;
+            double f = 0.0;
+            if (pos) {
+                double x = pos[k] < 0.0 ? 0.0 : pos[k];
+                i = (size_t)floor(x);
+                if (i >= n_rows - 1) i = n_rows > 1 ? n_rows - 2 : 0;
+                f = n_rows > 1 ? x - (double)i : 0.0;
+            }
+            const double *a = rows + i * P, *b = n_rows > 1 ? a + P : a;
+            if (m->kernel == FLEXCL_TCL_FIR_SINE) {
+                const size_t h = (m->head + k + 1) % FIR_TAPS;
+                double *slot = m->m + h * P;
+                for (size_t q = q0; q < q1; ++q) slot[q] = a[q] + f * (b[q] - a[q]);
+                for (size_t q = q0; q < q1; ++q) {
+                    double u = 0.0;
+                    for (size_t j = 1; j < FIR_TAPS; ++j)
+                        u += fir_tap(j) * m->m[((h + FIR_TAPS - j) % FIR_TAPS) * P + q];
+                    acc[q] += w * flexcl_tcl_gate(u, theta);
+                }
+                continue;
+            }
+            const double am = m->a, keep = m->keep;
+            double *mm = m->m;
+            for (size_t q = q0; q < q1; ++q) {
+                const double x = a[q] + f * (b[q] - a[q]), mq = mm[q], u = x - mq;
+                mm[q] = mq + am * (keep * x - mq);
+                acc[q] += w * flexcl_tcl_gate(u, theta);
+            }
+        }
+    }
+    if (m->kernel == FLEXCL_TCL_FIR_SINE) m->head = (m->head + n) % FIR_TAPS;
+}
+
 size_t flexcl_tcl_memory_state_size(const flexcl_tcl_memory *m)
 {
     return m->kernel == FLEXCL_TCL_FIR_SINE ? FIR_TAPS * m->P : m->P;

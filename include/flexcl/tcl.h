@@ -122,6 +122,19 @@ void flexcl_tcl_memory_reset(flexcl_tcl_memory *m, const double *s);
 /* Feed sample s[P] of the signal and write u = (K * s) at this sample into
  * u[P]. Not collective. */
 void flexcl_tcl_memory_step(flexcl_tcl_memory *m, const double *s, double *u);
+/* The same fused with the update: feed s[P] and add w·g(u) (dead zone
+ * theta) to acc[P] without storing u. */
+void flexcl_tcl_memory_step_gated(flexcl_tcl_memory *m, const double *s, double theta,
+                                  double w, double *acc);
+/* Feed n samples that interpolate n_rows stored rows (rows[n_rows][P]):
+ * sample k is rows[i] + f (rows[i+1] − rows[i]) with i + f = pos[k]
+ * (clamped to [0, n_rows − 1]); pos = NULL feeds rows[0] n times. Each
+ * sample's w·g(u) is added to acc[P]. Works through the coordinates in
+ * cache-sized blocks (the result equals n calls of step_gated bitwise).
+ * Not collective. */
+void flexcl_tcl_memory_feed_interp(flexcl_tcl_memory *m, const double *rows, size_t n_rows,
+                                   const double *pos, size_t n, double theta, double w,
+                                   double *acc);
 /* The memory's state (feedback: m[P]; fir_sine: the 10 last samples), for
  * checkpoints: its size in doubles, a copy, and its restoration. */
 size_t flexcl_tcl_memory_state_size(const flexcl_tcl_memory *m);

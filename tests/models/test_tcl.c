@@ -125,6 +125,45 @@ static void test_memory_is_the_kernel(void)
     }
 }
 
+/* feed_interp (blocked over coordinates) equals sample-by-sample steps
+ * with the gate applied, bitwise, for both kernels. */
+static void test_feed_interp(void)
+{
+    for (int kind = 0; kind < 2; ++kind) {
+        flexcl_tcl_settings s = synapse_settings(200.0);
+        s.kernel = kind ? FLEXCL_TCL_FIR_SINE : FLEXCL_TCL_FEEDBACK;
+        enum { P = 700, R = 5, N = 23 };
+        double *rows = malloc(R * P * sizeof *rows), pos[N], *acc1 = calloc(P, sizeof *acc1),
+               *acc2 = calloc(P, sizeof *acc2), *x = malloc(P * sizeof *x),
+               *u = malloc(P * sizeof *u);
+        for (size_t k = 0; k < R * P; ++k) rows[k] = sin(0.37 * (double)k);
+        for (size_t k = 0; k < N; ++k) pos[k] = 4.0 * (double)(N - 1 - k) / (double)(N - 1);
+        flexcl_tcl_memory *a = NULL, *b = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_tcl_memory_create(&s, P, &a), FLEXCL_OK);
+        CU_ASSERT_EQUAL_FATAL(flexcl_tcl_memory_create(&s, P, &b), FLEXCL_OK);
+        flexcl_tcl_memory_reset(a, rows);
+        flexcl_tcl_memory_reset(b, rows);
+        flexcl_tcl_memory_feed_interp(a, rows, R, pos, N, 0.1, 0.5, acc1);
+        for (size_t k = 0; k < N; ++k) {
+            size_t i = (size_t)floor(pos[k]);
+            if (i >= R - 1) i = R - 2;
+            double f = pos[k] - (double)i;
+            for (size_t q = 0; q < P; ++q)
+                x[q] = rows[i * P + q] + f * (rows[(i + 1) * P + q] - rows[i * P + q]);
+            flexcl_tcl_memory_step(b, x, u);
+            for (size_t q = 0; q < P; ++q) acc2[q] += 0.5 * flexcl_tcl_gate(u[q], 0.1);
+        }
+        CU_ASSERT(memcmp(acc1, acc2, P * sizeof *acc1) == 0);
+        flexcl_tcl_memory_destroy(&a);
+        flexcl_tcl_memory_destroy(&b);
+        free(rows);
+        free(acc1);
+        free(acc2);
+        free(x);
+        free(u);
+    }
+}
+
 static void test_sawtooth(void)
 {
     flexcl_tcl_settings s = synapse_settings(200.0);
@@ -715,6 +754,7 @@ int main(int argc, char **argv)
     const test_case synapse[] = {
         {"kernel has zero area", test_kernel_zero_area},
         {"memory response is the kernel", test_memory_is_the_kernel},
+        {"blocked interpolating feed equals steps", test_feed_interp},
         {"sawtooth levels", test_sawtooth},
         {"dw proportional to A inside the window", test_law_inside_window},
         {"window edges match theta tau/tau_K", test_window_edges},
