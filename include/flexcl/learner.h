@@ -13,6 +13,16 @@
  *   isd       each phase's type z ~ Bernoulli(b); T steps; at the phase end
  *             θ += η w_z G(z_T) with w₁ = 1/b, w₀ = −1/(1−b) (importance).
  *   aol       phase type as isd, but θ += (η/τ) w_z G(z_t) at every step.
+ *   tcl       temporal CL (flexcl/tcl.h, docs/tcl.md): one sawtooth cycle per
+ *             minibatch — a positive phase begun with the rows at nudge
+ *             level 0 for τ steps, then ramp points at levels r_n with
+ *             tcl.relax steps each; the statistic G read at every ramp point
+ *             is filtered per parameter by the memory (u = K * G, adapted to
+ *             the free state at the cycle start) and at the cycle end
+ *             θ += η Σ_n g(u_n) dt/τ_K. Needs a model with the nudge
+ *             operation; b, weights and law do not apply. Its runs refuse
+ *             checkpoints (FLEXCL_ERR_UNSUPPORTED): the mid-cycle memory is
+ *             not saved.
  *
  * Phase length T: fixed (T = τ), geometric (P(T=t) = (1−p)^(t−1) p, p = 1/τ)
  * or uniform on {τ−w, …, τ+w}. Every law has E[T] = τ.
