@@ -1378,6 +1378,11 @@ static void test_key_table(void)
         "optim.beta2",           "optim.epsilon",      "theta0.source",
         "theta0.updates",        "theta0.eta",         "theta0.k",
         "theta0.file",           "theta0.point",       "theta0.learner",
+        "tcl.kernel",            "tcl.tau_kernel",     "tcl.area",
+        "tcl.threshold",         "tcl.dt",             "tcl.tau_fast",
+        "tcl.tau_slow",          "tcl.relax",          "tcl.down",
+        "tcl.s_free",            "tcl.amp_lo",         "tcl.amp_hi",
+        "tcl.amplitudes",        "tcl.cycles",         "tcl.tolerance",
         "grid.zip",
     };
     const size_t n = sizeof expected / sizeof expected[0];
@@ -1462,7 +1467,7 @@ static void test_key_table(void)
         const char *name, *def, *type;
     } spot[] = {
         {"estimator.eta", "0.005", "real"},
-        {"estimator.kind", "isd", "two_term|isd|aol"},
+        {"estimator.kind", "isd", "two_term|isd|aol|tcl"},
         {"optim.epsilon", "1e-08", "real"},
         {"run.same_init", "1", "bool"},
         {"estimator.weights", "importance", "importance|unit|swapped"},
@@ -1470,7 +1475,7 @@ static void test_key_table(void)
         {"run.seed", "1", "uint"},
         {"data.images", NULL, "path"},
         {"model.kind", "rbm", "string"},
-        {"run.experiment", "train", "train|isd_variance|aol_bias"},
+        {"run.experiment", "train", "train|isd_variance|aol_bias|tcl_synapse"},
         {"run.samples", "20000", "uint"},
         {"run.raw_samples", "1000", "uint"},
         {"run.chains", "64", "uint"},
@@ -1482,6 +1487,13 @@ static void test_key_table(void)
         {"theta0.file", "", "path"},
         {"theta0.point", "0", "uint"},
         {"theta0.learner", "0", "uint"},
+        {"tcl.kernel", "feedback", "feedback|fir_sine"},
+        {"tcl.threshold", "0.05", "real"},
+        {"tcl.tau_fast", "8", "real"},
+        {"tcl.tau_slow", "72", "real"},
+        {"tcl.relax", "4", "int"},
+        {"tcl.down", "interpolate", "interpolate|run"},
+        {"tcl.cycles", "3", "uint"},
     };
     char buf[64];
     for (size_t i = 0; i < sizeof spot / sizeof spot[0]; ++i) {
