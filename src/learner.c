@@ -268,7 +268,9 @@ static void end_phase(flexcl_learner *l, core *c, flexcl_chain *ch)
  *
  * One cycle = one sawtooth over the next data rows (flexcl/tcl.h): a
  * positive phase begun with the rows at nudge level 0 (free dynamics with
- * the inputs clamped) for F = estimator.tau steps, then ramp points n = 1,
+ * the inputs clamped) for F = estimator.tau steps, run as the model's
+ * free-running (negative-phase) steps so that per-example free states
+ * persist as under two_term, then ramp points n = 1,
  * 2, … each set the nudge level r_n and run R = tcl.relax steps. The phase
  * statistic G (stats_axpy, w = 1) read at the end of the free phase (n = 0)
  * and after every ramp point is the synaptic current s_n; it is filtered
@@ -329,8 +331,12 @@ static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
                                  : 1.0 - (double)(j - n_up) / (double)(N - n_up);
             FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, r));
         }
-        FLEXCL_CALL(flexcl_model_step(c->model, c->chain, FLEXCL_PHASE_POSITIVE, &c->stream,
-                                      c->t));
+        /* The free phase runs the model's free (negative-phase) dynamics at
+         * level 0, so a model with per-example free states (eqprop) keeps
+         * them across cycles as under two_term; the ramp runs the positive
+         * phase at the nudge level. */
+        const flexcl_phase ph = p < F ? FLEXCL_PHASE_NEGATIVE : FLEXCL_PHASE_POSITIVE;
+        FLEXCL_CALL(flexcl_model_step(c->model, c->chain, ph, &c->stream, c->t));
         c->t++;
         c->cyc = p + 1;
         if (c->cyc < F || (c->cyc - F) % R != 0) continue;

@@ -15,7 +15,8 @@
  *   aol       phase type as isd, but θ += (η/τ) w_z G(z_t) at every step.
  *   tcl       temporal CL (flexcl/tcl.h, docs/tcl.md): one sawtooth cycle per
  *             minibatch — a positive phase begun with the rows at nudge
- *             level 0 for τ steps, then ramp points at levels r_n with
+ *             level 0, τ steps of free (negative-phase) dynamics, then ramp
+ *             points at levels r_n (positive phase) with
  *             tcl.relax steps each; the statistic G read at every ramp point
  *             is filtered per parameter by the memory (u = K * G, adapted to
  *             the free state at the cycle start) and at the cycle end
