@@ -216,12 +216,16 @@ void flexcl_tcl_memory_feed_interp(flexcl_tcl_memory *m, const double *rows, siz
             const double *a = rows + i * P, *b = n_rows > 1 ? a + P : a;
             if (m->kernel == FLEXCL_TCL_FIR_SINE) {
                 const size_t h = (m->head + k + 1) % FIR_TAPS;
-                double *slot = m->m + h * P;
+                double *slot = m->m + h * P, tap[FIR_TAPS];
+                const double *past[FIR_TAPS];
+                for (size_t j = 1; j < FIR_TAPS; ++j) {
+                    tap[j] = fir_tap(j);
+                    past[j] = m->m + ((h + FIR_TAPS - j) % FIR_TAPS) * P;
+                }
                 for (size_t q = q0; q < q1; ++q) slot[q] = a[q] + f * (b[q] - a[q]);
                 for (size_t q = q0; q < q1; ++q) {
                     double u = 0.0;
-                    for (size_t j = 1; j < FIR_TAPS; ++j)
-                        u += fir_tap(j) * m->m[((h + FIR_TAPS - j) % FIR_TAPS) * P + q];
+                    for (size_t j = 1; j < FIR_TAPS; ++j) u += tap[j] * past[j][q];
                     acc[q] += w * flexcl_tcl_gate(u, theta);
                 }
                 continue;
