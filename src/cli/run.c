@@ -543,10 +543,152 @@ done:
 
 /* Train the learners of grid point i (in slices, checkpointed at safe
  * points) and write its group. */
+
+/* Safe points of a supervised point: every SUPERVISED_SLICE minibatches of
+ * an epoch (counted from the epoch's start) and at every epoch's start. */
+enum { SUPERVISED_SLICE = 16 };
+
+/* Checkpoint a supervised point at a safe point inside curve point e (curve
+ * points [0, e) recorded; `seconds` of epoch e's training so far): the
+ * trainer's snapshot and the curve. Every rank holds the same trainer; rank
+ * 0 writes. Collective. */
+static flexcl_code write_supervised_checkpoint(session *ss, size_t i, const char *ckpt,
+                                               const flexcl_supervised *t,
+                                               const flexcl_supervised_curve *c, size_t e,
+                                               double seconds)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    double *state = NULL;
+    uint64_t clock[FLEXCL_SUP_CLOCK];
+    const size_t S = flexcl_supervised_state_size(t), E = c->n_points;
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
+    const size_t mine = rank == 0;
+    flexcl_code local = FLEXCL_OK;
+    state = malloc(S * sizeof *state);
+    if (!state)
+        local = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate a supervised state of %zu values", S);
+    else
+        flexcl_supervised_state_get(t, state, clock);
+    FLEXCL_CALL(agree(ss->comm, local));
+    FLEXCL_CALL(flexcl_checkpoint_create(ss->comm, ckpt, ss->hash, i, "supervised", &ck));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "params", flexcl_supervised_n_params(t)));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "epochs", E - 1));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "curve_points", e));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "supervised/state", 1, S, 0, mine, state));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "supervised/clock", 1, FLEXCL_SUP_CLOCK, 0,
+                                            mine, clock));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "supervised/epoch_seconds", 1, 1, 0, mine, &seconds));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/epoch", 1, E, 0, mine, c->epoch));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/updates", 1, E, 0, mine, c->updates));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/train_loss", 1, E, 0, mine, c->train_loss));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/train_acc", 1, E, 0, mine, c->train_acc));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/test_acc", 1, E, 0, mine, c->test_acc));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/seconds", 1, E, 0, mine, c->seconds));
+    FLEXCL_CALL(flexcl_checkpoint_commit(ck));
+    ss->last = MPI_Wtime();
+done:
+    flexcl_checkpoint_destroy(&ck);
+    free(state);
+    return err;
+}
+
+/* Restore a supervised point: the trainer, the curve so far (*e = curve
+ * points recorded) and *seconds of the epoch in progress. Every rank reads
+ * the same rows, so the checkpoint resumes on any rank count. Testing hook
+ * (the resume test's must-fail twin): FLEXCL_TEST_RESUME_WITHOUT_OPTIM=1 in
+ * the environment leaves the optimiser as created (not restored), which
+ * must change the results. Collective. */
+static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char *ckpt,
+                                              flexcl_supervised *t,
+                                              flexcl_supervised_curve *c, size_t *e,
+                                              double *seconds)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    double *state = NULL;
+    uint64_t clock[FLEXCL_SUP_CLOCK], pts = 0, P = 0, S = 0, epochs = 0;
+    const size_t E = c->n_points, want_S = flexcl_supervised_state_size(t);
+    FLEXCL_CALL(flexcl_checkpoint_open(ss->comm, ckpt, ss->hash, i, "supervised", &ck));
+    flexcl_code local = flexcl_checkpoint_get(ck, "params", &P);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "state_size", &S);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "epochs", &epochs);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "curve_points", &pts);
+    if (local == FLEXCL_OK &&
+        (P != flexcl_supervised_n_params(t) || S != want_S || epochs + 1 != E))
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: checkpoint of %llu parameters, state %llu, %llu epochs; "
+                                 "this point has %zu, %zu, %zu", ckpt, (unsigned long long)P,
+                                 (unsigned long long)S, (unsigned long long)epochs,
+                                 flexcl_supervised_n_params(t), want_S, E - 1);
+    if (local == FLEXCL_OK && (pts < 1 || pts >= E))
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: %llu curve points recorded of %zu", ckpt,
+                                 (unsigned long long)pts, E);
+    if (local == FLEXCL_OK && !(state = malloc(want_S * sizeof *state)))
+        local = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate a supervised state of %zu values", want_S);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "supervised/state", want_S, 0, 1, state);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "supervised/clock", FLEXCL_SUP_CLOCK, 0, 1, clock);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "supervised/epoch_seconds", 1, 0, 1, seconds);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_read_u64(ck, "curve/epoch", E, 0, 1, c->epoch);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "curve/updates", E, 0, 1, c->updates);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/train_loss", E, 0, 1, c->train_loss);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/train_acc", E, 0, 1, c->train_acc);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/test_acc", E, 0, 1, c->test_acc);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/seconds", E, 0, 1, c->seconds);
+    if (local == FLEXCL_OK && clock[FLEXCL_SUP_CLOCK_EPOCHS] + 1 != pts)
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: trainer after %llu epochs with %llu curve points recorded",
+                                 ckpt, (unsigned long long)clock[FLEXCL_SUP_CLOCK_EPOCHS],
+                                 (unsigned long long)pts);
+    if (local == FLEXCL_OK) {
+        const char *skip = getenv("FLEXCL_TEST_RESUME_WITHOUT_OPTIM");
+        if (skip && strcmp(skip, "1") == 0) {
+            /* Testing only: keep the freshly created optimiser. */
+            uint64_t fresh[FLEXCL_SUP_CLOCK];
+            double *now = malloc(want_S * sizeof *now);
+            if (now) {
+                const size_t np = flexcl_supervised_n_params(t);
+                flexcl_supervised_state_get(t, now, fresh);
+                memcpy(state + np, now + np, (want_S - 1 - np) * sizeof *state);
+                clock[FLEXCL_SUP_CLOCK_OPTIM] = fresh[FLEXCL_SUP_CLOCK_OPTIM];
+                free(now);
+            }
+        }
+        local = flexcl_supervised_state_set(t, state, want_S, clock);
+        if (local != FLEXCL_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", flexcl_error_message());
+            local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__, "%s: %s",
+                                     ckpt, why);
+        }
+    }
+    FLEXCL_CALL(agree(ss->comm, local));
+    *e = (size_t)pts;
+done:
+    flexcl_checkpoint_destroy(&ck);
+    free(state);
+    return err;
+}
+
 /* model.kind = ff | dp | dpt | backprop: the supervised learners
  * (flexcl/supervised.h, docs/models.md). Every rank trains the same network
  * (deterministic, thread-count invariant); rank 0 writes the curve and the
- * final parameters. Collective. */
+ * final parameters. Epochs run in slices of SUPERVISED_SLICE minibatches
+ * with a safe point before each (checkpointed like a train point); the
+ * curve is flexcl_supervised_train's, bitwise. Collective. */
 static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_settings *s,
                                         const flexcl_data *data, flexcl_results *res,
                                         int quiet)
@@ -554,12 +696,11 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     flexcl_code err = FLEXCL_OK;
     MPI_Comm comm = ss->comm;
     flexcl_data *test = NULL;
+    flexcl_supervised *t = NULL;
     flexcl_supervised_curve c = {0};
     flexcl_supervised_settings sv = s->supervised;
-    double *theta = NULL;
-    size_t P = 0;
-    char g[64], path[128];
-    int rank;
+    char g[64], path[128], ckpt[FLEXCL_PATH_MAX + 128];
+    int rank, have = 0;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     flexcl_supervised_kind_parse(s->model.kind, &sv.kind); /* the job parser checked it */
     if (sv.test_images[0] != '\0') {
@@ -569,13 +710,65 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
         td.max_rows = 0;
         FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
     }
-    const size_t C = flexcl_supervised_classes(data);
-    FLEXCL_CALL(flexcl_supervised_param_count(&sv, flexcl_data_pixels(data), C, &P));
-    FLEXCL_ALLOC(theta, P);
+    FLEXCL_CALL(agree(comm, flexcl_data_has_labels(data)
+                                ? FLEXCL_OK
+                                : flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                                   "supervised: %s has no labels",
+                                                   flexcl_data_describe(data))));
     flexcl_stream st = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
-    double t0 = MPI_Wtime();
-    FLEXCL_CALL(agree(comm, flexcl_supervised_train(&sv, &s->estimator, &s->optim, data,
-                                                    test, &st, &c, theta)));
+    FLEXCL_CALL(agree(comm, flexcl_supervised_create(&sv, &s->estimator, &s->optim,
+                                                     flexcl_data_pixels(data),
+                                                     flexcl_supervised_classes(data), &st, &t)));
+    const size_t E = (size_t)sv.epochs + 1, P = flexcl_supervised_n_params(t);
+    c.n_points = E;
+    FLEXCL_ALLOC(c.epoch, E);
+    FLEXCL_ALLOC(c.updates, E);
+    FLEXCL_ALLOC(c.train_loss, E);
+    FLEXCL_ALLOC(c.train_acc, E);
+    FLEXCL_ALLOC(c.test_acc, E);
+    FLEXCL_ALLOC(c.seconds, E);
+    double t0 = MPI_Wtime(), sec = 0.0;
+    size_t e0 = 0;
+    flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
+    FLEXCL_CALL(flexcl_checkpoint_exists(comm, ckpt, &have));
+    if (have) {
+        FLEXCL_CALL(read_supervised_checkpoint(ss, i, ckpt, t, &c, &e0, &sec));
+        if (!quiet && rank == 0)
+            flexcl_log(FLEXCL_LOG_INFO, "point %zu: resumed from %s in epoch %zu at minibatch %llu",
+                       i, ckpt, e0, (unsigned long long)flexcl_supervised_epoch_position(t));
+    }
+    for (size_t e = e0; e < E; ++e) {
+        double loss = NAN;
+        if (e > 0) {
+            int epoch_done = 0;
+            while (!epoch_done) {
+                int write = 0, stop = 0;
+                FLEXCL_CALL(safe_point(ss, &write, &stop));
+                if (write)
+                    FLEXCL_CALL(write_supervised_checkpoint(ss, i, ckpt, t, &c, e, sec));
+                if (stop)
+                    FLEXCL_CALL(interrupted(i, "update",
+                                            (unsigned long long)flexcl_supervised_updates(t),
+                                            ckpt));
+                const uint64_t n = SUPERVISED_SLICE -
+                                   flexcl_supervised_epoch_position(t) % SUPERVISED_SLICE;
+                const double t1 = MPI_Wtime();
+                FLEXCL_CALL(agree(comm, flexcl_supervised_advance(t, data, n, &epoch_done,
+                                                                  &loss)));
+                sec += MPI_Wtime() - t1;
+            }
+        }
+        c.epoch[e] = e;
+        c.updates[e] = flexcl_supervised_updates(t);
+        c.train_loss[e] = loss;
+        c.seconds[e] = sec;
+        sec = 0.0;
+        FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, data, (size_t)sv.eval_rows,
+                                                           &c.train_acc[e])));
+        c.test_acc[e] = NAN;
+        if (test)
+            FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, test, 0, &c.test_acc[e])));
+    }
     if (!quiet && rank == 0)
         flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s: %llu epochs, test accuracy %.4f, %.1f s",
                    i + 1, flexcl_job_n_points(ss->job), s->model.kind,
@@ -584,7 +777,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     snprintf(g, sizeof g, "points/%06zu", i);
     FLEXCL_CALL(flexcl_results_group(res, g));
     FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, 1));
-    const size_t E = c.n_points, mine = rank == 0 ? E : 0;
+    const size_t mine = rank == 0 ? E : 0;
     double *err_rate = c.seconds; /* reused below after seconds is written */
     snprintf(path, sizeof path, "%s/curve/epoch", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, E, 1, 0, mine, c.epoch));
@@ -602,14 +795,15 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.seconds));
     /* curve/error (learners x points, like the RBM's): 1 − test accuracy, or
      * 1 − train accuracy without a test set. */
-    for (size_t e = 0; e < E; ++e)
-        err_rate[e] = 1.0 - (test ? c.test_acc[e] : c.train_acc[e]);
+    for (size_t k = 0; k < E; ++k)
+        err_rate[k] = 1.0 - (test ? c.test_acc[k] : c.train_acc[k]);
     snprintf(path, sizeof path, "%s/curve/error", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, err_rate));
     snprintf(path, sizeof path, "%s/params/theta", g);
-    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0, theta));
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0,
+                                          flexcl_supervised_params(t)));
 done:
-    free(theta);
+    flexcl_supervised_destroy(&t);
     flexcl_supervised_curve_free(&c);
     flexcl_data_destroy(&test);
     return err;
