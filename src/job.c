@@ -1746,6 +1746,17 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                     loc_of(job, g, key_by_name("data.label_block"), key_by_name("model.kind")),
                     where);
     }
+    if (strcmp(s->model.kind, "eqprop") == 0 && es->kind == FLEXCL_EST_TWO_TERM &&
+        es->persistent) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: estimator.persistent: 1 runs the negative phase on a separate chain "
+                    "without the example's input; eqprop's free phase needs it (its states "
+                    "persist per example anyway): use 0%s",
+                    loc_of(job, g, key_by_name("estimator.persistent"),
+                           key_by_name("model.kind")),
+                    where);
+    }
     if (sup) {
         if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL) {
             describe_point(g, idx, point, where, sizeof where);
