@@ -224,6 +224,7 @@ typedef struct {
     uint64_t *steps;    /* n_eval */
     double *nll;        /* L x n_eval */
     double *error;      /* L x n_eval */
+    double *test_error; /* L x n_eval, on data.test_images; NULL without a test set */
     uint64_t *phases;   /* L x n_eval */
     uint64_t *updates;  /* L x n_eval */
     double *theta;      /* L x P */
@@ -234,6 +235,7 @@ static void record_free(point_record *r)
     free(r->steps);
     free(r->nll);
     free(r->error);
+    free(r->test_error);
     free(r->phases);
     free(r->updates);
     free(r->theta);
@@ -266,6 +268,11 @@ static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_
     snprintf(path, sizeof path, "%s/curve/error", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
                                           (size_t)L, rec->error));
+    if (rec->test_error) {
+        snprintf(path, sizeof path, "%s/curve/test_error", g);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
+                                              (size_t)L, rec->test_error));
+    }
     snprintf(path, sizeof path, "%s/curve/phases", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, (size_t)G, rec->n_eval, first,
                                               (size_t)L, rec->phases));
@@ -500,6 +507,9 @@ static flexcl_code write_train_checkpoint(session *ss, size_t i, const char *ckp
                                             rec->steps));
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/nll", G, E, first, L, rec->nll));
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/error", G, E, first, L, rec->error));
+    if (rec->test_error)
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/test_error", G, E, first, L,
+                                            rec->test_error));
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/phases", G, E, first, L, rec->phases));
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/updates", G, E, first, L, rec->updates));
     FLEXCL_CALL(flexcl_checkpoint_commit(ck));
@@ -530,6 +540,8 @@ static flexcl_code read_train_checkpoint(session *ss, size_t i, const char *ckpt
     if (local == FLEXCL_OK) local = flexcl_checkpoint_read(ck, "curve/nll", E, first, L, rec->nll);
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read(ck, "curve/error", E, first, L, rec->error);
+    if (local == FLEXCL_OK && rec->test_error)
+        local = flexcl_checkpoint_read(ck, "curve/test_error", E, first, L, rec->test_error);
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read_u64(ck, "curve/phases", E, first, L, rec->phases);
     if (local == FLEXCL_OK)
@@ -815,7 +827,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     MPI_Comm comm = ss->comm;
     const flexcl_job *job = ss->job;
     flexcl_settings s;
-    flexcl_data *data = NULL;
+    flexcl_data *data = NULL, *test = NULL;
     flexcl_learner *lr = NULL;
     point_record rec = {0};
     char ckpt[FLEXCL_PATH_MAX + 128];
@@ -849,6 +861,17 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     FLEXCL_ALLOC(rec.steps, rec.n_eval);
     FLEXCL_ALLOC(rec.nll, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.error, (size_t)L * rec.n_eval);
+    /* A labelled IDX job with data.test_images also records the test error
+     * (curve/test_error) on the first run.eval_rows test rows (0 = all). */
+    if (s.data.source == FLEXCL_DATA_IDX && s.data.label_block &&
+        s.supervised.test_images[0] != '\0') {
+        flexcl_data_settings td = s.data; /* same binarisation and label block */
+        snprintf(td.images, sizeof td.images, "%s", s.supervised.test_images);
+        snprintf(td.labels, sizeof td.labels, "%s", s.supervised.test_labels);
+        td.max_rows = s.supervised.eval_rows;
+        FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
+        FLEXCL_ALLOC(rec.test_error, (size_t)L * rec.n_eval);
+    }
     FLEXCL_ALLOC(rec.phases, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.updates, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.theta, (size_t)L * P);
@@ -896,16 +919,21 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
             FLEXCL_CALL(flexcl_model_evaluate(flexcl_learner_model(lr, k), data, &mt));
             rec.nll[(size_t)k * rec.n_eval + e] = mt.nll;
             rec.error[(size_t)k * rec.n_eval + e] = mt.error_rate;
+            if (test) {
+                FLEXCL_CALL(flexcl_model_evaluate(flexcl_learner_model(lr, k), test, &mt));
+                rec.test_error[(size_t)k * rec.n_eval + e] = mt.error_rate;
+            }
             rec.phases[(size_t)k * rec.n_eval + e] = flexcl_learner_phases(lr, k);
             rec.updates[(size_t)k * rec.n_eval + e] = flexcl_learner_updates(lr, k);
         }
         if (!quiet && rank == 0 && (e == 0 || e + 1 == rec.n_eval || e % 5 == 0)) {
             double el = MPI_Wtime() - t0;
             flexcl_log(FLEXCL_LOG_INFO,
-                       "point %zu/%zu [%s] step %llu/%llu  nll(learner 0) %.3f  %.1f s",
+                       "point %zu/%zu [%s] step %llu/%llu  nll(learner 0) %.3f  error %.4f"
+                       "  test error %.4f  %.1f s",
                        i + 1, flexcl_job_n_points(job), label,
                        (unsigned long long)done_steps, (unsigned long long)s.run.steps,
-                       rec.nll[e], el);
+                       rec.nll[e], rec.error[e], test ? rec.test_error[e] : NAN, el);
         }
     }
     for (int k = 0; k < L; ++k)
@@ -915,6 +943,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
 done:
     record_free(&rec);
     flexcl_learner_destroy(&lr);
+    flexcl_data_destroy(&test);
     flexcl_data_destroy(&data);
     return err;
 }
