@@ -192,8 +192,9 @@ static const key_def keys[] = {
              "(model.kind = ff, dp, dpt or backprop)."},
     {KEYF(run, eval_rows, supervised.eval_rows), .type = T_UINT,
      .unit = "rows",
-     .help = "Training rows (from the first) whose accuracy a supervised "
-             "learner's curve records after each epoch; 0 = all."},
+     .help = "Rows (from the first) whose accuracy a supervised learner's "
+             "curve records after each epoch, and that eqprop classifies at "
+             "each curve point (training and test set); 0 = all."},
 
     {KEY(data, source), .type = T_ENUM, .names = "bas|idx", .listable = 1,
      .unit = "", .help = "Training data: bas = bars and stripes, idx = IDX image files."},
@@ -214,8 +215,8 @@ static const key_def keys[] = {
      .help = "Keep only the first max_rows examples; 0 = all."},
     {KEYF(data, test_images, supervised.test_images), .type = T_PATH,
      .allow_empty = 1, .unit = "",
-     .help = "IDX test images of a supervised learner's test accuracy "
-             "(binarised like data.images); empty = no test set."},
+     .help = "IDX test images of a supervised learner's or a registry "
+             "model's test accuracy (binarised like data.images); empty = no test set."},
     {KEYF(data, test_labels, supervised.test_labels), .type = T_PATH,
      .allow_empty = 1, .unit = "",
      .help = "IDX test labels matching data.test_images."},
@@ -240,9 +241,21 @@ static const key_def keys[] = {
     {KEYF(model, alpha, supervised.alpha), .type = T_REAL, .bounds = LO | HI,
      .lo = 0, .hi = 1, .listable = 1, .unit = "",
      .help = "Dual propagation weight alpha of s+ in the mean state (dp needs 0.5)."},
-    {KEYF(model, beta, supervised.beta), .type = T_REAL,
-     .bounds = LO | LO_OPEN, .lo = 0, .listable = 1, .unit = "",
-     .help = "Dual propagation nudging strength beta of the output."},
+    {KEYF(model, beta, supervised.beta), .type = T_REAL, .listable = 1, .unit = "",
+     .help = "Nudging strength beta of the output: dp/dpt beta > 0; eqprop "
+             "beta != 0 (its sign is the direction of the nudge)."},
+    {KEY(model, epsilon), .type = T_REAL, .bounds = LO | HI | LO_OPEN, .lo = 0,
+     .hi = 1, .listable = 1, .unit = "",
+     .help = "eqprop relaxation step size epsilon: s <- clip(s - epsilon dF/ds)."},
+    {KEYF(model, nudging, model.symmetric), .type = T_ENUM,
+     .names = "one_sided|symmetric", .listable = 1, .unit = "",
+     .help = "eqprop nudging: one_sided = free and +beta phases, update "
+             "(G(beta) - G(0))/beta; symmetric = -beta and +beta phases, "
+             "(G(beta) - G(-beta))/(2 beta)."},
+    {KEY(model, eval_steps), .type = T_INT, .bounds = LO | HI, .lo = 1,
+     .hi = 1000000, .listable = 1, .unit = "steps",
+     .help = "eqprop free-relaxation steps from zero when classifying a row "
+             "for the error curves."},
     {KEYF(model, sweeps, supervised.sweeps), .type = T_INT,
      .bounds = LO | HI, .lo = 1, .hi = 10000, .listable = 1, .unit = "sweeps",
      .help = "Dual propagation layer sweeps K after the feed-forward pass."},
@@ -1827,7 +1840,38 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                     (unsigned long long)s->run.samples, where);
     }
     flexcl_supervised_kind sk;
-    if (flexcl_supervised_kind_parse(s->model.kind, &sk)) {
+    const int sup = flexcl_supervised_kind_parse(s->model.kind, &sk);
+    if (!(isfinite(s->supervised.beta) && s->supervised.beta != 0.0 &&
+          (s->supervised.beta > 0.0 || !sup))) {
+        char be[TEXT_MAX];
+        describe_point(g, idx, point, where, sizeof where);
+        format_real(s->supervised.beta, be, sizeof be);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: model.beta: %s; %s%s",
+                    loc_of(job, g, key_by_name("model.beta"), key_by_name("model.kind")), be,
+                    sup ? "dual propagation needs beta > 0" : "the nudging strength must be "
+                                                              "non-zero",
+                    where);
+    }
+    if (strcmp(s->model.kind, "eqprop") == 0 && !s->data.label_block) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: data.label_block: eqprop needs the label block (its target y); "
+                    "set data.label_block = 1%s",
+                    loc_of(job, g, key_by_name("data.label_block"), key_by_name("model.kind")),
+                    where);
+    }
+    if (strcmp(s->model.kind, "eqprop") == 0 && es->kind == FLEXCL_EST_TWO_TERM &&
+        es->persistent) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: estimator.persistent: 1 runs the negative phase on a separate chain "
+                    "without the example's input; eqprop's free phase needs it (its states "
+                    "persist per example anyway): use 0%s",
+                    loc_of(job, g, key_by_name("estimator.persistent"),
+                           key_by_name("model.kind")),
+                    where);
+    }
+    if (sup) {
         if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL) {
             describe_point(g, idx, point, where, sizeof where);
             FLEXCL_FAIL(FLEXCL_ERR_JOB,
@@ -2071,6 +2115,16 @@ done:
 
 /* Public API ---------------------------------------------------------------*/
 
+/* Keys that the supervised learners and the registry models share (one key
+ * per meaning): model.hidden, model.beta and run.eval_rows live in the
+ * supervised settings and are copied into the model settings. */
+static void share_keys(flexcl_settings *s)
+{
+    snprintf(s->model.hidden, sizeof s->model.hidden, "%s", s->supervised.hidden);
+    s->model.beta = s->supervised.beta;
+    s->model.eval_rows = (size_t)s->supervised.eval_rows;
+}
+
 void flexcl_settings_default(flexcl_settings *s)
 {
     if (s == NULL) return;
@@ -2107,6 +2161,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .point = 0,
         .learner = 0,
     };
+    share_keys(s);
 }
 
 flexcl_code flexcl_job_create(const char *text, const char *filename,
@@ -2565,6 +2620,7 @@ flexcl_code flexcl_job_point(const flexcl_job *job, size_t i,
         const size_t k = g->axes[a];
         write_field(out, &keys[k], g->eff[k]->vals[idx[a]]);
     }
+    share_keys(out);
 done:
     return err;
 }

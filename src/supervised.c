@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,7 +111,16 @@ struct flexcl_supervised {
     size_t *perm;   /* grown to the data's rows on first use */
     double *u;
     size_t perm_n;
+    /* The shuffle in perm is that of epoch perm_epoch over perm_rows rows
+     * (perm_rows = 0: none computed yet). */
+    uint64_t perm_epoch;
+    size_t perm_rows;
     uint64_t epochs, updates;
+    /* The epoch in progress: minibatches done, its rows (0 between epochs)
+     * and the sum of their losses. */
+    uint64_t pos;
+    size_t epoch_rows;
+    double lsum;
 };
 
 /* Network settings of the trainer; validated by the network's create. */
@@ -331,23 +341,23 @@ done:
     return err;
 }
 
-flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
-                                    double *loss)
+/* The shuffle of the current epoch over n rows into t->perm: Fisher-Yates
+ * with uniforms keyed by (stream, epoch). Kept while the epoch lasts. */
+static flexcl_code shuffle(flexcl_supervised *t, size_t n)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CALL(check_data(t, d));
-    const size_t n = flexcl_data_rows(d);
+    if (t->perm_rows == n && t->perm_epoch == t->epochs) goto done;
     if (t->perm_n < n) {
         free(t->perm);
         free(t->u);
         t->perm = NULL;
         t->u = NULL;
         t->perm_n = 0;
+        t->perm_rows = 0;
         FLEXCL_ALLOC(t->perm, n);
         FLEXCL_ALLOC(t->u, n);
         t->perm_n = n;
     }
-    /* Fisher-Yates with uniforms keyed by (stream, epoch). */
     flexcl_stream_uniform(&t->stream, t->epochs, FLEXCL_RNG_DATA, 0, n, t->u);
     for (size_t i = 0; i < n; ++i) t->perm[i] = i;
     for (size_t i = n - 1; i > 0; --i) {
@@ -357,9 +367,38 @@ flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
         t->perm[i] = t->perm[j];
         t->perm[j] = tmp;
     }
-    double lsum = 0.0;
-    size_t nb = 0;
-    for (size_t first = 0; first < n; first += t->batch, ++nb) {
+    t->perm_rows = n;
+    t->perm_epoch = t->epochs;
+done:
+    return err;
+}
+
+/* Minibatches of an epoch over n rows (the last one may be shorter). */
+static uint64_t epoch_batches(const flexcl_supervised *t, size_t n)
+{
+    return (uint64_t)((n + t->batch - 1) / t->batch);
+}
+
+flexcl_code flexcl_supervised_advance(flexcl_supervised *t, const flexcl_data *d,
+                                      uint64_t max_batches, int *epoch_done,
+                                      double *epoch_loss)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (epoch_done) *epoch_done = 0;
+    if (epoch_loss) *epoch_loss = NAN;
+    FLEXCL_CALL(check_data(t, d));
+    const size_t n = flexcl_data_rows(d);
+    FLEXCL_CHECK(t->pos == 0 || t->epoch_rows == n, FLEXCL_ERR_DATA,
+                 "supervised: epoch %llu is in progress over %zu rows (%llu "
+                 "minibatches done), %s has %zu",
+                 (unsigned long long)t->epochs + 1, t->epoch_rows,
+                 (unsigned long long)t->pos, flexcl_data_describe(d), n);
+    if (max_batches == 0) goto done;
+    FLEXCL_CALL(shuffle(t, n));
+    const uint64_t nb = epoch_batches(t, n);
+    t->epoch_rows = n;
+    for (uint64_t k = 0; k < max_batches && t->pos < nb; ++k) {
+        const size_t first = (size_t)t->pos * t->batch;
         const size_t B = n - first < t->batch ? n - first : t->batch;
         double l = 0.0;
         FLEXCL_CALL(load_batch(t, d, t->perm + first, 0, B));
@@ -369,17 +408,99 @@ flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
         else
             FLEXCL_CALL(flexcl_dualprop_gradient(t->mlp, t->x, t->y, B, 1.0,
                                                  t->g, &l));
-        for (size_t k = 0; k < t->n_params; ++k)
-            FLEXCL_CHECK(isfinite(t->g[k]), FLEXCL_ERR_NUMERIC,
+        for (size_t c = 0; c < t->n_params; ++c)
+            FLEXCL_CHECK(isfinite(t->g[c]), FLEXCL_ERR_NUMERIC,
                          "supervised: %s update %llu: coordinate %zu of the "
                          "direction is %g", flexcl_supervised_kind_name(t->s.kind),
-                         (unsigned long long)t->updates, k, t->g[k]);
+                         (unsigned long long)t->updates, c, t->g[c]);
         flexcl_optim_apply(t->opt, t->theta, t->g, t->est.eta);
         t->updates++;
-        lsum += l;
+        t->pos++;
+        t->lsum += l;
     }
-    t->epochs++;
-    if (loss) *loss = lsum / (double)nb;
+    if (t->pos == nb) {
+        const double loss = t->lsum / (double)nb;
+        t->epochs++;
+        t->pos = 0;
+        t->epoch_rows = 0;
+        t->lsum = 0.0;
+        if (epoch_done) *epoch_done = 1;
+        if (epoch_loss) *epoch_loss = loss;
+    }
+done:
+    return err;
+}
+
+flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
+                                    double *loss)
+{
+    flexcl_code err = FLEXCL_OK;
+    int finished = 0;
+    double l = NAN;
+    FLEXCL_CALL(flexcl_supervised_advance(t, d, UINT64_MAX, &finished, &l));
+    FLEXCL_CHECK(finished, FLEXCL_ERR_INTERNAL,
+                 "supervised: epoch %llu did not finish",
+                 (unsigned long long)t->epochs + 1);
+    if (loss) *loss = l;
+done:
+    return err;
+}
+
+uint64_t flexcl_supervised_epoch_position(const flexcl_supervised *t) { return t->pos; }
+
+size_t flexcl_supervised_state_size(const flexcl_supervised *t)
+{
+    return t->n_params + flexcl_optim_state_size(t->opt) + 1;
+}
+
+void flexcl_supervised_state_get(const flexcl_supervised *t, double *state,
+                                 uint64_t clock[FLEXCL_SUP_CLOCK])
+{
+    const size_t P = t->n_params, Q = flexcl_optim_state_size(t->opt);
+    memcpy(state, t->theta, P * sizeof *state);
+    flexcl_optim_state_get(t->opt, state + P);
+    state[P + Q] = t->lsum;
+    clock[FLEXCL_SUP_CLOCK_EPOCHS] = t->epochs;
+    clock[FLEXCL_SUP_CLOCK_UPDATES] = t->updates;
+    clock[FLEXCL_SUP_CLOCK_POSITION] = t->pos;
+    clock[FLEXCL_SUP_CLOCK_ROWS] = (uint64_t)t->epoch_rows;
+    clock[FLEXCL_SUP_CLOCK_OPTIM] = (uint64_t)flexcl_optim_count(t->opt);
+}
+
+flexcl_code flexcl_supervised_state_set(flexcl_supervised *t, const double *state,
+                                        size_t n,
+                                        const uint64_t clock[FLEXCL_SUP_CLOCK])
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(t && state && clock, FLEXCL_ERR_ARG, "supervised: NULL argument");
+    const size_t P = t->n_params, Q = flexcl_optim_state_size(t->opt);
+    const uint64_t pos = clock[FLEXCL_SUP_CLOCK_POSITION];
+    const uint64_t rows = clock[FLEXCL_SUP_CLOCK_ROWS];
+    FLEXCL_CHECK(n == P + Q + 1, FLEXCL_ERR_DATA,
+                 "supervised: a state of %zu values, this %s trainer has %zu "
+                 "(%zu parameters, %zu optimiser values, 1 loss sum)", n,
+                 flexcl_supervised_kind_name(t->s.kind), P + Q + 1, P, Q);
+    FLEXCL_CHECK(pos == 0 ? rows == 0 : rows > 0 && rows <= SIZE_MAX &&
+                                            pos < epoch_batches(t, (size_t)rows),
+                 FLEXCL_ERR_DATA,
+                 "supervised: state at minibatch %llu of an epoch over %llu rows "
+                 "(batch %zu) is inconsistent", (unsigned long long)pos,
+                 (unsigned long long)rows, t->batch);
+    FLEXCL_CHECK(pos <= clock[FLEXCL_SUP_CLOCK_UPDATES], FLEXCL_ERR_DATA,
+                 "supervised: state at minibatch %llu of its epoch after only "
+                 "%llu updates", (unsigned long long)pos,
+                 (unsigned long long)clock[FLEXCL_SUP_CLOCK_UPDATES]);
+    FLEXCL_CHECK(isfinite(state[P + Q]) && (pos > 0 || state[P + Q] == 0.0),
+                 FLEXCL_ERR_DATA, "supervised: state's loss sum %g at minibatch "
+                 "%llu of its epoch", state[P + Q], (unsigned long long)pos);
+    memcpy(t->theta, state, P * sizeof *state);
+    flexcl_optim_state_set(t->opt, state + P,
+                           (unsigned long long)clock[FLEXCL_SUP_CLOCK_OPTIM]);
+    t->lsum = state[P + Q];
+    t->epochs = clock[FLEXCL_SUP_CLOCK_EPOCHS];
+    t->updates = clock[FLEXCL_SUP_CLOCK_UPDATES];
+    t->pos = pos;
+    t->epoch_rows = (size_t)rows;
 done:
     return err;
 }

@@ -14,7 +14,9 @@
  *     flexcl_supervised_destroy(&t);
  *
  * or calls flexcl_supervised_train, which does exactly this and fills a
- * flexcl_supervised_curve.
+ * flexcl_supervised_curve. A driver that must stop and resume inside an
+ * epoch (checkpoints, docs/checkpoint.md) runs the epoch in slices with
+ * flexcl_supervised_advance and saves flexcl_supervised_state_get.
  *
  * One epoch = the training rows in a Philox-keyed random order (stream,
  * step = epoch, purpose FLEXCL_RNG_DATA), cut into minibatches of
@@ -116,12 +118,57 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                                      flexcl_supervised **out);
 void flexcl_supervised_destroy(flexcl_supervised **t); /* NULL-safe */
 
-/* One epoch over d (labels required, pixels = n_inputs). *loss (may be NULL)
- * is the mean training loss of the epoch's minibatches: cross-entropy for
+/* One epoch over d (labels required, pixels = n_inputs), or the rest of the
+ * epoch in progress (flexcl_supervised_advance). *loss (may be NULL) is the
+ * mean training loss of the epoch's minibatches: cross-entropy for
  * dp/dpt/backprop, the summed per-layer FF loss of the phases computed for
  * ff. Not collective. */
 flexcl_code flexcl_supervised_epoch(flexcl_supervised *t, const flexcl_data *d,
                                     double *loss);
+
+/* Up to max_batches minibatches of the current epoch over d (one optimiser
+ * update each), stopping early at the end of the epoch: training can stop
+ * and resume at any minibatch boundary. The epoch's shuffle is keyed by
+ * (stream, epoch), so it is recomputed, never stored. *epoch_done (may be
+ * NULL) is 1 when this call finished the epoch, and *epoch_loss (may be
+ * NULL) is then the epoch's mean minibatch loss (as flexcl_supervised_epoch;
+ * NaN when the epoch is not finished). Any sequence of calls that covers an
+ * epoch gives bitwise the θ, optimiser state and loss of one
+ * flexcl_supervised_epoch. An epoch in progress must go on over data of the
+ * same row count (FLEXCL_ERR_DATA otherwise). max_batches = 0 does nothing.
+ * Not collective. */
+flexcl_code flexcl_supervised_advance(flexcl_supervised *t, const flexcl_data *d,
+                                      uint64_t max_batches, int *epoch_done,
+                                      double *epoch_loss);
+/* Minibatches done in the epoch in progress (0 between epochs). */
+uint64_t flexcl_supervised_epoch_position(const flexcl_supervised *t);
+
+/* The trainer's state, for checkpoints (STYLE: size / get / set). A
+ * snapshot is state_size doubles — θ (n_params), then the optimiser state
+ * (flexcl_optim_state_get: Adam's first then second moments, nothing for
+ * SGD), then the loss accumulator of the epoch in progress — and
+ * FLEXCL_SUP_CLOCK counters: */
+enum {
+    FLEXCL_SUP_CLOCK_EPOCHS = 0,  /* epochs finished */
+    FLEXCL_SUP_CLOCK_UPDATES = 1, /* optimiser updates (minibatches) so far */
+    FLEXCL_SUP_CLOCK_POSITION = 2,/* minibatches done in the epoch in progress */
+    FLEXCL_SUP_CLOCK_ROWS = 3,    /* that epoch's data rows (0 between epochs) */
+    FLEXCL_SUP_CLOCK_OPTIM = 4,   /* the optimiser's update count (Adam's bias correction) */
+    FLEXCL_SUP_CLOCK = 5
+};
+/* Random numbers are counter-based (keyed by the epoch and update
+ * counters), so the snapshot is the whole state: a trainer created with the
+ * same arguments and given a snapshot by state_set continues bitwise as the
+ * one state_get was called on. state_set checks the length (n must be
+ * state_size) and the counters' consistency (a position inside the epoch's
+ * minibatches, a finite loss accumulator) before changing anything, and
+ * fails with FLEXCL_ERR_DATA naming the problem. Not collective. */
+size_t flexcl_supervised_state_size(const flexcl_supervised *t);
+void flexcl_supervised_state_get(const flexcl_supervised *t, double *state,
+                                 uint64_t clock[FLEXCL_SUP_CLOCK]);
+flexcl_code flexcl_supervised_state_set(flexcl_supervised *t, const double *state,
+                                        size_t n,
+                                        const uint64_t clock[FLEXCL_SUP_CLOCK]);
 /* Fraction of the first `rows` rows of d (0 = all) classified correctly.
  * Not collective. */
 flexcl_code flexcl_supervised_accuracy(flexcl_supervised *t,

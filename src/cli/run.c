@@ -224,6 +224,7 @@ typedef struct {
     uint64_t *steps;    /* n_eval */
     double *nll;        /* L x n_eval */
     double *error;      /* L x n_eval */
+    double *test_error; /* L x n_eval, on data.test_images; NULL without a test set */
     uint64_t *phases;   /* L x n_eval */
     uint64_t *updates;  /* L x n_eval */
     double *theta;      /* L x P */
@@ -234,6 +235,7 @@ static void record_free(point_record *r)
     free(r->steps);
     free(r->nll);
     free(r->error);
+    free(r->test_error);
     free(r->phases);
     free(r->updates);
     free(r->theta);
@@ -266,6 +268,11 @@ static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_
     snprintf(path, sizeof path, "%s/curve/error", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
                                           (size_t)L, rec->error));
+    if (rec->test_error) {
+        snprintf(path, sizeof path, "%s/curve/test_error", g);
+        FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, rec->n_eval, first,
+                                              (size_t)L, rec->test_error));
+    }
     snprintf(path, sizeof path, "%s/curve/phases", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, (size_t)G, rec->n_eval, first,
                                               (size_t)L, rec->phases));
@@ -505,6 +512,9 @@ static flexcl_code write_train_checkpoint(session *ss, size_t i, const char *ckp
                                             rec->steps));
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/nll", G, E, first, L, rec->nll));
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/error", G, E, first, L, rec->error));
+    if (rec->test_error)
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/test_error", G, E, first, L,
+                                            rec->test_error));
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/phases", G, E, first, L, rec->phases));
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/updates", G, E, first, L, rec->updates));
     FLEXCL_CALL(flexcl_checkpoint_commit(ck));
@@ -535,6 +545,8 @@ static flexcl_code read_train_checkpoint(session *ss, size_t i, const char *ckpt
     if (local == FLEXCL_OK) local = flexcl_checkpoint_read(ck, "curve/nll", E, first, L, rec->nll);
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read(ck, "curve/error", E, first, L, rec->error);
+    if (local == FLEXCL_OK && rec->test_error)
+        local = flexcl_checkpoint_read(ck, "curve/test_error", E, first, L, rec->test_error);
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read_u64(ck, "curve/phases", E, first, L, rec->phases);
     if (local == FLEXCL_OK)
@@ -548,10 +560,152 @@ done:
 
 /* Train the learners of grid point i (in slices, checkpointed at safe
  * points) and write its group. */
+
+/* Safe points of a supervised point: every SUPERVISED_SLICE minibatches of
+ * an epoch (counted from the epoch's start) and at every epoch's start. */
+enum { SUPERVISED_SLICE = 16 };
+
+/* Checkpoint a supervised point at a safe point inside curve point e (curve
+ * points [0, e) recorded; `seconds` of epoch e's training so far): the
+ * trainer's snapshot and the curve. Every rank holds the same trainer; rank
+ * 0 writes. Collective. */
+static flexcl_code write_supervised_checkpoint(session *ss, size_t i, const char *ckpt,
+                                               const flexcl_supervised *t,
+                                               const flexcl_supervised_curve *c, size_t e,
+                                               double seconds)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    double *state = NULL;
+    uint64_t clock[FLEXCL_SUP_CLOCK];
+    const size_t S = flexcl_supervised_state_size(t), E = c->n_points;
+    int rank;
+    FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
+    const size_t mine = rank == 0;
+    flexcl_code local = FLEXCL_OK;
+    state = malloc(S * sizeof *state);
+    if (!state)
+        local = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate a supervised state of %zu values", S);
+    else
+        flexcl_supervised_state_get(t, state, clock);
+    FLEXCL_CALL(agree(ss->comm, local));
+    FLEXCL_CALL(flexcl_checkpoint_create(ss->comm, ckpt, ss->hash, i, "supervised", &ck));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "params", flexcl_supervised_n_params(t)));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "epochs", E - 1));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "curve_points", e));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "supervised/state", 1, S, 0, mine, state));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "supervised/clock", 1, FLEXCL_SUP_CLOCK, 0,
+                                            mine, clock));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "supervised/epoch_seconds", 1, 1, 0, mine, &seconds));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/epoch", 1, E, 0, mine, c->epoch));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "curve/updates", 1, E, 0, mine, c->updates));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/train_loss", 1, E, 0, mine, c->train_loss));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/train_acc", 1, E, 0, mine, c->train_acc));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/test_acc", 1, E, 0, mine, c->test_acc));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "curve/seconds", 1, E, 0, mine, c->seconds));
+    FLEXCL_CALL(flexcl_checkpoint_commit(ck));
+    ss->last = MPI_Wtime();
+done:
+    flexcl_checkpoint_destroy(&ck);
+    free(state);
+    return err;
+}
+
+/* Restore a supervised point: the trainer, the curve so far (*e = curve
+ * points recorded) and *seconds of the epoch in progress. Every rank reads
+ * the same rows, so the checkpoint resumes on any rank count. Testing hook
+ * (the resume test's must-fail twin): FLEXCL_TEST_RESUME_WITHOUT_OPTIM=1 in
+ * the environment leaves the optimiser as created (not restored), which
+ * must change the results. Collective. */
+static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char *ckpt,
+                                              flexcl_supervised *t,
+                                              flexcl_supervised_curve *c, size_t *e,
+                                              double *seconds)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_checkpoint *ck = NULL;
+    double *state = NULL;
+    uint64_t clock[FLEXCL_SUP_CLOCK], pts = 0, P = 0, S = 0, epochs = 0;
+    const size_t E = c->n_points, want_S = flexcl_supervised_state_size(t);
+    FLEXCL_CALL(flexcl_checkpoint_open(ss->comm, ckpt, ss->hash, i, "supervised", &ck));
+    flexcl_code local = flexcl_checkpoint_get(ck, "params", &P);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "state_size", &S);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "epochs", &epochs);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "curve_points", &pts);
+    if (local == FLEXCL_OK &&
+        (P != flexcl_supervised_n_params(t) || S != want_S || epochs + 1 != E))
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: checkpoint of %llu parameters, state %llu, %llu epochs; "
+                                 "this point has %zu, %zu, %zu", ckpt, (unsigned long long)P,
+                                 (unsigned long long)S, (unsigned long long)epochs,
+                                 flexcl_supervised_n_params(t), want_S, E - 1);
+    if (local == FLEXCL_OK && (pts < 1 || pts >= E))
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: %llu curve points recorded of %zu", ckpt,
+                                 (unsigned long long)pts, E);
+    if (local == FLEXCL_OK && !(state = malloc(want_S * sizeof *state)))
+        local = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                                 "cannot allocate a supervised state of %zu values", want_S);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "supervised/state", want_S, 0, 1, state);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "supervised/clock", FLEXCL_SUP_CLOCK, 0, 1, clock);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "supervised/epoch_seconds", 1, 0, 1, seconds);
+    if (local == FLEXCL_OK) local = flexcl_checkpoint_read_u64(ck, "curve/epoch", E, 0, 1, c->epoch);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read_u64(ck, "curve/updates", E, 0, 1, c->updates);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/train_loss", E, 0, 1, c->train_loss);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/train_acc", E, 0, 1, c->train_acc);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/test_acc", E, 0, 1, c->test_acc);
+    if (local == FLEXCL_OK)
+        local = flexcl_checkpoint_read(ck, "curve/seconds", E, 0, 1, c->seconds);
+    if (local == FLEXCL_OK && clock[FLEXCL_SUP_CLOCK_EPOCHS] + 1 != pts)
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: trainer after %llu epochs with %llu curve points recorded",
+                                 ckpt, (unsigned long long)clock[FLEXCL_SUP_CLOCK_EPOCHS],
+                                 (unsigned long long)pts);
+    if (local == FLEXCL_OK) {
+        const char *skip = getenv("FLEXCL_TEST_RESUME_WITHOUT_OPTIM");
+        if (skip && strcmp(skip, "1") == 0) {
+            /* Testing only: keep the freshly created optimiser. */
+            uint64_t fresh[FLEXCL_SUP_CLOCK];
+            double *now = malloc(want_S * sizeof *now);
+            if (now) {
+                const size_t np = flexcl_supervised_n_params(t);
+                flexcl_supervised_state_get(t, now, fresh);
+                memcpy(state + np, now + np, (want_S - 1 - np) * sizeof *state);
+                clock[FLEXCL_SUP_CLOCK_OPTIM] = fresh[FLEXCL_SUP_CLOCK_OPTIM];
+                free(now);
+            }
+        }
+        local = flexcl_supervised_state_set(t, state, want_S, clock);
+        if (local != FLEXCL_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", flexcl_error_message());
+            local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__, "%s: %s",
+                                     ckpt, why);
+        }
+    }
+    FLEXCL_CALL(agree(ss->comm, local));
+    *e = (size_t)pts;
+done:
+    flexcl_checkpoint_destroy(&ck);
+    free(state);
+    return err;
+}
+
 /* model.kind = ff | dp | dpt | backprop: the supervised learners
  * (flexcl/supervised.h, docs/models.md). Every rank trains the same network
  * (deterministic, thread-count invariant); rank 0 writes the curve and the
- * final parameters. Collective. */
+ * final parameters. Epochs run in slices of SUPERVISED_SLICE minibatches
+ * with a safe point before each (checkpointed like a train point); the
+ * curve is flexcl_supervised_train's, bitwise. Collective. */
 static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_settings *s,
                                         const flexcl_data *data, flexcl_results *res,
                                         int quiet)
@@ -559,12 +713,11 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     flexcl_code err = FLEXCL_OK;
     MPI_Comm comm = ss->comm;
     flexcl_data *test = NULL;
+    flexcl_supervised *t = NULL;
     flexcl_supervised_curve c = {0};
     flexcl_supervised_settings sv = s->supervised;
-    double *theta = NULL;
-    size_t P = 0;
-    char g[64], path[128];
-    int rank;
+    char g[64], path[128], ckpt[FLEXCL_PATH_MAX + 128];
+    int rank, have = 0;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     flexcl_supervised_kind_parse(s->model.kind, &sv.kind); /* the job parser checked it */
     if (sv.test_images[0] != '\0') {
@@ -574,13 +727,65 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
         td.max_rows = 0;
         FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
     }
-    const size_t C = flexcl_supervised_classes(data);
-    FLEXCL_CALL(flexcl_supervised_param_count(&sv, flexcl_data_pixels(data), C, &P));
-    FLEXCL_ALLOC(theta, P);
+    FLEXCL_CALL(agree(comm, flexcl_data_has_labels(data)
+                                ? FLEXCL_OK
+                                : flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                                   "supervised: %s has no labels",
+                                                   flexcl_data_describe(data))));
     flexcl_stream st = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
-    double t0 = MPI_Wtime();
-    FLEXCL_CALL(agree(comm, flexcl_supervised_train(&sv, &s->estimator, &s->optim, data,
-                                                    test, &st, &c, theta)));
+    FLEXCL_CALL(agree(comm, flexcl_supervised_create(&sv, &s->estimator, &s->optim,
+                                                     flexcl_data_pixels(data),
+                                                     flexcl_supervised_classes(data), &st, &t)));
+    const size_t E = (size_t)sv.epochs + 1, P = flexcl_supervised_n_params(t);
+    c.n_points = E;
+    FLEXCL_ALLOC(c.epoch, E);
+    FLEXCL_ALLOC(c.updates, E);
+    FLEXCL_ALLOC(c.train_loss, E);
+    FLEXCL_ALLOC(c.train_acc, E);
+    FLEXCL_ALLOC(c.test_acc, E);
+    FLEXCL_ALLOC(c.seconds, E);
+    double t0 = MPI_Wtime(), sec = 0.0;
+    size_t e0 = 0;
+    flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
+    FLEXCL_CALL(flexcl_checkpoint_exists(comm, ckpt, &have));
+    if (have) {
+        FLEXCL_CALL(read_supervised_checkpoint(ss, i, ckpt, t, &c, &e0, &sec));
+        if (!quiet && rank == 0)
+            flexcl_log(FLEXCL_LOG_INFO, "point %zu: resumed from %s in epoch %zu at minibatch %llu",
+                       i, ckpt, e0, (unsigned long long)flexcl_supervised_epoch_position(t));
+    }
+    for (size_t e = e0; e < E; ++e) {
+        double loss = NAN;
+        if (e > 0) {
+            int epoch_done = 0;
+            while (!epoch_done) {
+                int write = 0, stop = 0;
+                FLEXCL_CALL(safe_point(ss, &write, &stop));
+                if (write)
+                    FLEXCL_CALL(write_supervised_checkpoint(ss, i, ckpt, t, &c, e, sec));
+                if (stop)
+                    FLEXCL_CALL(interrupted(i, "update",
+                                            (unsigned long long)flexcl_supervised_updates(t),
+                                            ckpt));
+                const uint64_t n = SUPERVISED_SLICE -
+                                   flexcl_supervised_epoch_position(t) % SUPERVISED_SLICE;
+                const double t1 = MPI_Wtime();
+                FLEXCL_CALL(agree(comm, flexcl_supervised_advance(t, data, n, &epoch_done,
+                                                                  &loss)));
+                sec += MPI_Wtime() - t1;
+            }
+        }
+        c.epoch[e] = e;
+        c.updates[e] = flexcl_supervised_updates(t);
+        c.train_loss[e] = loss;
+        c.seconds[e] = sec;
+        sec = 0.0;
+        FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, data, (size_t)sv.eval_rows,
+                                                           &c.train_acc[e])));
+        c.test_acc[e] = NAN;
+        if (test)
+            FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, test, 0, &c.test_acc[e])));
+    }
     if (!quiet && rank == 0)
         flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s: %llu epochs, test accuracy %.4f, %.1f s",
                    i + 1, flexcl_job_n_points(ss->job), s->model.kind,
@@ -589,7 +794,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     snprintf(g, sizeof g, "points/%06zu", i);
     FLEXCL_CALL(flexcl_results_group(res, g));
     FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, 1));
-    const size_t E = c.n_points, mine = rank == 0 ? E : 0;
+    const size_t mine = rank == 0 ? E : 0;
     double *err_rate = c.seconds; /* reused below after seconds is written */
     snprintf(path, sizeof path, "%s/curve/epoch", g);
     FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, E, 1, 0, mine, c.epoch));
@@ -607,14 +812,15 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, c.seconds));
     /* curve/error (learners x points, like the RBM's): 1 − test accuracy, or
      * 1 − train accuracy without a test set. */
-    for (size_t e = 0; e < E; ++e)
-        err_rate[e] = 1.0 - (test ? c.test_acc[e] : c.train_acc[e]);
+    for (size_t k = 0; k < E; ++k)
+        err_rate[k] = 1.0 - (test ? c.test_acc[k] : c.train_acc[k]);
     snprintf(path, sizeof path, "%s/curve/error", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, E, 0, rank == 0, err_rate));
     snprintf(path, sizeof path, "%s/params/theta", g);
-    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0, theta));
+    FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0,
+                                          flexcl_supervised_params(t)));
 done:
-    free(theta);
+    flexcl_supervised_destroy(&t);
     flexcl_supervised_curve_free(&c);
     flexcl_data_destroy(&test);
     return err;
@@ -690,7 +896,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     MPI_Comm comm = ss->comm;
     const flexcl_job *job = ss->job;
     flexcl_settings s;
-    flexcl_data *data = NULL;
+    flexcl_data *data = NULL, *test = NULL;
     flexcl_learner *lr = NULL;
     point_record rec = {0};
     char ckpt[FLEXCL_PATH_MAX + 128];
@@ -728,6 +934,17 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     FLEXCL_ALLOC(rec.steps, rec.n_eval);
     FLEXCL_ALLOC(rec.nll, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.error, (size_t)L * rec.n_eval);
+    /* A labelled IDX job with data.test_images also records the test error
+     * (curve/test_error) on the first run.eval_rows test rows (0 = all). */
+    if (s.data.source == FLEXCL_DATA_IDX && s.data.label_block &&
+        s.supervised.test_images[0] != '\0') {
+        flexcl_data_settings td = s.data; /* same binarisation and label block */
+        snprintf(td.images, sizeof td.images, "%s", s.supervised.test_images);
+        snprintf(td.labels, sizeof td.labels, "%s", s.supervised.test_labels);
+        td.max_rows = s.supervised.eval_rows;
+        FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
+        FLEXCL_ALLOC(rec.test_error, (size_t)L * rec.n_eval);
+    }
     FLEXCL_ALLOC(rec.phases, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.updates, (size_t)L * rec.n_eval);
     FLEXCL_ALLOC(rec.theta, (size_t)L * P);
@@ -775,16 +992,21 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
             FLEXCL_CALL(flexcl_model_evaluate(flexcl_learner_model(lr, k), data, &mt));
             rec.nll[(size_t)k * rec.n_eval + e] = mt.nll;
             rec.error[(size_t)k * rec.n_eval + e] = mt.error_rate;
+            if (test) {
+                FLEXCL_CALL(flexcl_model_evaluate(flexcl_learner_model(lr, k), test, &mt));
+                rec.test_error[(size_t)k * rec.n_eval + e] = mt.error_rate;
+            }
             rec.phases[(size_t)k * rec.n_eval + e] = flexcl_learner_phases(lr, k);
             rec.updates[(size_t)k * rec.n_eval + e] = flexcl_learner_updates(lr, k);
         }
         if (!quiet && rank == 0 && (e == 0 || e + 1 == rec.n_eval || e % 5 == 0)) {
             double el = MPI_Wtime() - t0;
             flexcl_log(FLEXCL_LOG_INFO,
-                       "point %zu/%zu [%s] step %llu/%llu  nll(learner 0) %.3f  %.1f s",
+                       "point %zu/%zu [%s] step %llu/%llu  nll(learner 0) %.3f  error %.4f"
+                       "  test error %.4f  %.1f s",
                        i + 1, flexcl_job_n_points(job), label,
                        (unsigned long long)done_steps, (unsigned long long)s.run.steps,
-                       rec.nll[e], el);
+                       rec.nll[e], rec.error[e], test ? rec.test_error[e] : NAN, el);
         }
     }
     for (int k = 0; k < L; ++k)
@@ -794,6 +1016,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
 done:
     record_free(&rec);
     flexcl_learner_destroy(&lr);
+    flexcl_data_destroy(&test);
     flexcl_data_destroy(&data);
     return err;
 }

@@ -3,7 +3,12 @@
  * pixel/255 > 0.8), tested on the first 1000 t10k images (suite models):
  *   - backprop, DPᵀ (α = ½), DP (α = ½) and Forward-Forward (isd, b = ½)
  *     reach a test accuracy well above chance (10 %);
- *   - a run is bitwise the same with 1 and 2 OpenMP/OpenBLAS threads.
+ *   - a run is bitwise the same with 1 and 2 OpenMP/OpenBLAS threads;
+ *   - an epoch run in slices of minibatches (flexcl_supervised_advance) is
+ *     bitwise flexcl_supervised_epoch, and a state snapshot taken inside an
+ *     epoch and restored into a fresh trainer continues bitwise (must-fail
+ *     twin: without the optimiser state it differs); bad snapshots are
+ *     refused.
  * Every run is deterministic (fixed Philox seeds, thread-count invariant
  * arithmetic), so an accuracy threshold is a fixed comparison: the
  * thresholds sit far below the measured values printed by the test and far
@@ -192,6 +197,193 @@ static void test_errors(void)
     CU_ASSERT(!flexcl_supervised_kind_parse("rbm", &k));
 }
 
+/* A small trainer for the resumability tests: 784-20-16(-10), batch 7 (the
+ * last minibatch of an epoch over 2000 rows is shorter), Adam. */
+static flexcl_supervised *small_trainer(flexcl_supervised_kind kind,
+                                        flexcl_estimator_kind est)
+{
+    flexcl_supervised_settings s;
+    flexcl_supervised_settings_default(&s);
+    s.kind = kind;
+    strcpy(s.hidden, "20,16");
+    flexcl_estimator_settings es;
+    flexcl_estimator_settings_default(&es);
+    es.kind = est;
+    es.b = 0.3;
+    es.eta = 0.01;
+    es.batch = 7;
+    flexcl_optim_settings os;
+    flexcl_optim_settings_default(&os);
+    os.kind = FLEXCL_OPTIM_ADAM;
+    flexcl_stream st = flexcl_stream_make(7, 3, 0);
+    flexcl_supervised *t = NULL;
+    if (flexcl_supervised_create(&s, &es, &os, 784, 10, &st, &t) != FLEXCL_OK)
+        fprintf(stderr, "create failed: %s\n", flexcl_error_message());
+    return t;
+}
+
+/* Advance to the end of the current epoch in slices of `slice` minibatches;
+ * returns the epoch's loss (NaN on failure). */
+static double finish_epoch(flexcl_supervised *t, uint64_t slice)
+{
+    int done = 0;
+    double loss = NAN;
+    while (!done)
+        if (flexcl_supervised_advance(t, train_set, slice, &done, &loss) != FLEXCL_OK) {
+            fprintf(stderr, "advance failed: %s\n", flexcl_error_message());
+            CU_FAIL("flexcl_supervised_advance");
+            return NAN;
+        }
+    return loss;
+}
+
+/* Two epochs in slices of 1, 5 and 300 minibatches (an epoch is 286): θ,
+ * the updates and the epoch losses are bitwise those of
+ * flexcl_supervised_epoch. */
+static void check_slices(flexcl_supervised_kind kind, flexcl_estimator_kind est)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(train_set);
+    flexcl_supervised *ref = small_trainer(kind, est);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    double lref[2];
+    for (int e = 0; e < 2; ++e)
+        CU_ASSERT_EQUAL(flexcl_supervised_epoch(ref, train_set, &lref[e]), FLEXCL_OK);
+    const uint64_t slices[] = {1, 5, 300};
+    for (size_t k = 0; k < 3; ++k) {
+        flexcl_supervised *t = small_trainer(kind, est);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        for (int e = 0; e < 2; ++e) {
+            const double l = finish_epoch(t, slices[k]);
+            CU_ASSERT(memcmp(&l, &lref[e], sizeof l) == 0);
+            CU_ASSERT_EQUAL(flexcl_supervised_epoch_position(t), 0);
+        }
+        CU_ASSERT_EQUAL(flexcl_supervised_epochs_done(t), 2);
+        CU_ASSERT_EQUAL(flexcl_supervised_updates(t), flexcl_supervised_updates(ref));
+        CU_ASSERT(memcmp(flexcl_supervised_params(t), flexcl_supervised_params(ref),
+                         flexcl_supervised_n_params(t) * sizeof(double)) == 0);
+        flexcl_supervised_destroy(&t);
+    }
+    flexcl_supervised_destroy(&ref);
+}
+
+static void test_advance_dpt(void) { check_slices(FLEXCL_SUP_DPT, FLEXCL_EST_TWO_TERM); }
+static void test_advance_ff(void) { check_slices(FLEXCL_SUP_FF, FLEXCL_EST_ISD); }
+
+/* Snapshot in the middle of epoch 2 (after 286 + 101 minibatches), restore
+ * it into a fresh trainer and finish: θ and the epoch loss are bitwise the
+ * uninterrupted run's, and a snapshot of the restored trainer equals the
+ * saved one. Must-fail twin: restoring θ and the counters but not the
+ * optimiser state (a fresh Adam) gives another θ and loss. */
+static void check_snapshot(flexcl_supervised_kind kind, flexcl_estimator_kind est)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(train_set);
+    flexcl_supervised *ref = small_trainer(kind, est), *t = small_trainer(kind, est);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    double l1, l2;
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch(ref, train_set, &l1), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch(ref, train_set, &l2), FLEXCL_OK);
+
+    int done = 1;
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch(t, train_set, NULL), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_supervised_advance(t, train_set, 101, &done, NULL), FLEXCL_OK);
+    CU_ASSERT_EQUAL(done, 0);
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch_position(t), 101);
+    const size_t P = flexcl_supervised_n_params(t), S = flexcl_supervised_state_size(t);
+    CU_ASSERT_EQUAL(S, 3 * P + 1); /* θ, Adam's m and v, the loss sum */
+    double *snap = calloc(S, sizeof *snap), *again = calloc(S, sizeof *again);
+    double *fresh = calloc(S, sizeof *fresh);
+    uint64_t clock[FLEXCL_SUP_CLOCK], clock2[FLEXCL_SUP_CLOCK], fclock[FLEXCL_SUP_CLOCK];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(snap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fresh);
+    flexcl_supervised_state_get(t, snap, clock);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_EPOCHS], 1);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_UPDATES], 286 + 101);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_POSITION], 101);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_ROWS], 2000);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_OPTIM], 286 + 101);
+    flexcl_supervised_destroy(&t);
+
+    /* Restore everything: bitwise the uninterrupted run. */
+    flexcl_supervised *r = small_trainer(kind, est);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(r, snap, S, clock), FLEXCL_OK);
+    flexcl_supervised_state_get(r, again, clock2);
+    CU_ASSERT(memcmp(snap, again, S * sizeof *snap) == 0);
+    CU_ASSERT(memcmp(clock, clock2, sizeof clock) == 0);
+    double lr = finish_epoch(r, 16);
+    CU_ASSERT(memcmp(&lr, &l2, sizeof lr) == 0);
+    CU_ASSERT_EQUAL(flexcl_supervised_updates(r), flexcl_supervised_updates(ref));
+    CU_ASSERT(memcmp(flexcl_supervised_params(r), flexcl_supervised_params(ref),
+                     P * sizeof(double)) == 0);
+    flexcl_supervised_destroy(&r);
+
+    /* Twin: θ, loss sum and counters restored, the optimiser left fresh. */
+    r = small_trainer(kind, est);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    flexcl_supervised_state_get(r, fresh, fclock);
+    memcpy(fresh, snap, P * sizeof *snap);
+    fresh[S - 1] = snap[S - 1];
+    memcpy(fclock, clock, sizeof clock);
+    fclock[FLEXCL_SUP_CLOCK_OPTIM] = 0;
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(r, fresh, S, fclock), FLEXCL_OK);
+    lr = finish_epoch(r, 16);
+    CU_ASSERT(memcmp(&lr, &l2, sizeof lr) != 0);
+    CU_ASSERT(memcmp(flexcl_supervised_params(r), flexcl_supervised_params(ref),
+                     P * sizeof(double)) != 0);
+    flexcl_supervised_destroy(&r);
+    flexcl_supervised_destroy(&ref);
+    free(snap);
+    free(again);
+    free(fresh);
+}
+
+static void test_snapshot_dpt(void) { check_snapshot(FLEXCL_SUP_DPT, FLEXCL_EST_TWO_TERM); }
+static void test_snapshot_ff(void) { check_snapshot(FLEXCL_SUP_FF, FLEXCL_EST_TWO_TERM); }
+
+/* Bad snapshots are refused before anything changes; an epoch in progress
+ * refuses data of another row count. */
+static void test_snapshot_errors(void)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(train_set);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(test_set);
+    flexcl_supervised *t = small_trainer(FLEXCL_SUP_DPT, FLEXCL_EST_TWO_TERM);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const size_t P = flexcl_supervised_n_params(t), S = flexcl_supervised_state_size(t);
+    double *st = calloc(S, sizeof *st), *before = calloc(P, sizeof *before);
+    uint64_t clock[FLEXCL_SUP_CLOCK];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+    int done = 1;
+    CU_ASSERT_EQUAL(flexcl_supervised_advance(t, train_set, 10, &done, NULL), FLEXCL_OK);
+    flexcl_supervised_state_get(t, st, clock);
+    memcpy(before, flexcl_supervised_params(t), P * sizeof *before);
+
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, S - 1, clock), FLEXCL_ERR_DATA);
+    CU_ASSERT(strstr(flexcl_error_message(), "a state of") != NULL);
+    uint64_t bad[FLEXCL_SUP_CLOCK];
+    memcpy(bad, clock, sizeof bad);
+    bad[FLEXCL_SUP_CLOCK_POSITION] = 286; /* an epoch over 2000 rows has 286 */
+    st[0] += 1.0;
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, S, bad), FLEXCL_ERR_DATA);
+    CU_ASSERT(strstr(flexcl_error_message(), "inconsistent") != NULL);
+    memcpy(bad, clock, sizeof bad);
+    bad[FLEXCL_SUP_CLOCK_POSITION] = 0; /* between epochs with a loss sum */
+    bad[FLEXCL_SUP_CLOCK_ROWS] = 0;
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, S, bad), FLEXCL_ERR_DATA);
+    CU_ASSERT(strstr(flexcl_error_message(), "loss sum") != NULL);
+    CU_ASSERT(memcmp(before, flexcl_supervised_params(t), P * sizeof *before) == 0);
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch_position(t), 10);
+
+    CU_ASSERT_EQUAL(flexcl_supervised_advance(t, test_set, 1, &done, NULL), FLEXCL_ERR_DATA);
+    CU_ASSERT(strstr(flexcl_error_message(), "in progress over 2000 rows") != NULL);
+    CU_ASSERT_EQUAL(flexcl_supervised_epoch_position(t), 10);
+    flexcl_supervised_destroy(&t);
+    free(st);
+    free(before);
+}
+
 int main(void)
 {
     omp_set_num_threads(1);
@@ -209,6 +401,11 @@ int main(void)
         {"ff_learns", test_ff},
         {"threads_dpt_bitwise", test_threads_dpt},
         {"threads_ff_bitwise", test_threads_ff},
+        {"advance_slices_dpt_bitwise", test_advance_dpt},
+        {"advance_slices_ff_bitwise", test_advance_ff},
+        {"snapshot_round_trip_dpt", test_snapshot_dpt},
+        {"snapshot_round_trip_ff", test_snapshot_ff},
+        {"snapshot_errors", test_snapshot_errors},
     };
     if (add_suite("supervised", cases, sizeof cases / sizeof *cases)) return 1;
     int rc = run_all();

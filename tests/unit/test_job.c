@@ -1292,7 +1292,8 @@ static void test_supervised_keys(void)
         const char *text, *msg;
     } bad[] = {
         {"[model]\nkind = dpt\nalpha = 1.5\n", FILE_NAME ":3: model.alpha: 1.5 is outside [0, 1]"},
-        {"[model]\nbeta = 0\n", FILE_NAME ":2: model.beta: 0 is outside (0, inf)"},
+        {"[model]\nbeta = 0\n", FILE_NAME ":2: model.beta: 0; the nudging strength must be non-zero"},
+        {"[model]\nkind = dpt\nbeta = -1\n", FILE_NAME ":3: model.beta: -1; dual propagation needs beta > 0"},
         {"[model]\nsweeps = 0\n", FILE_NAME ":2: model.sweeps: 0 is outside [1, 10000]"},
         {"[model]\nhidden = 500,x\n", FILE_NAME ":2: model.hidden: '500,x' is not auto"},
         {"[model]\nhidden = 0\n", FILE_NAME ":2: model.hidden: '0' is not auto"},
@@ -1370,7 +1371,8 @@ static void test_key_table(void)
         "data.test_labels",      "model.kind",
         "model.n_hidden",        "model.visible_bias", "model.init_sigma",
         "model.hidden",          "model.threshold",    "model.alpha",
-        "model.beta",            "model.sweeps",
+        "model.beta",            "model.epsilon",      "model.nudging",
+        "model.eval_steps",      "model.sweeps",
         "estimator.kind",        "estimator.eta",      "estimator.b",
         "estimator.weights",     "estimator.tau",      "estimator.law",
         "estimator.uniform_halfwidth", "estimator.persistent",

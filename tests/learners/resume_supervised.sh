@@ -1,0 +1,194 @@
+#!/bin/sh
+# Within-grid-point checkpoints of the supervised learners (model.kind = ff,
+# dp, dpt, backprop) end to end. Small jobs (300 training rows, 300 test
+# rows, batch 10: 30 minibatches per epoch, 2 epochs; safe points at
+# minibatches 0 and 16 of every epoch) are stopped with --stop-after K at
+# safe points inside an epoch, at an epoch's start and between grid points,
+# and rerun; the final results must equal an uninterrupted run's (h5diff of
+# every dataset and attribute under /points and /index, except
+# curve/seconds, which is wall time):
+#   - ff (two grid points: two_term and isd, Adam) at 1 rank;
+#   - dpt (Adam) at 2 ranks, and stopped at 2 ranks, continued at 1, finished
+#     at 2 (every rank trains the same network: the checkpoint moves);
+#   - periodic checkpoints at every safe point change nothing;
+#   - must-fail twin: resuming with the optimiser state not restored
+#     (FLEXCL_TEST_RESUME_WITHOUT_OPTIM=1, a testing hook of the driver)
+#     must give different results, so the comparison is not vacuous.
+# usage: resume_supervised.sh FLEXCL MPIEXEC [ff|dpt]   (from the repository
+# root; ff or dpt runs only that group of cases, each well under a minute)
+set -eu
+flexcl="$1"
+mpiexec="$2"
+group="${3:-all}"
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=1
+unset FLEXCL_TEST_RESUME_WITHOUT_OPTIM || true
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+fm=/usr/share/datasets/fashion-mnist
+# 300 test rows: the first 300 t10k images and labels as raw IDX files
+# (header count 300 = 0x012c).
+{
+    printf '\000\000\010\003\000\000\001\054\000\000\000\034\000\000\000\034'
+    gzip -dc "$fm/t10k-images-idx3-ubyte.gz" | tail -c +17 | head -c $((784 * 300))
+} >"$tmp/test-images"
+{
+    printf '\000\000\010\001\000\000\001\054'
+    gzip -dc "$fm/t10k-labels-idx1-ubyte.gz" | tail -c +9 | head -c 300
+} >"$tmp/test-labels"
+
+# job NAME KIND-SECTION: a small job file $tmp/NAME.ini
+job() {
+    cat >"$tmp/$1.ini" <<EOF
+[run]
+seed = 11
+epochs = 2
+eval_rows = 100
+
+[data]
+source = idx
+images = $fm/train-images-idx3-ubyte.gz
+labels = $fm/train-labels-idx1-ubyte.gz
+test_images = $tmp/test-images
+test_labels = $tmp/test-labels
+label_block = 0
+max_rows = 300
+
+[optim]
+kind = adam
+
+$2
+EOF
+}
+job ff "[data]
+threshold = -1
+[model]
+kind = ff
+hidden = 40,30
+[estimator]
+kind = two_term, isd
+b = 0.5
+eta = 0.01
+batch = 10"
+job dpt "[data]
+threshold = 0.8
+[model]
+kind = dpt
+hidden = 32,32
+alpha = 0.5
+beta = 0.01
+sweeps = 4
+[estimator]
+eta = 0.001
+batch = 10"
+
+# run NP DIR JOB [args...]: the driver's exit status, output in DIR.log
+run() {
+    np=$1 dir=$2 job=$3
+    shift 3
+    st=0
+    "$mpiexec" -n "$np" --oversubscribe "$flexcl" run "$job" --out "$dir" --quiet "$@" \
+        >"$dir.log" 2>&1 || st=$?
+    return $st
+}
+
+status_of() {
+    st=0
+    "$@" || st=$?
+    echo $st
+}
+
+# same REF OUT: every dataset and attribute of the grid points identical,
+# except each point's curve/seconds (wall time).
+same() {
+    ex=""
+    for p in 000000 000001; do ex="$ex --exclude-path /$p/curve/seconds"; done
+    # shellcheck disable=SC2086
+    h5diff $ex "$1" "$2" /points /points >/dev/null 2>&1 && h5diff "$1" "$2" /index /index >/dev/null 2>&1
+}
+
+# resume_case NAME NP JOB "K1 K2 ..." [args...]: stop at the K-th safe point
+# of each invocation in turn (each must stop with status 3), then finish.
+resume_case() {
+    name=$1 np=$2 job=$3 stops=$4
+    shift 4
+    stem=$(basename "$job" .ini)
+    mkdir -p "$tmp/$name"
+    run "$np" "$tmp/$name/ref" "$job" "$@" || { bad "$name: uninterrupted run failed"; cat "$tmp/$name/ref.log"; return; }
+    where=""
+    for k in $stops; do
+        st=$(status_of run "$np" "$tmp/$name/cut" "$job" --stop-after "$k" "$@")
+        if [ "$st" -ne 3 ]; then
+            bad "$name: --stop-after $k gave exit status $st, expected 3"
+            cat "$tmp/$name/cut.log"
+            return
+        fi
+        at=$(grep -o 'at update [0-9]* of grid point [0-9]*' "$tmp/$name/cut.log" | sed 's/at update \([0-9]*\) of grid point \([0-9]*\)/p\2:u\1/')
+        where="$where $at"
+    done
+    run "$np" "$tmp/$name/cut" "$job" "$@" || { bad "$name: resumed run failed"; cat "$tmp/$name/cut.log"; return; }
+    if ! same "$tmp/$name/ref/$stem.h5" "$tmp/$name/cut/$stem.h5"; then
+        bad "$name: resumed results differ from the uninterrupted run"
+        return
+    fi
+    if [ -e "$tmp/$name/cut/$stem.h5.parts" ]; then
+        bad "$name: $stem.h5.parts left behind"
+        return
+    fi
+    ok "$name: stopped at safe points $stops (at point:update$where), resumed, bitwise identical"
+}
+
+if [ "$group" != dpt ]; then
+# ff: stops at minibatch 0 of epoch 1 (update 0), inside epoch 1 (16), at the
+# start of epoch 2 (30), at the start of grid point 1, inside its epoch 2 (46).
+resume_case ff_np1 1 "$tmp/ff.ini" "1 2 2 3 4"
+
+# Periodic checkpoints (here at every safe point) change no result.
+mkdir -p "$tmp/periodic"
+st=$(status_of run 1 "$tmp/periodic/x" "$tmp/ff.ini" --checkpoint-every 1e-9 --stop-after 3)
+if [ "$st" -eq 3 ] && run 1 "$tmp/periodic/x" "$tmp/ff.ini" --checkpoint-every 1e-9 &&
+    same "$tmp/ff_np1/ref/ff.h5" "$tmp/periodic/x/ff.h5"; then
+    ok "ff: periodic checkpoints at every safe point: bitwise identical"
+else
+    bad "ff: periodic checkpoints: status $st or results differ"
+fi
+
+# Must-fail twin: the same stop inside epoch 1 of grid point 0, resumed
+# without restoring the optimiser (Adam's moments and count start afresh):
+# the run completes, and its results must differ from the uninterrupted run.
+mkdir -p "$tmp/twin"
+# (run sets the global st: keep the statuses in other variables.)
+tw1=$(status_of run 1 "$tmp/twin/x" "$tmp/ff.ini" --stop-after 2)
+tw2=$(FLEXCL_TEST_RESUME_WITHOUT_OPTIM=1 status_of run 1 "$tmp/twin/x" "$tmp/ff.ini")
+if [ "$tw1$tw2" = "30" ] && [ -f "$tmp/twin/x/ff.h5" ] && ! same "$tmp/ff_np1/ref/ff.h5" "$tmp/twin/x/ff.h5"; then
+    ok "twin: resuming without the optimiser state gives different results (as it must)"
+else
+    bad "twin: statuses $tw1 $tw2, or resuming without the optimiser state went unnoticed"
+fi
+
+fi
+
+if [ "$group" != ff ]; then
+# dpt at 2 ranks: inside epoch 1, at the start of epoch 2, inside epoch 2.
+resume_case dpt_np2 2 "$tmp/dpt.ini" "2 2 2"
+
+# A supervised checkpoint holds one network that every rank trains: stop at
+# 2 ranks, go on at 1, finish at 2; the result equals the uninterrupted run.
+mkdir -p "$tmp/move"
+st1=$(status_of run 2 "$tmp/move/x" "$tmp/dpt.ini" --stop-after 2)
+st2=$(status_of run 1 "$tmp/move/x" "$tmp/dpt.ini" --stop-after 3)
+st3=$(status_of run 2 "$tmp/move/x" "$tmp/dpt.ini")
+if [ "$st1$st2$st3" = "330" ] && same "$tmp/dpt_np2/ref/dpt.h5" "$tmp/move/x/dpt.h5"; then
+    ok "dpt checkpoints resume across rank counts (2 -> 1 -> 2), bitwise identical"
+else
+    bad "dpt checkpoint across rank counts: statuses $st1 $st2 $st3"
+fi
+
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
