@@ -94,14 +94,15 @@ void flexcl_tcl_settings_default(flexcl_tcl_settings *s);
  * whole numbers ≥ 1); FLEXCL_ERR_ARG naming the field. Not collective. */
 flexcl_code flexcl_tcl_settings_check(const flexcl_tcl_settings *s);
 
+/* Names for job files and output. Not collective. */
 const char *flexcl_tcl_kernel_name(flexcl_tcl_kernel k); /* "feedback", "fir_sine" */
 const char *flexcl_tcl_down_name(flexcl_tcl_down d);     /* "interpolate", "run" */
 
-/* Effective τ_K (time) of the settings' kernel: −dt Σ_k k K[k]. */
+/* Effective τ_K (time) of the settings' kernel: −dt Σ_k k K[k]. Not collective. */
 double flexcl_tcl_kernel_tau(const flexcl_tcl_settings *s);
 /* The first n taps of the kernel's impulse response into k[n]. Not collective. */
 void flexcl_tcl_kernel_taps(const flexcl_tcl_settings *s, double *k, size_t n);
-/* The dead zone: u when |u| ≥ theta, else 0. */
+/* The dead zone (hard gate): u when |u| ≥ theta, else 0. Not collective. */
 static inline double flexcl_tcl_gate(double u, double theta)
 {
     return (u >= theta || u <= -theta) ? u : 0.0;
@@ -115,9 +116,9 @@ typedef struct flexcl_tcl_memory flexcl_tcl_memory;
  * the last 10 samples each), adapted to s = 0. Not collective. */
 flexcl_code flexcl_tcl_memory_create(const flexcl_tcl_settings *s, size_t P,
                                      flexcl_tcl_memory **out);
-void flexcl_tcl_memory_destroy(flexcl_tcl_memory **m); /* NULL-safe */
+void flexcl_tcl_memory_destroy(flexcl_tcl_memory **m); /* NULL-safe; sets *m to NULL */
 /* Adapt the memory to a signal held constant at s[P] for ever (NULL: 0):
- * afterwards u = I·s for that signal. */
+ * afterwards u = I·s for that signal. Not collective. */
 void flexcl_tcl_memory_reset(flexcl_tcl_memory *m, const double *s);
 /* Feed sample s[P] of the signal and write u = (K * s) at this sample into
  * u[P]. Not collective. */
@@ -135,8 +136,9 @@ void flexcl_tcl_memory_step_gated(flexcl_tcl_memory *m, const double *s, double 
 void flexcl_tcl_memory_feed_interp(flexcl_tcl_memory *m, const double *rows, size_t n_rows,
                                    const double *pos, size_t n, double theta, double w,
                                    double *acc);
-/* The memory's state (feedback: m[P]; fir_sine: the 10 last samples), for
- * checkpoints: its size in doubles, a copy, and its restoration. */
+/* The memory's state (feedback: m[P]; fir_sine: the 10 last samples, oldest
+ * first), for checkpoints: its size in doubles, a copy, and its restoration
+ * (after which the memory continues bitwise). Not collective. */
 size_t flexcl_tcl_memory_state_size(const flexcl_tcl_memory *m);
 void flexcl_tcl_memory_state_get(const flexcl_tcl_memory *m, double *state);
 void flexcl_tcl_memory_state_set(flexcl_tcl_memory *m, const double *state);
@@ -145,12 +147,13 @@ void flexcl_tcl_memory_state_set(flexcl_tcl_memory *m, const double *state);
 
 typedef struct flexcl_tcl_sawtooth flexcl_tcl_sawtooth;
 
-/* The sawtooth of the settings (τ_f, τ_s, dt), at sample 0 of a cycle. */
+/* The sawtooth of the settings (τ_f, τ_s, dt), at sample 0 of a cycle.
+ * FLEXCL_ERR_ARG (naming the field) for invalid settings. Not collective. */
 flexcl_code flexcl_tcl_sawtooth_create(const flexcl_tcl_settings *s,
                                        flexcl_tcl_sawtooth **out);
-void flexcl_tcl_sawtooth_destroy(flexcl_tcl_sawtooth **w); /* NULL-safe */
+void flexcl_tcl_sawtooth_destroy(flexcl_tcl_sawtooth **w); /* NULL-safe; sets *w to NULL */
 /* Level r_n of the current sample, then advance to the next (wrapping to
- * the next cycle). */
+ * the next cycle). Not collective. */
 double flexcl_tcl_sawtooth_step(flexcl_tcl_sawtooth *w);
 /* Samples per cycle N, samples of the up ramp n_f (r reaches 1 at n = n_f),
  * the level of sample n of a cycle, and the sample the next step returns. */
@@ -168,7 +171,8 @@ size_t flexcl_tcl_sawtooth_position(const flexcl_tcl_sawtooth *w);
 double flexcl_tcl_synapse_dw(const flexcl_tcl_settings *s, double amplitude);
 
 /* Whether Δw at amplitude A is "the contrastive law": |Δw − τ_K A| ≤
- * tolerance · τ_K A, τ_K the effective kernel time (Δw > 0 needed). */
+ * tolerance · τ_K A, τ_K the effective kernel time (Δw > 0 needed). Not
+ * collective. */
 int flexcl_tcl_synapse_linear(const flexcl_tcl_settings *s, double amplitude,
                               double dw);
 
