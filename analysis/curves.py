@@ -30,7 +30,10 @@ b-robustness, per group of points that differ only in b (and replicate):
     replicate share random streams, run.streams = replicate; sharing makes it a paired design). With a
     single replicate: OLS over the points with its residual SE (df = k − 2), which assumes independent
     points;
-  - a one-line finding: best b, the slope with its CI and whether the paper's direction (Williams et al.
+  - the mirror contrast D: per replicate, the mean over b < ½ of y(b) − y(1 − b) (the lower half of the
+    grid against its mirror image, < 0 when lower b is better whatever the shape of the curve: a slope
+    summarises a U-shape poorly), with a t-interval over replicates;
+  - a one-line finding: best b, the slope and D with their CIs and whether the paper's direction (Williams et al.
     2023, RBM: lower b better on BAS, higher b better on bMNIST — here any binarised image data with label
     units) is supported (CI excludes 0 on the paper's side), contradicted (excludes 0 on the other
     side) or not resolved at that level. These are findings, not theorem checks: no verdict.
@@ -46,6 +49,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 
@@ -364,6 +368,37 @@ def slope_test(values, level=LEVEL):
                  "assumes independent points)")
 
 
+def mirror_test(values, level=LEVEL):
+    """values: [(replicate id, b, y)]. The mirror contrast D = mean over b < ½ of y(b) − y(1 − b)
+    (lower half minus its mirror image; negative when lower b is better, whatever the shape) per
+    replicate, then a t-interval over the replicates. Needs ≥ 2 replicates with a mirrored pair."""
+    by_rep = {}
+    for rep, b, y in values:
+        if np.isfinite(y):
+            by_rep.setdefault(rep, {})[round(b, 9)] = y
+    ds = []
+    for ys in by_rep.values():
+        pairs = [ys[b] - ys[round(1 - b, 9)] for b in ys if b < 0.5 and round(1 - b, 9) in ys]
+        if pairs:
+            ds.append(float(np.mean(pairs)))
+    if len(ds) < 2:
+        return Slope(float(np.mean(ds)) if ds else math.nan, math.nan, math.nan, len(ds), 0,
+                     "fewer than 2 replicates with a mirrored pair (no CI)")
+    n, mean, _, lo, hi = t_interval(ds, level)
+    return Slope(mean, lo, hi, n, n - 1, f"t-interval over {n} replicates (df {n - 1})")
+
+
+def _direction(stat, expected):
+    if not (np.isfinite(stat.lo) and np.isfinite(stat.hi)):
+        return "no CI"
+    sign = 1 if stat.lo > 0 else (-1 if stat.hi < 0 else 0)
+    if not expected:
+        return "no paper direction"
+    if sign == 0:
+        return "not resolved"
+    return "supported" if sign == expected else "contradicted"
+
+
 @dataclass
 class BRow:
     b: float
@@ -386,6 +421,7 @@ class BGroup:
     metric: str
     rows: list          # BRow per b, ascending
     slope: Slope
+    mirror: Slope       # the mirror contrast D (mirror_test)
     expected: int       # +1: the paper has the metric increasing with b (lower b better); −1; 0 none
     paper: str          # the paper's statement, or ""
     window: float
@@ -397,16 +433,13 @@ class BGroup:
         return min(ok, key=lambda r: r.mean) if ok else None
 
     def direction(self):
-        """'supported' | 'contradicted' | 'not resolved' | 'no paper direction' | 'no CI'."""
-        s = self.slope
-        if not (np.isfinite(s.lo) and np.isfinite(s.hi)):
-            return "no CI"
-        sign = 1 if s.lo > 0 else (-1 if s.hi < 0 else 0)
-        if not self.expected:
-            return "no paper direction"
-        if sign == 0:
-            return "not resolved"
-        return "supported" if sign == self.expected else "contradicted"
+        """By the slope: 'supported' | 'contradicted' | 'not resolved' | 'no paper direction' |
+        'no CI'."""
+        return _direction(self.slope, self.expected)
+
+    def mirror_direction(self):
+        """The same by the mirror contrast (whose sign is opposite to the slope's)."""
+        return _direction(self.mirror, -self.expected)
 
 
 def paper_direction(run):
@@ -450,7 +483,8 @@ def b_groups(runs, window=WINDOW, level=LEVEL):
                  + (f", {extra}" if extra else ""))
         expected, paper = paper_direction(r0)
         out.append(BGroup(title, r0.data, r0.model, r0.estimator, metric, rows,
-                          slope_test(values, level), expected, paper, window, level))
+                          slope_test(values, level), mirror_test(values, level), expected, paper,
+                          window, level))
     return out
 
 
@@ -483,7 +517,7 @@ def config_table_lines(configs, window=WINDOW, level=LEVEL):
     lines = [f"| configuration | replicates | curves | metric | first | final (last {window:.0%}) "
              f"mean | {level:.0%} CI over replicates |", "|---|---|---|---|---|---|---|"]
     for c in configs:
-        for m in ("nll", "error", "train_error"):
+        for m in ("error", "nll", "train_error"):
             if not all(m in r.metrics for r in c.runs):
                 continue
             first = np.nanmean([np.nanmean(r.metrics[m][:, 0]) for r in c.runs])
@@ -495,7 +529,7 @@ def config_table_lines(configs, window=WINDOW, level=LEVEL):
 
 def curve_figure(title, configs, xchoice="auto"):
     """One panel per metric: mean ± 1 sd over every curve of a configuration against x."""
-    metrics = [m for m in ("nll", "error", "train_error")
+    metrics = [m for m in ("error", "nll", "train_error")
                if any(all(m in r.metrics for r in c.runs) for c in configs)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.2 * len(metrics) + 2.2, 4.6),
                              squeeze=False)
@@ -564,6 +598,16 @@ def finding(g):
         text += ("; no stated direction in the paper" + (
             f" (slope {'positive' if s.lo > 0 else 'negative'} at {g.level:.0%})"
             if (s.lo > 0 or s.hi < 0) else f" (CI contains 0 at {g.level:.0%})"))
+    m = g.mirror
+    if np.isfinite(m.value):
+        text += (f"; mirror contrast D = mean over b < 0.5 of {g.metric}(b) − {g.metric}(1 − b) = "
+                 f"{_num(m.value, 4)}" + (f" ({g.level:.0%} CI {_ci(m.lo, m.hi, 4)}; {m.test})"
+                                          if np.isfinite(m.lo) else f" ({m.test})"))
+        if g.expected and np.isfinite(m.lo):
+            md = g.mirror_direction()
+            text += (", by which the paper's direction is "
+                     + {"supported": "supported", "contradicted": "contradicted",
+                        "not resolved": "not supported (CI contains 0)"}[md])
     lo8 = [r.mean for r in g.rows if 0.2 - 1e-9 <= r.b <= 0.8 + 1e-9 and np.isfinite(r.mean)]
     if len(lo8) >= 2:
         text += f"; range of the means over b ∈ [0.2, 0.8]: {_num(max(lo8) - min(lo8), 4)}"
@@ -596,8 +640,9 @@ def brobust_figure(bgroups):
         ax.set_xlabel("b (probability of a positive phase)")
         ax.set_ylabel(f"final {METRIC_LABEL[g.metric]}\n(mean over the last "
                       f"{g.window:.0%} of the run)")
-        ax.set_title(g.title + (f"\npaper: {g.paper} — {g.direction()}" if g.paper else ""),
-                     fontsize=9)
+        ax.set_title("\n".join(textwrap.wrap(g.title, 70))
+                     + (f"\npaper: {g.paper} — slope: {g.direction()}, mirror contrast: "
+                        f"{g.mirror_direction()}" if g.paper else ""), fontsize=8)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("b-robustness: final metric against b", fontsize=10)
@@ -624,14 +669,18 @@ Points that differ only in b (and replicate): the final metric (error with label
 NLL; the mean over the last {window:.0%} of the run's curve points and over the point's learners) per b,
 with its {level:.0%} t-interval over the replicates (seeds); each replicate is one grid point, so n seeds is
 the number of replicates. Slope: each replicate's OLS slope of the final metric over its b values, then
-a t-interval over replicates (with one replicate: OLS over points with residual SE). The paper (Williams
-et al. 2023) reports higher b better on bMNIST and lower b better on BAS: the direction is supported when
-the CI of the slope excludes 0 on the paper's side (a positive slope of the NLL on BAS; a negative slope
-of the error on image data with label units). Findings, not theorem checks: no verdict."""
+a t-interval over replicates (with one replicate: OLS over points with residual SE). Mirror contrast D:
+per replicate the mean over b < ½ of metric(b) − metric(1 − b), then a t-interval over replicates. The
+paper (Williams et al. 2023) reports higher b better on bMNIST and lower b better on BAS: the direction is
+supported when the CI of the slope excludes 0 on the paper's side (a positive slope of the NLL on BAS; a
+negative slope of the error on image data with label units), likewise for D with the opposite sign.
+Findings, not theorem checks: no verdict."""
 
 
 def report(runs, xchoice="auto", window=WINDOW, level=LEVEL):
-    """(curve sections, b-groups): [(title, configs, table lines, figure)], [BGroup]."""
+    """(curve sections, b-groups): [(title, configs, table lines, figure)], [BGroup]. Points without
+    a finite metric (an RBM with n_h > 24 and no labels) are left out."""
+    runs = [r for r in runs if r.metrics]
     curves = []
     for title, configs in curve_groups(runs):
         curves.append((title, configs, config_table_lines(configs, window, level),

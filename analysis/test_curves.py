@@ -9,10 +9,11 @@ False-fail rates (each case uses a fixed seed, so its outcome is deterministic; 
 the case would fail over seeds if the code were right):
   slope_detected        |slope − 20| ≤ 4 SE (SE from the t-interval, df 5): P(|t₅| > 4) ≈ 1.0 %;
                         detection at 99 % with slope/SE ≈ 13: < 1e-4
-  flat_not_resolved     the 99 % CI of a zero slope contains 0: 1 %
+                        (the mirror contrast likewise, truth −10)
+  flat_not_resolved     the 99 % CIs of a zero slope and a zero mirror contrast contain 0: ≤ 2 %
   wrong_sign            the 99 % CI of slope −20 excludes 0 on the negative side: < 1e-4
   error_metric          as slope_detected (error metric, slope −0.05 with SE ≈ 0.004)
-  coverage_*            empirical coverage of 400 simulated 95 % intervals within 3 binomial SEs of
+  coverage_*            (3 bands in coverage_slope/mean_and_ols: ≈ 0.3 % each) empirical coverage of 400 simulated 95 % intervals within 3 binomial SEs of
                         0.95: ≈ 0.3 % each; the pooled-OLS twin on paired data must over-cover (it
                         ignores the shared replicate offsets) and FAIL that band
 """
@@ -75,9 +76,14 @@ def case_slope_detected(tmp):
     expect("per-replicate" in s.test and s.df == 5, f"test {s.test!r}")
     expect(abs(s.value - 20.0) <= 4 * se, f"slope {s.value:.3f}, SE {se:.3f}, truth 20")
     expect(g.direction() == "supported", f"direction {g.direction()}")
+    m = g.mirror          # truth: mean of 20·(b − (1 − b)) over b = 0.1 … 0.4 = −10
+    se_m = se_of(m, 0.99)
+    expect(abs(m.value + 10.0) <= 4 * se_m, f"mirror contrast {m.value:.3f}, SE {se_m:.3f}")
+    expect(g.mirror_direction() == "supported", f"mirror direction {g.mirror_direction()}")
     line = curves.finding(g)
     expect("is supported at 99%" in line and "lowest at b = " in line, line)
-    return f"slope {s.value:.2f} (SE {se:.2f}, truth 20): supported"
+    return (f"slope {s.value:.2f} (SE {se:.2f}, truth 20), mirror {m.value:.2f} (SE {se_m:.2f}, "
+            "truth −10): supported")
 
 
 def case_flat_not_resolved(tmp):
@@ -86,6 +92,7 @@ def case_flat_not_resolved(tmp):
     g = one_group(path, 0.99)
     expect(g.slope.lo < 0 < g.slope.hi, f"CI [{g.slope.lo:.3f}, {g.slope.hi:.3f}] excludes 0")
     expect(g.direction() == "not resolved", f"direction {g.direction()}")
+    expect(g.mirror_direction() == "not resolved", f"mirror direction {g.mirror_direction()}")
     expect("is not supported at 99% (the CI contains 0)" in curves.finding(g), curves.finding(g))
     return f"slope {g.slope.value:.2f}, CI [{g.slope.lo:.2f}, {g.slope.hi:.2f}]: not resolved"
 
@@ -145,7 +152,11 @@ def case_coverage_slope(tmp):
     """Per-replicate slopes: 95 % coverage of the true slope on paired data (shared offsets)."""
     cov = _coverage(lambda rng: (lambda s: (s.lo, s.hi))(curves.slope_test(_paired(rng))), 7.0)
     expect(_band_ok(cov), f"coverage {cov:.3f}")
-    return f"coverage {cov:.3f} (400 data sets)"
+    # the mirror contrast of the same data: truth 7 · mean(2b − 1 over b = 0.1 … 0.4) = −3.5
+    cm = _coverage(lambda rng: (lambda s: (s.lo, s.hi))(curves.mirror_test(_paired(rng))), -3.5,
+                   seed=5)
+    expect(_band_ok(cm), f"mirror coverage {cm:.3f}")
+    return f"slope coverage {cov:.3f}, mirror contrast {cm:.3f} (400 data sets each)"
 
 
 def case_coverage_pooled_twin_fails(tmp):

@@ -1368,6 +1368,8 @@ def learning_curves(plan, ctx):
     except curves.CurveError as e:
         raise SchemaError(str(e))
     groups, bgroups = curves.report(runs)
+    if not groups:
+        return
     sec = ctx.section("L", "Learning curves per model and estimator (train points; no verdict)",
                       curves.EXPLAIN_CURVES.format(window=curves.WINDOW, level=curves.LEVEL))
     for gi, (title, _configs, lines, fig) in enumerate(groups, start=1):
