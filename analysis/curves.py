@@ -66,6 +66,7 @@ WINDOW = 0.25                 # final window: the last quarter of the steps
 LEVEL = 0.95                  # confidence level of every interval
 X_AXES = ("auto", "steps", "phases", "updates", "epochs")
 SUPERVISED = ("ff", "dp", "dpt", "backprop")
+NO_ESTIMATOR = ("dp", "dpt", "backprop")             # single-phase / backprop: estimator.* unused
 NOT_CONFIG = {"index", "replicate", "seed"}          # what replicates of one configuration differ in
 SWEPT_B = {"b", "estimator.b"}
 METRIC_LABEL = {"nll": "summed NLL of the training rows (nats)",
@@ -179,8 +180,10 @@ def read_point(f, point, path="?", job=None):
             a = _rows(f, f"{point}/curve/{name}", E)
             if a is not None and np.isfinite(a).any():
                 metrics[key] = 1.0 - a if flip else a
-        if "train_error" in metrics and attrs.get("model") not in SUPERVISED:
-            del metrics["train_error"]
+        if "train_error" in metrics and (attrs.get("model") not in SUPERVISED or (
+                "error" in metrics and np.allclose(metrics["error"], metrics["train_error"],
+                                                   equal_nan=True))):
+            del metrics["train_error"]      # without a test set curve/error is the train error
     except CurveError as e:
         raise CurveError(f"{path}: {point}: {e}")
     except (KeyError, OSError, ValueError, TypeError) as e:
@@ -290,7 +293,7 @@ def curve_groups(runs):
     groups = {}
     for r in runs:
         E = tuple(int(s) for s in r.steps)
-        gkey = (r.model, r.estimator, r.data)
+        gkey = (r.model, r.estimator if r.model not in NO_ESTIMATOR else "", r.data)
         ckey = config_key(r) + (("__steps", hashlib.sha1(str(E).encode()).hexdigest()[:8]),)
         groups.setdefault(gkey, {}).setdefault(ckey, []).append(r)
     out = []
@@ -304,7 +307,7 @@ def curve_groups(runs):
             label = ", ".join(f"{n}={d[n]}" for n in vary if n in d) or "all points"
             cs.append(Config(k, sorted(configs[k], key=lambda r: (r.replicate, r.index)), label))
         cs.sort(key=lambda c: (c.b if np.isfinite(c.b) else 0.0, c.label))
-        out.append((f"{model} / {est} — {dataset_name(data)}", cs))
+        out.append((f"{model}{' / ' + est if est else ''} — {dataset_name(data)}", cs))
     return out
 
 
