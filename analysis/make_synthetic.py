@@ -17,6 +17,10 @@ Contents (P = 24 parameters, N = 20000 samples per point, M = 1000 raw samples):
   with s = --drift-slope (SPEC: 2); frozen = e + t; delta = e + t + d/η. The smallest η is below twice
   the drift noise floor, the largest τ below twice the transient floor (tests the exclusion).
 - train, subgrid "train": one isd point with 4 learners and a decreasing NLL curve.
+
+write_brobust() writes a file of train points only for analysis/curves.py (the b-robustness finding):
+b = 0.1 … 0.9 × R replicates, L learners each, whose final metric is known (see its docstring), and
+write_supervised() a file of supervised-learner points (no nll; epoch, train/test accuracy).
 """
 from __future__ import annotations
 
@@ -193,6 +197,89 @@ def write_synthetic(path, seed=1, biased=False, mislabel=False, drift_slope=2.0,
                 write_aol_point(w, rng, theta0, g, eta, tau, drift_slope, factors)
         write_train_point(w, rng)
         w.finish(schema_version)
+    return path
+
+
+def write_brobust(path, slope, metric="nll", replicates=6, learners=2, seed=1, rep_sd=15.0,
+                  point_sd=3.0, data=None, base=None):
+    """Train points, b = 0.1 … 0.9 × `replicates`, each with `learners` learners and 41 curve points
+    over 16e6 steps (τ = 200). The curve of learner l of replicate r at b decays to the level
+
+        y∞(b, r) = base + slope · (b − 0.5) + u_r + e_{r,b},   u_r ~ N(0, rep_sd²), e ~ N(0, point_sd²)
+
+    (u_r shared by the points of a replicate, as with run.streams = replicate), plus per-learner,
+    per-curve-point noise N(0, (point_sd/2)²) around it. The decay is finished before the final quarter
+    (e^(−12) of the initial gap at 12e6 steps), so the final-window mean of a point is y∞ + the mean of
+    its curve noise. metric "nll": data "bas 4x4 (32 rows)", curve/error NaN; metric "error": data an
+    IDX set with a label block, curve/error the metric and curve/nll a decreasing filler."""
+    rng = np.random.default_rng(seed)
+    if data is None:
+        data = ("bas 4x4 (32 rows)" if metric == "nll" else
+                "idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz (1000 of 60000 "
+                "rows, 28x28, threshold 0.8, label block 10)")
+    if base is None:
+        base = 130.0 if metric == "nll" else 0.4
+    steps = np.arange(0, 16_000_001, 400_000, dtype=np.uint64)
+    t = steps.astype(float)
+    u = rng.normal(0.0, rep_sd, replicates)
+    with h5py.File(path, "w") as f:
+        w = Writer(f, seed)
+        for b in B_GRID:
+            for r in range(replicates):
+                name = w.point("train", "", "isd", 0.005, 200.0, b, "fixed", "importance", 0,
+                               {"estimator.b": f"{b:g}"})
+                w.index[-1] = w.index[-1][:4] + (r, "train")
+                g = f[name]
+                g.attrs["replicate"] = np.int64(r)
+                g.attrs["learners"] = np.int64(learners)
+                g.attrs["data"] = data
+                level = base + slope * (b - 0.5) + u[r] + rng.normal(0.0, point_sd)
+                start = 3.0 * base if metric == "nll" else 0.9
+                y = (level + (start - level) * np.exp(-t / 1e6))[None, :] + rng.normal(
+                    0.0, point_sd / 2, (learners, t.size))
+                other = np.full((learners, t.size), np.nan)
+                if metric == "error":
+                    other = 1e5 + 1e6 * np.exp(-t / 1e6) + np.zeros((learners, 1))
+                w.dataset(f"{name}/curve/steps", steps, "<u8")
+                w.dataset(f"{name}/curve/nll", y if metric == "nll" else other, "<f8")
+                w.dataset(f"{name}/curve/error", y if metric == "error" else other, "<f8")
+                w.dataset(f"{name}/curve/phases", np.tile(steps // 200, (learners, 1)), "<u8")
+                w.dataset(f"{name}/curve/updates", np.tile(steps // 200, (learners, 1)), "<u8")
+                w.dataset(f"{name}/params/theta", rng.normal(0, 0.1, (learners, P)), "<f8")
+        w.finish(2)
+        f.attrs["job_text"] = (f"; synthetic b-robustness file (make_synthetic.write_brobust), seed "
+                               f"{seed}, slope {slope:g}, metric {metric}\n")
+    return path
+
+
+def write_supervised(path, seed=1):
+    """Two supervised points (model ff, estimators two_term and isd), 3 epochs, the layout
+    src/cli/run.c writes for ff/dp/dpt/backprop: no curve/nll, curve/error = 1 − test accuracy."""
+    rng = np.random.default_rng(seed)
+    with h5py.File(path, "w") as f:
+        w = Writer(f, seed)
+        for est in ("two_term", "isd"):
+            name = w.point("train", "", est, 0.01, 200.0, 0.5, "fixed", "importance", 0,
+                           {"estimator.kind": est})
+            g = f[name]
+            g.attrs["model"], g.attrs["learners"] = "ff", np.int64(1)
+            g.attrs["data"] = ("idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz "
+                               "(2000 of 60000 rows, 28x28, grey)")
+            epoch = np.arange(4, dtype=np.uint64)
+            updates = epoch * 2000
+            train_acc = 0.1 + 0.7 * (1 - np.exp(-epoch.astype(float) / 1.5)) + rng.normal(0, 0.01, 4)
+            test_acc = train_acc - 0.05
+            w.dataset(f"{name}/curve/epoch", epoch, "<u8")
+            w.dataset(f"{name}/curve/steps", updates, "<u8")
+            w.dataset(f"{name}/curve/updates", updates[None, :], "<u8")
+            w.dataset(f"{name}/curve/train_loss", (1 - train_acc)[None, :], "<f8")
+            w.dataset(f"{name}/curve/train_acc", train_acc[None, :], "<f8")
+            w.dataset(f"{name}/curve/test_acc", test_acc[None, :], "<f8")
+            w.dataset(f"{name}/curve/seconds", (epoch * 1.5)[None, :].astype(float), "<f8")
+            w.dataset(f"{name}/curve/error", (1 - test_acc)[None, :], "<f8")
+            w.dataset(f"{name}/params/theta", rng.normal(0, 0.1, (1, P)), "<f8")
+        w.finish(2)
+        f.attrs["job_text"] = f"; synthetic supervised file (make_synthetic.write_supervised), seed {seed}\n"
     return path
 
 

@@ -68,7 +68,7 @@ def case_correct_file_passes(tmp):
     expect("family-wise alpha = 0.01" in out, "alpha split not printed")
     files = os.listdir(report)
     for name in ("report.md", "check2_variance_1.png", "check3_drift.png", "check3_transient.png",
-                 "check3_bias_1.png", "learning_curves.png"):
+                 "check3_bias_1.png", "curves_1.png"):
         expect(name in files, f"{name} not written")
     text = open(os.path.join(report, "report.md"), encoding="utf-8").read()
     expect("false-fail" in text and "Overall: PASS" in text, "report lacks false-fail rates")
@@ -177,7 +177,7 @@ def case_train_only_skips(tmp):
     rows = verdict_rows(out)
     expect(code == 0, f"exit {code}, expected 0 ({err.strip()})")
     expect(rows and all(r[4] == "SKIP" for r in rows), f"rows: {rows}")
-    expect(os.path.exists(os.path.join(report, "learning_curves.png")), "no learning-curve figure")
+    expect(os.path.exists(os.path.join(report, "curves_1.png")), "no learning-curve figure")
     return f"{len(rows)} rows SKIP, exit 0"
 
 

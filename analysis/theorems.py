@@ -34,7 +34,10 @@ Points are grouped by all their attributes except the swept one(s), plus the fil
    α/n quantile of the no-bias law (one test per group).
 4  isd variance ≥ two_term variance per update (weights = importance): V̂(b) not significantly below
    tr Cov G⁺ + tr Cov G⁻ (pooled), one one-sided test per b.
-Learning curves of train points are plotted and tabulated (no verdict).
+Train points (no verdict; analysis/curves.py draws them): learning curves per model and estimator and,
+for points that differ only in b, the b-robustness of the final metric (SPEC §6.4): its mean and 95 %
+t-interval over replicates per b, the slope against b with its CI and whether the paper's direction
+(lower b better on BAS, higher b better on bMNIST) is supported — findings, not checks.
 Gradient-noise spectra (SPEC §6.5; no verdict): when isd_variance points hold the `spectrum` group that
 `flexcl spectrum` writes (docs/spectrum.md), the report gains a section with, per group over the b grid,
 the leading eigenvalues of the sample covariance, its trace and its effective rank (participation
@@ -60,6 +63,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import curves  # noqa: E402  (analysis/curves.py, beside this file)
 import spectra  # noqa: E402  (analysis/spectra.py, beside this file)
 
 PROG = "theorems.py"
@@ -79,6 +83,7 @@ MOMENT_GROUPS = {"isd_variance": ("ghat", "gpos", "gneg"),
 RAW_SAMPLES = {"isd_variance": ("ghat",), "aol_bias": ("delta", "drift", "transient")}
 RAW_INTS = {"isd_variance": ("z",), "aol_bias": ("z", "length")}
 CURVES = ("nll", "error")
+REQUIRED_CURVES = ("error",)
 NOT_GROUPING = {"index", "samples", "S_pos", "S_neg"}
 SWEPT_B = {"b", "estimator.b"}
 SWEPT_ETA = {"eta", "estimator.eta"}
@@ -272,8 +277,9 @@ def _load_points(path, f):
         point = Point(path, f, name, attrs, job)
         if exp == "train":
             E = v.dataset(f"{name}/curve/steps", (None,)).shape[0]
-            for c in CURVES:
-                v.dataset(f"{name}/curve/{c}", (None, E))
+            for c in CURVES:        # supervised learners (ff, dp, dpt, backprop) write no nll
+                if c in REQUIRED_CURVES or f"{name}/curve/{c}" in f:
+                    v.dataset(f"{name}/curve/{c}", (None, E))
         else:
             theta = v.dataset(f"{name}/theta0", (None,))
             P = theta.shape[0]
@@ -1353,39 +1359,30 @@ def plot_bias(ctx, sec, gi, label, table, corner, k):
 # --------------------------------------------------------------------------------------------------
 
 def learning_curves(plan, ctx):
-    sec = ctx.section("L", "Learning curves (train points; no verdict)",
-                      "Mean ± sd over learners of `curve/nll` (exact summed NLL; `curve/error` when "
-                      "every NLL is NaN) against `curve/steps`, one line per train point.")
+    """Sections L (curves per model and estimator) and B (b-robustness), drawn by analysis/curves.py;
+    findings without verdict rows. Nothing when the files hold no train points."""
     if not plan.train:
-        sec.body.append("\nNo train points.")
         return
-    curves = []
-    for p in plan.train:
-        steps = p.read("curve/steps").astype(float)
-        curves.append((p, steps, p.read("curve/nll").astype(float), p.read("curve/error").astype(float)))
-    use_nll = any(np.isfinite(c[2]).any() for c in curves)
-    what = "nll" if use_nll else "error"
-    fig, ax = plt.subplots(figsize=(10.5, 4.8))
-    sec.body += [f"\n| point | estimator | b | law | learners | {what} first | {what} last | "
-                 "decreased |", "|---|---|---|---|---|---|---|---|"]
-    for i, (p, steps, nll, err) in enumerate(curves):
-        y = nll if use_nll else err
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN columns
-            m, s = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-        label = f"{p.attrs['estimator']} b={p.b:g} {p.law} (#{p.index})"
-        ax.plot(steps, m, color=f"C{i % 10}", label=label)
-        ax.fill_between(steps, m - s, m + s, color=f"C{i % 10}", alpha=0.2)
-        dec = "n/a" if not (np.isfinite(m[0]) and np.isfinite(m[-1])) else \
-            ("yes" if m[-1] < m[0] else "no")
-        sec.body.append(f"| {p.name} | {p.attrs['estimator']} | {p.b:g} | {p.law} | {y.shape[0]} | "
-                        f"{m[0]:.5g} | {m[-1]:.5g} | {dec} |")
-    ax.set_xlabel("time steps (Gibbs sweeps)")
-    ax.set_ylabel("summed NLL of the data (nats)" if use_nll else "classification error")
-    ax.set_title("learning curves: mean ± sd over learners", fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ctx.savefig(fig, sec, "learning_curves.png", "learning curves")
+    try:
+        runs = [r for r in (curves.read_point(p.h5, p.name, p.file, p.job) for p in plan.train) if r]
+    except curves.CurveError as e:
+        raise SchemaError(str(e))
+    groups, bgroups = curves.report(runs)
+    if not groups:
+        return
+    sec = ctx.section("L", "Learning curves per model and estimator (train points; no verdict)",
+                      curves.EXPLAIN_CURVES.format(window=curves.WINDOW, level=curves.LEVEL))
+    for gi, (title, _configs, lines, fig) in enumerate(groups, start=1):
+        sec.body += [f"\n**{gi}. {title}**\n"] + lines
+        ctx.savefig(fig, sec, f"curves_{gi}.png", f"learning curves {gi}: {title}")
+    if not bgroups:
+        return
+    sec = ctx.section("B", "b-robustness: final metric against b (SPEC §6.4; findings, no verdict)",
+                      curves.EXPLAIN_B.format(window=curves.WINDOW, level=curves.LEVEL))
+    for g in bgroups:
+        sec.body += [f"\n**{g.title}**\n"] + curves.brobust_table_lines(g) + [
+            "", f"**Finding.** {curves.finding(g)}"]
+    ctx.savefig(curves.brobust_figure(bgroups), sec, "brobust.png", "b-robustness")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1461,14 +1458,15 @@ def write_report(ctx, plan, rows, overall):
         ff = "control: FAIL expected" if r.control else (f"{r.tests * ae:.2g}" if r.tests else "-")
         out.append(f"| {r.check} | {r.scope} | {r.statistic} | {r.threshold} | **{r.verdict}** | "
                    f"{r.tests} | {ff} |")
-    for key in ("1", "2", "3", "4", "S", "L"):
+    for key in ("1", "2", "3", "4", "S", "L", "B"):
         if key not in ctx.sections:
             continue
         s = ctx.sections[key]
         out += ["", f"## {s.title}", "", s.explanation, ""] + s.body
         for name, caption in s.figures:
             out += ["", f"![{caption}]({name})", ""]
-    out += ["", "SPEC §6.4 (learning across b, best b per data set) is not checked here; §6.5 (noise "
+    out += ["", "SPEC §6.4 (learning across b, best b per data set) is reported as findings without a "
+            "verdict (section b-robustness, when train points differ only in b); §6.5 (noise "
             "spectrum) is shown without a verdict when the files hold spectra (`flexcl spectrum`)."]
     with open(os.path.join(ctx.outdir, "report.md"), "w", encoding="utf-8") as fh:
         fh.write("\n".join(out) + "\n")
