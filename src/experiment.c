@@ -794,17 +794,6 @@ done:
     return err;
 }
 
-static const char *experiment_name(flexcl_experiment e)
-{
-    switch (e) {
-    case FLEXCL_EXP_TRAIN: return "train";
-    case FLEXCL_EXP_ISD_VARIANCE: return "isd_variance";
-    case FLEXCL_EXP_AOL_BIAS: return "aol_bias";
-    case FLEXCL_EXP_TCL_SYNAPSE: return "tcl_synapse";
-    }
-    return "?";
-}
-
 flexcl_code flexcl_point_write_attrs(flexcl_results *r, const char *g, const flexcl_job *job,
                                      size_t i, const flexcl_settings *s, const flexcl_data *d,
                                      int learners)
@@ -816,7 +805,7 @@ flexcl_code flexcl_point_write_attrs(flexcl_results *r, const char *g, const fle
     FLEXCL_CALL(flexcl_results_attr_int(r, g, "index", (long long)i));
     FLEXCL_CALL(flexcl_results_attr_int(r, g, "replicate", flexcl_job_point_replicate(job, i)));
     FLEXCL_CALL(flexcl_results_attr_string(r, g, "subgrid", flexcl_job_point_subgrid(job, i)));
-    FLEXCL_CALL(flexcl_results_attr_string(r, g, "experiment", experiment_name(s->run.experiment)));
+    FLEXCL_CALL(flexcl_results_attr_string(r, g, "experiment", flexcl_experiment_name(s->run.experiment)));
     FLEXCL_CALL(flexcl_results_attr_string(r, g, "model", s->model.kind));
     FLEXCL_CALL(flexcl_results_attr_string(r, g, "estimator",
                                            flexcl_estimator_kind_name(s->estimator.kind)));
@@ -862,7 +851,7 @@ flexcl_code flexcl_index_write(flexcl_results *r, const flexcl_job *job, const s
         idx[k] = points[k];
         rep[k] = (uint64_t)flexcl_job_point_replicate(job, points[k]);
         used += (size_t)snprintf(names + used, cap - used, "%s%s", k ? "," : "",
-                                 experiment_name(s.run.experiment));
+                                 flexcl_experiment_name(s.run.experiment));
     }
     size_t acap = 64 * (flexcl_job_n_axes(job) + 1), aused = 0;
     FLEXCL_ALLOC(axes, acap);

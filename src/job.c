@@ -2707,3 +2707,14 @@ void flexcl_job_key_default(size_t i, char *buf, size_t n)
     flexcl_settings_default(&s);
     format_field(&s, &keys[i], buf, n);
 }
+
+const char *flexcl_experiment_name(flexcl_experiment e)
+{
+    switch (e) {
+    case FLEXCL_EXP_TRAIN: return "train";
+    case FLEXCL_EXP_ISD_VARIANCE: return "isd_variance";
+    case FLEXCL_EXP_AOL_BIAS: return "aol_bias";
+    case FLEXCL_EXP_TCL_SYNAPSE: return "tcl_synapse";
+    }
+    return "?";
+}

@@ -553,6 +553,20 @@ size_t flexcl_supervised_classes(const flexcl_data *d)
     return (size_t)maxl + 1;
 }
 
+flexcl_code flexcl_supervised_curve_alloc(flexcl_supervised_curve *c, size_t n_points)
+{
+    flexcl_code err = FLEXCL_OK;
+    c->n_points = n_points;
+    FLEXCL_ALLOC(c->epoch, n_points);
+    FLEXCL_ALLOC(c->updates, n_points);
+    FLEXCL_ALLOC(c->train_loss, n_points);
+    FLEXCL_ALLOC(c->train_acc, n_points);
+    FLEXCL_ALLOC(c->test_acc, n_points);
+    FLEXCL_ALLOC(c->seconds, n_points);
+done:
+    return err;
+}
+
 void flexcl_supervised_curve_free(flexcl_supervised_curve *c)
 {
     if (!c) return;
@@ -583,13 +597,7 @@ flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
     FLEXCL_CALL(flexcl_supervised_create(s, est, opt, flexcl_data_pixels(train),
                                          flexcl_supervised_classes(train), stream, &t));
     const size_t E = (size_t)s->epochs + 1;
-    c.n_points = E;
-    FLEXCL_ALLOC(c.epoch, E);
-    FLEXCL_ALLOC(c.updates, E);
-    FLEXCL_ALLOC(c.train_loss, E);
-    FLEXCL_ALLOC(c.train_acc, E);
-    FLEXCL_ALLOC(c.test_acc, E);
-    FLEXCL_ALLOC(c.seconds, E);
+    FLEXCL_CALL(flexcl_supervised_curve_alloc(&c, E));
     for (size_t e = 0; e < E; ++e) {
         double loss = NAN, sec = 0.0;
         if (e > 0) {

@@ -101,6 +101,10 @@ typedef enum {
     FLEXCL_EXP_TCL_SYNAPSE = 3   /* temporal CL: one synapse under the sawtooth (flexcl/tcl.h) */
 } flexcl_experiment;
 
+/* The job-file name of an experiment ("train", "isd_variance", "aol_bias",
+ * "tcl_synapse"); "?" for an unknown value. */
+const char *flexcl_experiment_name(flexcl_experiment e);
+
 typedef enum {
     FLEXCL_SAMPLER_EXACT = 0, /* exact equilibrium draws (small models) */
     FLEXCL_SAMPLER_CHAIN = 1  /* persistent chains run τ steps per phase */

@@ -194,6 +194,10 @@ typedef struct {
 } flexcl_supervised_curve;
 
 void flexcl_supervised_curve_free(flexcl_supervised_curve *c); /* NULL-safe */
+/* Allocate the arrays of c for n_points points (contents unset); on failure
+ * c holds what was allocated (free it with flexcl_supervised_curve_free).
+ * Not collective. */
+flexcl_code flexcl_supervised_curve_alloc(flexcl_supervised_curve *c, size_t n_points);
 
 /* The whole run: create, s->epochs epochs, accuracy after each, destroy.
  * test may be NULL. On success *curve is filled (the caller frees it) and,

@@ -391,17 +391,6 @@ done:
     return err;
 }
 
-static const char *experiment_label(flexcl_experiment e)
-{
-    switch (e) {
-    case FLEXCL_EXP_TRAIN: return "train";
-    case FLEXCL_EXP_ISD_VARIANCE: return "isd_variance";
-    case FLEXCL_EXP_AOL_BIAS: return "aol_bias";
-    case FLEXCL_EXP_TCL_SYNAPSE: return "tcl_synapse";
-    }
-    return "?";
-}
-
 /* The stop after a checkpoint: exit status 3 with one line saying where. */
 static flexcl_code interrupted(size_t i, const char *what, unsigned long long at,
                                const char *ckpt)
@@ -429,7 +418,7 @@ static flexcl_code run_experiment_point(session *ss, size_t i, const flexcl_sett
     flexcl_experiment_result *r = NULL;
     flexcl_checkpoint *ck = NULL;
     char g[64], ckpt[FLEXCL_PATH_MAX + 128];
-    const char *label = experiment_label(s->run.experiment);
+    const char *label = flexcl_experiment_name(s->run.experiment);
     int rank, have = 0, can_checkpoint = 1;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     flexcl_stream init = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
@@ -737,13 +726,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
                                                      flexcl_data_pixels(data),
                                                      flexcl_supervised_classes(data), &st, &t)));
     const size_t E = (size_t)sv.epochs + 1, P = flexcl_supervised_n_params(t);
-    c.n_points = E;
-    FLEXCL_ALLOC(c.epoch, E);
-    FLEXCL_ALLOC(c.updates, E);
-    FLEXCL_ALLOC(c.train_loss, E);
-    FLEXCL_ALLOC(c.train_acc, E);
-    FLEXCL_ALLOC(c.test_acc, E);
-    FLEXCL_ALLOC(c.seconds, E);
+    FLEXCL_CALL(flexcl_supervised_curve_alloc(&c, E));
     double t0 = MPI_Wtime(), sec = 0.0;
     size_t e0 = 0;
     flexcl_checkpoint_path(ss->parts, i, ckpt, sizeof ckpt);
@@ -1367,7 +1350,7 @@ int flexcl_cli_plan(MPI_Comm comm, int argc, char **argv)
             else snprintf(out, sizeof out, "%s/%s.h5", o.out_dir, stem);
             const char *sub = flexcl_job_point_subgrid(job, i);
             printf("%-7zu %-5ld %-12s %-13s %-10llu %-24s", i, t, sub[0] ? sub : "-",
-                   experiment_label(s.run.experiment),
+                   flexcl_experiment_name(s.run.experiment),
                    (unsigned long long)s.run.seed, out);
             for (size_t a = 0; a < flexcl_job_n_axes(job); ++a)
                 printf(" %s=%s", flexcl_job_axis_name(job, a), flexcl_job_point_value(job, i, a));
