@@ -98,15 +98,7 @@ class SchemaError(Exception):
 # Reading
 # --------------------------------------------------------------------------------------------------
 
-def _scalar(value):
-    value = np.asarray(value)
-    value = value.item() if value.size == 1 else value.tolist()
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _first_line(exc):
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+from common import _scalar, _first_line  # noqa: E402,F401  (analysis/common.py)
 
 
 @dataclass
