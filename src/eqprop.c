@@ -36,8 +36,11 @@
  * first seen), and every negative-phase step writes the states back, so a
  * row's free relaxation resumes where its last one ended. Without a binding
  * (tests, evaluation) chain_reset starts from zero and phase_begin keeps the
- * chain's state. The store is not part of a chain's state: a run resumed
- * from a checkpoint starts with an empty store (see docs/models.md).
+ * chain's state. The store is not part of a chain's state but the model's
+ * memory (ops.memory_size / memory_get / memory_set: the whole store, rows
+ * × S doubles), which train checkpoints save, so a resumed run continues
+ * bitwise (docs/models.md). A bound row the store does not hold (no store
+ * yet, or a smaller one set by memory_set) is treated as unbound.
  *
  * Cost: the input drive b_1 + W_0 x is constant while x and θ are, so it is
  * cached per chain and recomputed when rows are loaded or θ may have changed
@@ -310,10 +313,20 @@ static void ep_state_set(const void *impl, void *chain, size_t b, const double *
     memcpy(c->y + b * no, in + ni, no * sizeof *in);
     memcpy(c->s + b * m->S, in + ni + no, m->S * sizeof *in);
     c->level = in[ni + no + m->S];
+    /* The binding is kept even when the store does not hold the row yet
+     * (it may be set by memory_set after the chains): slot() checks. */
     double r = in[ni + no + m->S + 1];
-    c->bound = r >= 0.0 && m->store && (size_t)r < m->store_rows;
+    c->bound = r >= 0.0 && r < 9007199254740992.0; /* 2^53: an exact index */
     if (c->bound) c->idx[b] = (size_t)r;
     c->drive_ok = 0;
+}
+
+/* The store's row for state b of the chain, or NULL when the chain is not
+ * bound or the store does not hold its row. */
+static double *slot(const ep *m, const ep_chain *c, size_t b)
+{
+    if (!c->bound || c->idx[b] >= m->store_rows) return NULL;
+    return m->store + c->idx[b] * m->S;
 }
 
 /* x and y from the rows; states from the store when bound, else zero
@@ -324,8 +337,9 @@ static void load_rows(const ep *m, ep_chain *c, const float *const *rows, int re
     for (size_t b = 0; b < c->B; ++b) {
         for (size_t i = 0; i < ni; ++i) c->x[b * ni + i] = clip01(rows[b][i]);
         for (size_t j = 0; j < no; ++j) c->y[b * no + j] = rows[b][ni + j];
-        if (c->bound)
-            memcpy(c->s + b * m->S, m->store + c->idx[b] * m->S, m->S * sizeof *c->s);
+        const double *saved = slot(m, c, b);
+        if (saved)
+            memcpy(c->s + b * m->S, saved, m->S * sizeof *c->s);
         else if (reset)
             memset(c->s + b * m->S, 0, m->S * sizeof *c->s);
     }
@@ -453,9 +467,49 @@ static flexcl_code ep_step(void *impl, void *chain, flexcl_phase phase, const fl
     relax_step(m, c, beta_eff, th);
     flexcl_blas_restore(saved);
     if (phase == FLEXCL_PHASE_NEGATIVE && c->bound)
-        for (size_t b = 0; b < c->B; ++b)
-            memcpy(m->store + c->idx[b] * m->S, c->s + b * m->S, m->S * sizeof *c->s);
+        for (size_t b = 0; b < c->B; ++b) {
+            double *saved = slot(m, c, b);
+            if (saved) memcpy(saved, c->s + b * m->S, m->S * sizeof *c->s);
+        }
     return FLEXCL_OK;
+}
+
+/* The model's memory is the whole store, store_rows x S (rows never seen are
+ * zero); none before the first binding. */
+static size_t ep_memory_size(const void *impl)
+{
+    const ep *m = impl;
+    return m->store ? m->store_rows * m->S : 0;
+}
+
+static void ep_memory_get(const void *impl, double *out)
+{
+    const ep *m = impl;
+    if (m->store) memcpy(out, m->store, m->store_rows * m->S * sizeof *out);
+}
+
+/* A store of n / S rows (n a multiple of S); n = 0 drops it. A later
+ * bind_rows over the same row count keeps it. */
+static flexcl_code ep_memory_set(void *impl, const double *in, size_t n)
+{
+    flexcl_code err = FLEXCL_OK;
+    ep *m = impl;
+    double *store = NULL;
+    FLEXCL_CHECK(n % m->S == 0, FLEXCL_ERR_ARG,
+                 "eqprop memory of %zu values is not whole states of %zu units (the "
+                 "per-example store of another network?)", n, m->S);
+    size_t rows = n / m->S;
+    if (rows != m->store_rows) {
+        if (rows > 0) FLEXCL_ALLOC(store, n);
+        free(m->store);
+        m->store = store;
+        m->store_rows = rows;
+        store = NULL;
+    }
+    if (rows > 0) memcpy(m->store, in, n * sizeof *in);
+done:
+    free(store);
+    return err;
 }
 
 /* g += w/(B β_div) Σ_b G(s_b), β_div = β (one-sided) or 2β (symmetric). */
@@ -553,4 +607,7 @@ const flexcl_model_ops flexcl_eqprop_ops = {
     .state_set = ep_state_set,
     .nudge = ep_nudge,
     .bind_rows = ep_bind_rows,
+    .memory_size = ep_memory_size,
+    .memory_get = ep_memory_get,
+    .memory_set = ep_memory_set,
 };

@@ -727,6 +727,97 @@ enum {
     CLK_OPTIM, CLK_N
 };
 
+/* The models' memory outside their chains (flexcl_model_memory_size; eqprop:
+ * the per-example store): attribute `memory` = M, the longest over all
+ * learners (0: no dataset follows), `learner/memory_size` uint64 [G] each
+ * learner's length and `learner/memory` [G, M] the memories, zero-padded.
+ * Every rank writes its own learners' rows. Collective. */
+static flexcl_code memory_write(flexcl_learner *l, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t L = (size_t)l->L, G = L * (size_t)l->size, first = (size_t)l->rank * L;
+    unsigned long long mine = 0, M = 0;
+    uint64_t *len = NULL;
+    double *mem = NULL;
+    flexcl_code e = FLEXCL_OK;
+    for (size_t i = 0; i < L; ++i) {
+        size_t n = flexcl_model_memory_size(l->cores[i].model);
+        if (n > mine) mine = n;
+    }
+    FLEXCL_MPI(MPI_Allreduce(&mine, &M, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, l->comm));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "memory", (uint64_t)M));
+    if (M == 0) goto done;
+    /* One buffer of L rows (eqprop on all of Fashion-MNIST: 245 MB per
+     * learner); a rank that cannot allocate it fails on every rank. */
+    len = malloc(L * sizeof *len);
+    mem = L <= SIZE_MAX / sizeof *mem / (size_t)M ? calloc(L * (size_t)M, sizeof *mem) : NULL;
+    if (!len || !mem)
+        e = flexcl_error_set(FLEXCL_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                             "cannot allocate %zu x %llu doubles for the models' memory", L, M);
+    else
+        for (size_t i = 0; i < L; ++i) {
+            len[i] = flexcl_model_memory_size(l->cores[i].model);
+            flexcl_model_memory_get(l->cores[i].model, mem + i * (size_t)M);
+        }
+    FLEXCL_CALL(agree_all(l, e));
+    FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "learner/memory_size", G, 1, first, L, len));
+    FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/memory", G, (size_t)M, first, L, mem));
+done:
+    free(len);
+    free(mem);
+    return err;
+}
+
+/* Restore what memory_write saved, one learner's row at a time. A
+ * checkpoint without the attribute `memory` (written before flexcl saved
+ * model memory) restores only models that have none. Not collective. */
+static flexcl_code memory_read(flexcl_learner *l, flexcl_checkpoint *ck)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t L = (size_t)l->L, first = (size_t)l->rank * L;
+    uint64_t M = 0, *len = NULL;
+    double *mem = NULL;
+    if (flexcl_checkpoint_get(ck, "memory", &M) != FLEXCL_OK) {
+        flexcl_error_clear();
+        for (size_t i = 0; i < L; ++i)
+            FLEXCL_CHECK(flexcl_model_memory_size(l->cores[i].model) == 0, FLEXCL_ERR_DATA,
+                         "%s: checkpoint without the model's memory (written by an older "
+                         "flexcl): model '%s' cannot resume bitwise from it; remove it to start "
+                         "the grid point over", flexcl_checkpoint_file(ck),
+                         flexcl_model_name(l->cores[i].model));
+        goto done;
+    }
+    if (M > 0) {
+        FLEXCL_CHECK(M <= SIZE_MAX / sizeof *mem, FLEXCL_ERR_DATA,
+                     "%s: model memory of %llu values", flexcl_checkpoint_file(ck),
+                     (unsigned long long)M);
+        FLEXCL_ALLOC(len, L);
+        FLEXCL_ALLOC(mem, (size_t)M);
+        FLEXCL_CALL(flexcl_checkpoint_read_u64(ck, "learner/memory_size", 1, first, L, len));
+    }
+    for (size_t i = 0; i < L; ++i) {
+        flexcl_model *model = l->cores[i].model;
+        size_t n = M > 0 ? (size_t)len[i] : 0;
+        FLEXCL_CHECK(n <= M, FLEXCL_ERR_DATA, "%s: learner/memory_size of learner %zu is %zu, "
+                     "more than the %llu stored", flexcl_checkpoint_file(ck), first + i, n,
+                     (unsigned long long)M);
+        if (n > 0)
+            FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/memory", (size_t)M, first + i, 1,
+                                               mem));
+        flexcl_code e = flexcl_model_memory_set(model, mem, n);
+        if (e != FLEXCL_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", flexcl_error_message());
+            FLEXCL_FAIL(FLEXCL_ERR_DATA, "%s: cannot restore the memory of learner %zu: %s",
+                        flexcl_checkpoint_file(ck), first + i, why);
+        }
+    }
+done:
+    free(len);
+    free(mem);
+    return err;
+}
+
 flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint *ck)
 {
     flexcl_code err = FLEXCL_OK;
@@ -771,6 +862,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/theta", G, P, first, L, buf));
     for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, l->cores[i].g_pos, P * sizeof *buf);
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/g_pos", G, P, first, L, buf));
+    FLEXCL_CALL(memory_write(l, ck));
     for (int which = 0; which < 1 + has_neg; ++which) {
         for (size_t i = 0; i < L; ++i) {
             const core *c = &l->cores[i];
@@ -891,6 +983,7 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
         memcpy(flexcl_model_params(l->cores[i].model), buf + i * P, P * sizeof *buf);
     FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/g_pos", P, first, L, buf));
     for (size_t i = 0; i < L; ++i) memcpy(l->cores[i].g_pos, buf + i * P, P * sizeof *buf);
+    FLEXCL_CALL(memory_read(l, ck));
     for (int which = 0; which < 1 + has_neg; ++which) {
         FLEXCL_CALL(flexcl_checkpoint_read(ck, which ? "learner/neg_chain" : "learner/chain",
                                            B * S, first, L, buf));

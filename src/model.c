@@ -221,6 +221,29 @@ flexcl_code flexcl_model_bind_rows(flexcl_model *m, flexcl_chain *c,
     return m->ops->bind_rows(m->impl, c->impl, index, n_rows);
 }
 
+size_t flexcl_model_memory_size(const flexcl_model *m)
+{
+    return m->ops->memory_size ? m->ops->memory_size(m->impl) : 0;
+}
+
+void flexcl_model_memory_get(const flexcl_model *m, double *out)
+{
+    if (m->ops->memory_get && flexcl_model_memory_size(m) > 0)
+        m->ops->memory_get(m->impl, out);
+}
+
+flexcl_code flexcl_model_memory_set(flexcl_model *m, const double *in, size_t n)
+{
+    if (!m->ops->memory_set) {
+        if (n == 0) return FLEXCL_OK;
+        return unsupported(m, "model memory to restore (memory_set)");
+    }
+    if (n > 0 && !in)
+        return flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                                "model memory of %zu values from a NULL buffer", n);
+    return m->ops->memory_set(m->impl, in, n);
+}
+
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,
                                      const float *const *rows,

@@ -2,9 +2,10 @@
  *
  * A checkpoint is one HDF5 file, OUT.parts/point_XXXXXX.ckpt.h5 for grid
  * point XXXXXX, holding everything a grid point needs to continue exactly
- * where it stopped: the learners' parameters, chain states, optimiser
- * moments, clocks and averaging state, or an experiment's chain states,
- * moments and raw samples so far (the layout is docs/checkpoint.md). Random
+ * where it stopped: the learners' parameters, chain states, model memory
+ * (eqprop's per-example store), optimiser moments, clocks and averaging
+ * state, or an experiment's chain states, moments and raw samples so far
+ * (the layout is docs/checkpoint.md). Random
  * numbers are counter-based (flexcl/rng.h), so the step and sample counters
  * are the random streams' state. A resumed point's results are bitwise those
  * of an uninterrupted run.

@@ -69,7 +69,8 @@
  * curve (docs/schema.md, curve/spread).
  *
  * Checkpoints. flexcl_learner_checkpoint_write saves every learner's θ,
- * chain states, two_term's held G⁺, optimiser state, clocks (steps, phases,
+ * chain states, model memory (flexcl_model_memory_get: eqprop's per-example
+ * store), two_term's held G⁺, optimiser state, clocks (steps, phases,
  * updates, the current phase's type and remaining steps, data epoch and
  * cursor, the current positive phase's data rows) and the averaging state
  * (an overlapped average in flight included, as its snapshots) and the

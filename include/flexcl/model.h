@@ -140,6 +140,21 @@ typedef struct flexcl_model_ops {
      * them. Must not change the chain's state or draw random numbers. */
     flexcl_code (*bind_rows)(void *impl, void *chain, const size_t *index,
                              size_t n_rows);
+    /* Model-level memory: state the model itself carries from phase to
+     * phase outside every chain (eqprop: the per-example store of
+     * persistent free states, filled through bind_rows), as one flat vector
+     * of doubles, so that checkpoints can save it. memory_size is its length
+     * now (0 = none, e.g. a store not allocated yet); memory_get copies it
+     * into out[memory_size]; memory_set replaces it with in[n] (n = 0
+     * drops it; a memory not allocated yet is allocated), failing with
+     * FLEXCL_ERR_ARG for a length the model cannot hold. A model restored
+     * through params, memory_set and its chains' state_set continues
+     * bitwise as the original, in either order of the last two. None of
+     * the three may draw random numbers or change θ. NULL (all three) =
+     * the model has no such memory (the RBM). */
+    size_t (*memory_size)(const void *impl);
+    void (*memory_get)(const void *impl, double *out);
+    flexcl_code (*memory_set)(void *impl, const double *in, size_t n);
 } flexcl_model_ops;
 
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
@@ -208,6 +223,16 @@ flexcl_code flexcl_model_nudge(flexcl_model *m, flexcl_chain *c, double level);
  * memory. index = NULL unbinds. Not collective. */
 flexcl_code flexcl_model_bind_rows(flexcl_model *m, flexcl_chain *c,
                                    const size_t *index, size_t n_rows);
+/* The model's memory outside its chains (ops.memory_size / memory_get /
+ * memory_set), e.g. for checkpoints. flexcl_model_memory_size is 0 for a
+ * model without memory (or none yet), and flexcl_model_memory_get then
+ * copies nothing. flexcl_model_memory_set replaces the memory with in[n]
+ * (n = 0: drop it; in may be NULL then): FLEXCL_OK for n = 0 on a model
+ * without memory, FLEXCL_ERR_UNSUPPORTED for n > 0 there, FLEXCL_ERR_ARG
+ * for a length the model cannot hold. Not collective. */
+size_t flexcl_model_memory_size(const flexcl_model *m);
+void flexcl_model_memory_get(const flexcl_model *m, double *out);
+flexcl_code flexcl_model_memory_set(flexcl_model *m, const double *in, size_t n);
 flexcl_code flexcl_model_equilibrium(flexcl_model *m, flexcl_chain *c,
                                      flexcl_phase phase,
                                      const float *const *rows,

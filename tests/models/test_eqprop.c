@@ -11,6 +11,13 @@
  *   state         state_get / state_set mid-phase (nudge level, bound rows,
  *                 θ changed by the caller) continues bitwise; twin: a restore
  *                 that drops the level diverges;
+ *   memory        the per-example store as model memory: memory_get /
+ *                 memory_set round trip bitwise into a model whose store is
+ *                 not allocated yet (chain states set first), and training
+ *                 continued on both (seen and new rows, mid-phase) stays
+ *                 bitwise equal; twin: restoring the chains without the
+ *                 memory diverges; bad lengths refused, n = 0 drops it, the
+ *                 RBM has none;
  *   threads       a batched 784-500-10 run is bitwise the same at 1 and 2
  *                 OpenMP threads;
  *   fmnist        (test_eqprop_train) short training runs on bFMNIST.
@@ -380,6 +387,107 @@ static void test_state(void)
     flexcl_model_destroy(&m);
 }
 
+/* One two_term-like update on data rows idx[B] of rows: bind, nudged phase
+ * from the stored states, then reset and free phase (writes the store). */
+static void ep_cycle(flexcl_model *m, flexcl_chain *c, const float *const *rows,
+                     const size_t *idx, size_t B, size_t n_rows)
+{
+    const float *r[8];
+    flexcl_stream st = flexcl_stream_make(1, 0, 0);
+    for (size_t b = 0; b < B; ++b) r[b] = rows[idx[b]];
+    CU_ASSERT_EQUAL(flexcl_model_bind_rows(m, c, idx, n_rows), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_phase_begin(m, c, FLEXCL_PHASE_POSITIVE, r, &st, 0), FLEXCL_OK);
+    run_steps(m, c, FLEXCL_PHASE_POSITIVE, 4);
+    CU_ASSERT_EQUAL(flexcl_model_chain_reset(m, c, r), FLEXCL_OK);
+    run_steps(m, c, FLEXCL_PHASE_NEGATIVE, 4);
+}
+
+static void test_memory(void)
+{
+    enum { N = 12, B = 3 };
+    const size_t ni = 30, no = 4;
+    flexcl_model *ms[3] = {NULL, NULL, NULL}; /* original, restored, twin */
+    flexcl_chain *cs[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; ++i) {
+        ms[i] = make_model("10", ni, no, 0.5, 0.5, 0, 0.2, 5); /* the same θ */
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ms[i]);
+        CU_ASSERT_EQUAL_FATAL(flexcl_chain_create(ms[i], B, &cs[i]), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_model_memory_size(ms[i]), 0); /* no store before a binding */
+    }
+    const float **r = NULL;
+    float *d = random_rows(N, ni, no, 7, &r);
+    const size_t U = 10 + 4, M = N * U, S = flexcl_model_state_size(ms[0]);
+    const size_t i0[B] = {0, 1, 2}, i1[B] = {3, 4, 5}, i2[B] = {6, 0, 7}, i3[B] = {8, 6, 1};
+    /* The original: two updates, then a free phase stopped half way. */
+    ep_cycle(ms[0], cs[0], r, i0, B, N);
+    ep_cycle(ms[0], cs[0], r, i1, B, N);
+    const float *r2[B] = {r[6], r[0], r[7]};
+    CU_ASSERT_EQUAL(flexcl_model_bind_rows(ms[0], cs[0], i2, N), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_chain_reset(ms[0], cs[0], r2), FLEXCL_OK);
+    run_steps(ms[0], cs[0], FLEXCL_PHASE_NEGATIVE, 3);
+    CU_ASSERT_EQUAL_FATAL(flexcl_model_memory_size(ms[0]), M);
+    double *mem = malloc(M * sizeof *mem), *mem2 = malloc(M * sizeof *mem2);
+    double *st = malloc(B * S * sizeof *st), *st2 = malloc(B * S * sizeof *st2);
+    flexcl_model_memory_get(ms[0], mem);
+    size_t nonzero = 0;
+    for (size_t q = 0; q < M; ++q) nonzero += mem[q] != 0.0;
+    CU_ASSERT(nonzero > 0); /* rows 0..5 were relaxed */
+    /* Restore: chain states first (the store does not exist yet), then the
+     * memory; the twin gets the chain states only. */
+    for (size_t k = 0; k < B; ++k) flexcl_chain_state(ms[0], cs[0], k, st + k * S);
+    for (int i = 1; i < 3; ++i)
+        for (size_t k = 0; k < B; ++k)
+            CU_ASSERT_EQUAL(flexcl_chain_set_state(ms[i], cs[i], k, st + k * S), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(ms[1], mem, M), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_model_memory_size(ms[1]), M);
+    flexcl_model_memory_get(ms[1], mem2);
+    CU_ASSERT_EQUAL(memcmp(mem, mem2, M * sizeof *mem), 0);
+    /* Go on: the rest of the free phase, then updates on seen and new rows. */
+    for (int i = 0; i < 3; ++i) {
+        run_steps(ms[i], cs[i], FLEXCL_PHASE_NEGATIVE, 3);
+        ep_cycle(ms[i], cs[i], r, i0, B, N);
+        ep_cycle(ms[i], cs[i], r, i3, B, N);
+    }
+    for (size_t k = 0; k < B; ++k) flexcl_chain_state(ms[0], cs[0], k, st + k * S);
+    for (size_t k = 0; k < B; ++k) flexcl_chain_state(ms[1], cs[1], k, st2 + k * S);
+    CU_ASSERT_EQUAL(memcmp(st, st2, B * S * sizeof *st), 0);
+    flexcl_model_memory_get(ms[0], mem);
+    flexcl_model_memory_get(ms[1], mem2);
+    CU_ASSERT_EQUAL(memcmp(mem, mem2, M * sizeof *mem), 0);
+    /* Twin: without the memory the same steps end elsewhere. */
+    for (size_t k = 0; k < B; ++k) flexcl_chain_state(ms[2], cs[2], k, st2 + k * S);
+    CU_ASSERT_NOT_EQUAL(memcmp(st, st2, B * S * sizeof *st), 0);
+    /* Lengths: not whole states refused (memory unchanged), 0 drops it. */
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(ms[1], mem, M - 1), FLEXCL_ERR_ARG);
+    CU_ASSERT_EQUAL(flexcl_model_memory_size(ms[1]), M);
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(ms[1], NULL, 0), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_memory_size(ms[1]), 0);
+    /* A smaller store than the bound rows: those rows count as unbound. */
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(ms[1], mem, 2 * U), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_memory_size(ms[1]), 2 * U);
+    run_steps(ms[1], cs[1], FLEXCL_PHASE_NEGATIVE, 2);
+    /* The RBM has no model memory. */
+    flexcl_model_settings rs;
+    flexcl_model_settings_default(&rs);
+    flexcl_stream init = flexcl_stream_make(1, 0, 0);
+    flexcl_model *rbm = NULL;
+    CU_ASSERT_EQUAL_FATAL(flexcl_model_create(&rs, 10, 0, &init, &rbm), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_memory_size(rbm), 0);
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(rbm, NULL, 0), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_model_memory_set(rbm, mem, 5), FLEXCL_ERR_UNSUPPORTED);
+    flexcl_model_destroy(&rbm);
+    for (int i = 0; i < 3; ++i) {
+        flexcl_chain_destroy(&cs[i]);
+        flexcl_model_destroy(&ms[i]);
+    }
+    free(mem);
+    free(mem2);
+    free(st);
+    free(st2);
+    free(d);
+    free(r);
+}
+
 /* A 784-500-10 chain of 64 states (large enough that the GEMMs run on
  * several threads): 6 nudged and 6 free steps, stats; returns the final
  * states and the direction. */
@@ -435,6 +543,7 @@ int main(void)
         {"beta_limit", test_beta_limit},
         {"energy", test_energy},
         {"state", test_state},
+        {"memory", test_memory},
         {"threads", test_threads},
     };
     if (add_suite("eqprop", cases, sizeof cases / sizeof cases[0])) return 1;

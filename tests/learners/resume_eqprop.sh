@@ -1,0 +1,146 @@
+#!/bin/sh
+# Within-grid-point checkpoints of equilibrium propagation (model.kind =
+# eqprop) end to end: the checkpoint must carry the model's per-example store
+# of persistent free states (the model memory, learner/memory), or a resumed
+# run is not bitwise the uninterrupted one. A small job (200 bFMNIST rows,
+# 784-20-10, batch 5, tau 15, 4000 steps; two grid points: two_term and isd;
+# safe points at steps 0, 1000, 2000 and 3000 of each grid point; a resumed
+# invocation's first safe point is where it resumed) is stopped with
+# --stop-after K at several safe points and rerun; the final
+# results must equal an uninterrupted run's (h5diff of every dataset and
+# attribute under /points and /index):
+#   - 1 rank: stops at steps 1000 (inside a positive phase) and 2000 (inside
+#     a negative phase, which writes the store) of grid point 0 (two_term;
+#     an update is 30 steps), and at step 1000 of grid point 1 (isd, inside
+#     a phase);
+#   - 2 ranks with 2 learners each and blocking averaging every 500 steps:
+#     stops at step 1000 of grid point 0, step 0 and step 2000 of point 1;
+#   - must-fail twin: resuming with the restored store overwritten by zeros
+#     (FLEXCL_TEST_RESUME_WITHOUT_MEMORY=1, a testing hook of the driver)
+#     must give different results, so the comparison is not vacuous.
+# usage: resume_eqprop.sh FLEXCL MPIEXEC   (from the repository root; well
+# under a minute on an idle machine)
+set -eu
+flexcl="$1"
+mpiexec="$2"
+tmp=$(mktemp -d)
+trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=1
+unset FLEXCL_TEST_RESUME_WITHOUT_MEMORY || true
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+fm=/usr/share/datasets/fashion-mnist
+job="$tmp/ep.ini"
+cat >"$job" <<EOF
+[run]
+seed = 7
+steps = 4000
+eval_every = 2000
+eval_rows = 100
+
+[data]
+source = idx
+images = $fm/train-images-idx3-ubyte.gz
+labels = $fm/train-labels-idx1-ubyte.gz
+threshold = 0.8
+label_block = 1
+n_classes = 10
+max_rows = 200
+
+[model]
+kind = eqprop
+n_hidden = 20
+beta = 0.5
+epsilon = 0.5
+init_sigma = 0.05
+eval_steps = 20
+
+[estimator]
+kind = two_term, isd
+b = 0.5
+weights = importance
+eta = 0.05
+tau = 15
+law = fixed
+batch = 5
+
+[optim]
+kind = sgd
+EOF
+
+# run NP DIR [args...]: the driver's exit status, output in DIR.log
+run() {
+    np=$1 dir=$2
+    shift 2
+    st=0
+    "$mpiexec" -n "$np" --oversubscribe "$flexcl" run "$job" --out "$dir" --quiet "$@" \
+        >"$dir.log" 2>&1 || st=$?
+    return $st
+}
+
+status_of() {
+    st=0
+    "$@" || st=$?
+    echo $st
+}
+
+# same REF OUT: every dataset and attribute of the grid points identical.
+same() {
+    h5diff "$1" "$2" /points /points >/dev/null 2>&1 && h5diff "$1" "$2" /index /index >/dev/null 2>&1
+}
+
+# resume_case NAME NP "K1 K2 ..." [args...]: stop at the K-th safe point of
+# each invocation in turn (each must stop with status 3 and leave a
+# checkpoint holding the store), then finish.
+resume_case() {
+    name=$1 np=$2 stops=$3
+    shift 3
+    mkdir -p "$tmp/$name"
+    run "$np" "$tmp/$name/ref" "$@" || { bad "$name: uninterrupted run failed"; cat "$tmp/$name/ref.log"; return; }
+    where=""
+    for k in $stops; do
+        st=$(status_of run "$np" "$tmp/$name/cut" --stop-after "$k" "$@")
+        if [ "$st" -ne 3 ]; then
+            bad "$name: --stop-after $k gave exit status $st, expected 3"
+            cat "$tmp/$name/cut.log"
+            return
+        fi
+        at=$(grep -o 'at step [0-9]* of grid point [0-9]*' "$tmp/$name/cut.log" | sed 's/at step \([0-9]*\) of grid point \([0-9]*\)/p\2:t\1/')
+        where="$where $at"
+        ck=$(ls "$tmp/$name/cut/ep.h5.parts/"point_*.ckpt.h5)
+        if ! h5ls "$ck/learner" | grep -q '^memory  *Dataset'; then
+            bad "$name: the checkpoint after --stop-after $k holds no learner/memory"
+            return
+        fi
+    done
+    run "$np" "$tmp/$name/cut" "$@" || { bad "$name: resumed run failed"; cat "$tmp/$name/cut.log"; return; }
+    if ! same "$tmp/$name/ref/ep.h5" "$tmp/$name/cut/ep.h5"; then
+        bad "$name: resumed results differ from the uninterrupted run"
+        return
+    fi
+    if [ -e "$tmp/$name/cut/ep.h5.parts" ]; then
+        bad "$name: ep.h5.parts left behind"
+        return
+    fi
+    ok "$name: stopped at safe points $stops (at point:step$where), resumed, bitwise identical"
+}
+
+resume_case np1 1 "2 2 4"
+resume_case np2 2 "2 4 3" --set run.learners_per_rank=2 --set run.average_every=500
+
+# Must-fail twin: the same first stop, resumed with the store zeroed (what a
+# checkpoint without it gave): the run completes and its results differ.
+mkdir -p "$tmp/twin"
+tw1=$(status_of run 1 "$tmp/twin/x" --stop-after 2)
+tw2=$(FLEXCL_TEST_RESUME_WITHOUT_MEMORY=1 status_of run 1 "$tmp/twin/x")
+if [ "$tw1$tw2" = "30" ] && [ -f "$tmp/twin/x/ep.h5" ] && ! same "$tmp/np1/ref/ep.h5" "$tmp/twin/x/ep.h5"; then
+    ok "twin: resuming without the per-example store gives different results (as it must)"
+else
+    bad "twin: statuses $tw1 $tw2, or resuming without the per-example store went unnoticed"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
