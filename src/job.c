@@ -170,6 +170,10 @@ static const key_def keys[] = {
      .help = "Samples of the estimate (isd_variance) or phases (aol_bias) per grid point."},
     {KEY(run, raw_samples), .type = T_UINT, .unit = "samples",
      .help = "The first raw_samples samples are stored raw (at most run.samples)."},
+    {KEY(run, sample_compression), .type = T_ENUM, .names = "deflate|none", .unit = "",
+     .help = "How the raw samples (samples/*) are stored: deflate = shuffle + deflate "
+             "(small files); none = chunked, unfiltered (several times faster to write, "
+             "larger files)."},
     {KEY(run, chains), .type = T_UINT, .bounds = LO | HI, .lo = 1, .hi = 1e6,
      .unit = "chains",
      .help = "Independent persistent chains that share the samples of a point."},
@@ -313,11 +317,12 @@ _Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_sampler) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_compression) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
                    FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
-                   FLEXCL_AVERAGING_OVERLAPPED == 1,
+                   FLEXCL_AVERAGING_OVERLAPPED == 1 && FLEXCL_COMPRESSION_NONE == 1,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -1972,6 +1977,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .threads = 0,
         .samples = 20000,
         .raw_samples = 1000,
+        .sample_compression = FLEXCL_COMPRESSION_DEFLATE,
         .chains = 64,
         .sampler = FLEXCL_SAMPLER_EXACT,
         .max_points = JOB_MAX_POINTS,
