@@ -2,6 +2,7 @@
 #include "flexcl/optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,22 +56,34 @@ void flexcl_optim_destroy(flexcl_optim **o)
     *o = NULL;
 }
 
+/* Vectors at least this long are updated by an OpenMP team (outside other
+ * parallel regions): every element's update is independent of the others,
+ * so the result is bitwise the same at any thread count. Shorter ones (the
+ * small models) are not worth a fork. */
+enum { PARALLEL_MIN = 1 << 16 };
+
 void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double lr)
 {
     const unsigned char *mask = o->learnable;
+    const size_t n = o->n;
+    const int team = n >= PARALLEL_MIN && !omp_in_parallel();
     o->t++;
     if (o->s.kind == FLEXCL_OPTIM_SGD) {
-        for (size_t k = 0; k < o->n; ++k)
+#pragma omp parallel for schedule(static) if (team) default(none) shared(theta, g, mask, lr, n)
+        for (size_t k = 0; k < n; ++k)
             if (mask[k]) theta[k] += lr * g[k];
         return;
     }
     double b1 = o->s.beta1, b2 = o->s.beta2, eps = o->s.epsilon;
     double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
-    for (size_t k = 0; k < o->n; ++k) {
+    double *m = o->m, *v = o->v;
+#pragma omp parallel for schedule(static) if (team) default(none) \
+    shared(theta, g, mask, lr, n, m, v, b1, b2, eps, c1, c2)
+    for (size_t k = 0; k < n; ++k) {
         if (!mask[k]) continue;
-        o->m[k] = b1 * o->m[k] + (1.0 - b1) * g[k];
-        o->v[k] = b2 * o->v[k] + (1.0 - b2) * g[k] * g[k];
-        theta[k] += lr * (o->m[k] / c1) / (sqrt(o->v[k] / c2) + eps);
+        m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+        v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+        theta[k] += lr * (m[k] / c1) / (sqrt(v[k] / c2) + eps);
     }
 }
 
