@@ -65,7 +65,8 @@ flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset
                                           const uint64_t *data);
 /* The same two with the chunks stored as c says (the two above use
  * FLEXCL_COMPRESSION_DEFLATE). Unfiltered chunks are written without fill
- * values: every row must be written, as flexcl always does. Every rank
+ * values (every row must be written, as flexcl always does) and with
+ * independent MPI-IO transfers (still a collective call). Every rank
  * passes the same c. Readers need not know: HDF5 undoes the filters. */
 flexcl_code flexcl_results_write_rows_as(flexcl_results *r, const char *dataset,
                                          size_t rows, size_t cols, size_t first_row,
