@@ -14,7 +14,9 @@
  * plain scalar loop (index-order sums, flexcl_stream_uniform, libm σ, one
  * chain at a time) that the chains path replaced. Every figure is the best
  * of REPS short runs of SWEEPS sweeps (the machine is shared; the best run is
- * the least disturbed one).
+ * the least disturbed one). The OpenMP wait policy matters at 2 threads
+ * (one short parallel region per sweep): bench/meson.build runs this with
+ * libgomp's default (spin, then sleep), and the header line says which.
  *
  * Usage: rbm_small [CHAINS] [SWEEPS]   (goal: ratio >= 1) */
 #include <math.h>
@@ -92,9 +94,11 @@ int main(int argc, char **argv)
     const float **rows = malloc(B * sizeof *rows);
     for (size_t b = 0; b < B; ++b) rows[b] = flexcl_data_row(d, b % flexcl_data_rows(d));
     flexcl_model_chain_reset(m, c, rows);
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
     printf("rbm_small: %dx%d RBM (4x4 bars and stripes), %zu chains, best of %d runs of %d "
-           "sweeps; kernels %s\n",
-           NV, NH, B, REPS, n, flexcl_kern_path());
+           "sweeps; kernels %s; OMP_WAIT_POLICY %s, GOMP_SPINCOUNT %s\n",
+           NV, NH, B, REPS, n, flexcl_kern_path(), policy ? policy : "(unset: libgomp's "
+           "default, spin then sleep)", spin ? spin : "(unset)");
 
     uint64_t t = 0;
     model_rate(m, c, &s, t, 5); /* warm up */

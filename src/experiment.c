@@ -34,6 +34,7 @@ struct flexcl_experiment_result {
     uint64_t M;                  /* raw rows in the file */
     uint64_t raw_first, raw_n;   /* this rank's raw rows */
     uint64_t *raw_z, *raw_len;   /* this rank's raw rows */
+    flexcl_compression compression; /* of the raw samples datasets */
     double S_pos, S_neg;
 };
 
@@ -358,6 +359,7 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     x->longest = (N + C - 1) / C; /* chain c has ⌊N(c+1)/C⌋ − ⌊Nc/C⌋ ≤ ⌈N/C⌉ samples */
     x->S = flexcl_model_state_size(m);
     r->M = s->run.raw_samples < N ? s->run.raw_samples : N;
+    r->compression = s->run.sample_compression;
     r->n_q = kind == FLEXCL_EXP_ISD_VARIANCE ? 3 : 5;
     const char *const *names = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_names : aol_names;
 
@@ -772,18 +774,18 @@ flexcl_code flexcl_experiment_write(flexcl_results *res, const char *group,
         FLEXCL_CALL(write_vector(res, path, qq->m.m2, r->P, crank));
         if (qq->raw && r->M > 0) {
             snprintf(path, sizeof path, "%s/samples/%s", group, qq->name);
-            FLEXCL_CALL(flexcl_results_write_rows(res, path, r->M, r->P, r->raw_first, r->raw_n,
-                                                  qq->raw));
+            FLEXCL_CALL(flexcl_results_write_rows_as(res, path, r->M, r->P, r->raw_first,
+                                                     r->raw_n, qq->raw, r->compression));
         }
     }
     if (r->M > 0) {
         snprintf(path, sizeof path, "%s/samples/z", group);
-        FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, r->M, 1, r->raw_first, r->raw_n,
-                                                  r->raw_z));
+        FLEXCL_CALL(flexcl_results_write_rows_u64_as(res, path, r->M, 1, r->raw_first,
+                                                     r->raw_n, r->raw_z, r->compression));
         if (r->kind == FLEXCL_EXP_AOL_BIAS) {
             snprintf(path, sizeof path, "%s/samples/length", group);
-            FLEXCL_CALL(flexcl_results_write_rows_u64(res, path, r->M, 1, r->raw_first, r->raw_n,
-                                                      r->raw_len));
+            FLEXCL_CALL(flexcl_results_write_rows_u64_as(res, path, r->M, 1, r->raw_first,
+                                                         r->raw_n, r->raw_len, r->compression));
         }
     }
     if (r->kind == FLEXCL_EXP_ISD_VARIANCE) {

@@ -176,6 +176,10 @@ static const key_def keys[] = {
      .help = "Samples of the estimate (isd_variance) or phases (aol_bias) per grid point."},
     {KEY(run, raw_samples), .type = T_UINT, .unit = "samples",
      .help = "The first raw_samples samples are stored raw (at most run.samples)."},
+    {KEY(run, sample_compression), .type = T_ENUM, .names = "deflate|none", .unit = "",
+     .help = "How the raw samples (samples/*) are stored: deflate = shuffle + deflate "
+             "(small files); none = chunked, unfiltered (several times faster to write, "
+             "larger files)."},
     {KEY(run, chains), .type = T_UINT, .bounds = LO | HI, .lo = 1, .hi = 1e6,
      .unit = "chains",
      .help = "Independent persistent chains that share the samples of a point."},
@@ -384,13 +388,15 @@ _Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_kernel) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_down) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_streams) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_compression) == sizeof(int), "enum size");
 _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_WEIGHTS_SWAPPED == 2 && FLEXCL_LAW_UNIFORM == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
                    FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
                    FLEXCL_AVERAGING_OVERLAPPED == 1 && FLEXCL_EST_TCL == 3 &&
                    FLEXCL_EXP_TCL_SYNAPSE == 3 && FLEXCL_TCL_FIR_SINE == 1 &&
-                   FLEXCL_TCL_DOWN_RUN == 1 && FLEXCL_STREAMS_REPLICATE == 1,
+                   FLEXCL_TCL_DOWN_RUN == 1 && FLEXCL_STREAMS_REPLICATE == 1 &&
+                   FLEXCL_COMPRESSION_NONE == 1,
                "enum order matches the names in keys[]");
 
 /* Values -------------------------------------------------------------------*/
@@ -2143,6 +2149,7 @@ void flexcl_settings_default(flexcl_settings *s)
         .threads = 0,
         .samples = 20000,
         .raw_samples = 1000,
+        .sample_compression = FLEXCL_COMPRESSION_DEFLATE,
         .chains = 64,
         .sampler = FLEXCL_SAMPLER_EXACT,
         .max_points = JOB_MAX_POINTS,

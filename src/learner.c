@@ -165,7 +165,11 @@ struct flexcl_learner {
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
     int pending;
     uint64_t pending_step, apply_at;
-    MPI_Request req;      /* MPI_REQUEST_NULL once complete (or restored) */
+    /* Its two collectives: the snapshots (MPI_Iallgather) and whether any
+     * rank had failed by pending_step (MPI_Iallreduce of status_out into
+     * status_in); MPI_REQUEST_NULL once complete (or restored). */
+    MPI_Request req[2];
+    int status_out, status_in;
     /* Averages applied so far. */
     flexcl_average_record *hist;
     size_t n_hist, cap_hist;
@@ -438,7 +442,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     }
     FLEXCL_ALLOC(l, 1);
     l->comm = MPI_COMM_NULL;
-    l->req = MPI_REQUEST_NULL;
+    l->req[0] = l->req[1] = MPI_REQUEST_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
@@ -507,7 +511,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped average, so every rank can
      * complete it here. */
-    if (l->req != MPI_REQUEST_NULL) MPI_Wait(&l->req, MPI_STATUS_IGNORE);
+    MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
@@ -605,14 +609,21 @@ done:
     return err;
 }
 
-/* Overlapped, step t_k: snapshot and start the non-blocking allgather. */
-static flexcl_code average_start(flexcl_learner *l, uint64_t t)
+/* Overlapped, step t_k: snapshot and start the non-blocking allgather,
+ * together with a non-blocking agreement on whether a rank has failed
+ * (failed: this rank's learners have; its snapshots are then meaningless
+ * and the average is never applied). */
+static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
 {
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L;
-    copy_mine(l);
+    if (!failed) copy_mine(l);
     FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)(L * P),
-                              MPI_DOUBLE, l->comm, &l->req));
+                              MPI_DOUBLE, l->comm, &l->req[0]));
+    l->status_out = failed != 0;
+    l->status_in = 0;
+    FLEXCL_MPI(MPI_Iallreduce(&l->status_out, &l->status_in, 1, MPI_INT, MPI_MAX, l->comm,
+                              &l->req[1]));
     l->pending = 1;
     l->pending_step = t;
     l->apply_at = t + flexcl_averaging_delay(l->ls.average_every);
@@ -620,31 +631,53 @@ done:
     return err;
 }
 
-/* Overlapped, step t_k + D: θ_i ← θ_i + (μ − s_i). */
+/* Overlapped, step t_k + D: θ_i ← θ_i + (μ − s_i). Fails, applying
+ * nothing, when a rank had failed by t_k. */
 static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
 {
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
     double rms_mean, rms_max;
-    if (l->req != MPI_REQUEST_NULL) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+    l->pending = 0;
+    FLEXCL_CHECK(!l->status_in, FLEXCL_ERR_INTERNAL, "learners on another rank failed");
     mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
     const double *snap = l->gather + (size_t)l->rank * L * P;
     for (size_t i = 0; i < L; ++i) {
         double *th = flexcl_model_params(l->cores[i].model);
         for (size_t q = 0; q < P; ++q) th[q] += l->mean[q] - snap[i * P + q];
     }
-    l->pending = 0;
     FLEXCL_CALL(push_record(l, l->pending_step, t, rms_mean, rms_max));
 done:
     return err;
 }
 
+/* Overlapped averaging: while an average is in flight the learners run at
+ * most POLL_STEPS steps between two MPI_Test calls. Open MPI 4.1 has no
+ * asynchronous progress, so the collective advances only inside MPI calls;
+ * polling lets it complete during the D stale steps instead of at the
+ * MPI_Wait of step t_k + D. The chunks the learners run in never change
+ * their results (they are the same for any cut of the steps). */
+enum { POLL_STEPS = 16 };
+
+/* Blocking averaging (and none): every rank agrees on failures at every
+ * averaging point (agree_all), before the collective.
+ * Overlapped averaging never blocks on the other ranks except at the
+ * MPI_Wait of step t_k + D, whose collective every rank started at t_k, and
+ * failures travel in that collective: a rank whose learners fail stops
+ * running them and goes on through the schedule without computing until the
+ * next averaging point t_k in this call, where it starts the collectives
+ * with its failure flag, completes them and returns its error; the other
+ * ranks learn of it at t_k + D (or, if this call ends first, from the
+ * caller's agreement after it). So no rank ever waits in a collective that
+ * another rank never starts. */
 flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_code *codes = l->codes;
     uint64_t A = l->ls.average_every;
     int overlapped = l->ls.averaging == FLEXCL_AVERAGING_OVERLAPPED;
+    flexcl_code failed = FLEXCL_OK; /* overlapped: this rank's first failure */
     while (n > 0) {
         /* All cores share one clock value (they advance by equal counts).
          * Run up to the next event: an averaging point or an application. */
@@ -652,40 +685,65 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         uint64_t chunk = n;
         if (A > 0 && A - t % A < chunk) chunk = A - t % A;
         if (l->pending && l->apply_at - t < chunk) chunk = l->apply_at - t;
-        int L = l->L;
+        int polling = l->req[0] != MPI_REQUEST_NULL || l->req[1] != MPI_REQUEST_NULL;
+        if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
+        flexcl_code local = failed;
+        if (failed == FLEXCL_OK) {
+            int L = l->L;
 #pragma omp parallel for schedule(dynamic, 1) default(none) shared(l, codes, chunk, L) if (L > 1)
-        for (int i = 0; i < L; ++i) {
-            codes[i] = core_advance(l, &l->cores[i], chunk);
-            if (codes[i] != FLEXCL_OK)
-                snprintf(l->messages[i], sizeof l->messages[i], "%s",
-                         flexcl_error_message());
+            for (int i = 0; i < L; ++i) {
+                codes[i] = core_advance(l, &l->cores[i], chunk);
+                if (codes[i] != FLEXCL_OK)
+                    snprintf(l->messages[i], sizeof l->messages[i], "%s",
+                             flexcl_error_message());
+            }
+            for (int i = 0; i < L && local == FLEXCL_OK; ++i)
+                if (codes[i] != FLEXCL_OK)
+                    local = flexcl_error_set(codes[i], __FILE__, __LINE__, __func__,
+                                             "learner %d failed: %s",
+                                             flexcl_learner_first_id(l) + i, l->messages[i]);
         }
-        flexcl_code local = FLEXCL_OK;
-        for (int i = 0; i < L && local == FLEXCL_OK; ++i)
-            if (codes[i] != FLEXCL_OK)
-                local = flexcl_error_set(codes[i], __FILE__, __LINE__, __func__,
-                                         "learner %d failed: %s",
-                                         flexcl_learner_first_id(l) + i, l->messages[i]);
         n -= chunk;
         t += chunk;
+        /* Failed (overlapped): keep to the schedule without running the
+         * learners, whose clocks stay on it (a failed one stopped early). */
+        if (overlapped && local != FLEXCL_OK)
+            for (int i = 0; i < l->L; ++i) l->cores[i].t = t;
         int at_apply = l->pending && t == l->apply_at;
         int at_point = A > 0 && t % A == 0;
-        if (!at_apply && !at_point) {
-            FLEXCL_CALL(local);
-            if (l->req != MPI_REQUEST_NULL) {
-                /* Let the collective progress (Open MPI has no progress thread). */
+        if (overlapped) {
+            if (local != FLEXCL_OK) failed = local;
+            if (at_apply) {
+                if (failed != FLEXCL_OK) {
+                    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+                    l->pending = 0;
+                } else {
+                    FLEXCL_CALL(average_apply(l, t));
+                }
+            }
+            if (at_point) {
+                FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
+                if (failed != FLEXCL_OK) {
+                    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+                    l->pending = 0;
+                    FLEXCL_CALL(failed);
+                }
+            }
+            if (!at_apply && !at_point && polling) {
+                /* Let the collectives progress (no progress thread). */
                 int flag = 0;
-                FLEXCL_MPI(MPI_Test(&l->req, &flag, MPI_STATUS_IGNORE));
+                FLEXCL_MPI(MPI_Testall(2, l->req, &flag, MPI_STATUSES_IGNORE));
             }
             continue;
         }
-        FLEXCL_CALL(agree_all(l, local));
-        if (at_apply) FLEXCL_CALL(average_apply(l, t));
-        if (at_point) {
-            if (overlapped) FLEXCL_CALL(average_start(l, t));
-            else FLEXCL_CALL(average_blocking(l, t));
+        if (!at_apply && !at_point) {
+            FLEXCL_CALL(local);
+            continue;
         }
+        FLEXCL_CALL(agree_all(l, local));
+        if (at_point) FLEXCL_CALL(average_blocking(l, t));
     }
+    FLEXCL_CALL(failed);
 done:
     return err;
 }
@@ -898,7 +956,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
      * rank's rows of the gather buffer). The buffer may be touched only once
      * the collective is complete; completing it early changes nothing, since
      * the average is applied at its fixed step anyway. */
-    if (l->req != MPI_REQUEST_NULL) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->pending));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step", l->pending ? l->pending_step : 0));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at", l->pending ? l->apply_at : 0));
@@ -1037,7 +1095,9 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
                      "%s: an average due at step %llu is still pending at step %llu",
                      flexcl_checkpoint_file(ck), (unsigned long long)l->apply_at,
                      (unsigned long long)l->cores[0].t);
-        /* Every rank needs every snapshot: the collective is complete. */
+        /* Every rank needs every snapshot: the collective is complete, and
+         * no rank had failed (the checkpoint was written after agreeing). */
+        l->status_in = 0;
         FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_snapshot", P, 0, G, l->gather));
     }
     FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_records", &K));
@@ -1062,7 +1122,9 @@ done:
 flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CHECK(l->req == MPI_REQUEST_NULL && !l->pending && l->cores[0].t == 0, FLEXCL_ERR_ARG,
+    FLEXCL_CHECK(l->req[0] == MPI_REQUEST_NULL && l->req[1] == MPI_REQUEST_NULL && !l->pending &&
+                     l->cores[0].t == 0,
+                 FLEXCL_ERR_ARG,
                  "a checkpoint can only be read into learners that have not run");
     FLEXCL_CALL(agree_all(l, checkpoint_read_local(l, ck)));
 done:

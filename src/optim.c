@@ -2,6 +2,7 @@
 #include "flexcl/optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,23 +56,67 @@ void flexcl_optim_destroy(flexcl_optim **o)
     *o = NULL;
 }
 
+/* Vectors at least this long are updated by an OpenMP team (outside other
+ * parallel regions): every element's update is independent of the others,
+ * so the result is bitwise the same at any thread count. Shorter ones (the
+ * small models, updated as often as every step) never enter an OpenMP
+ * construct. */
+enum { PARALLEL_MIN = 1 << 16 };
+
+static void sgd_range(double *theta, const double *g, const unsigned char *mask, double lr,
+                      size_t lo, size_t hi)
+{
+    for (size_t k = lo; k < hi; ++k)
+        if (mask[k]) theta[k] += lr * g[k];
+}
+
+typedef struct {
+    double b1, b2, eps, c1, c2;
+} adam_coef;
+
+static void adam_range(double *theta, const double *g, const unsigned char *mask, double lr,
+                       double *m, double *v, const adam_coef *a, size_t lo, size_t hi)
+{
+    for (size_t k = lo; k < hi; ++k) {
+        if (!mask[k]) continue;
+        m[k] = a->b1 * m[k] + (1.0 - a->b1) * g[k];
+        v[k] = a->b2 * v[k] + (1.0 - a->b2) * g[k] * g[k];
+        theta[k] += lr * (m[k] / a->c1) / (sqrt(v[k] / a->c2) + a->eps);
+    }
+}
+
+/* Pieces of PARALLEL_MIN / 4 elements: static blocks whatever the team. */
+enum { PIECE = PARALLEL_MIN / 4 };
+
 void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double lr)
 {
     const unsigned char *mask = o->learnable;
+    const size_t n = o->n, pieces = (n + PIECE - 1) / PIECE;
+    const int team = n >= PARALLEL_MIN && !omp_in_parallel();
     o->t++;
     if (o->s.kind == FLEXCL_OPTIM_SGD) {
-        for (size_t k = 0; k < o->n; ++k)
-            if (mask[k]) theta[k] += lr * g[k];
+        if (!team) {
+            sgd_range(theta, g, mask, lr, 0, n);
+            return;
+        }
+#pragma omp parallel for schedule(static) default(none) shared(theta, g, mask, lr, n, pieces)
+        for (size_t p = 0; p < pieces; ++p)
+            sgd_range(theta, g, mask, lr, p * PIECE, p * PIECE + PIECE < n ? p * PIECE + PIECE : n);
         return;
     }
-    double b1 = o->s.beta1, b2 = o->s.beta2, eps = o->s.epsilon;
-    double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
-    for (size_t k = 0; k < o->n; ++k) {
-        if (!mask[k]) continue;
-        o->m[k] = b1 * o->m[k] + (1.0 - b1) * g[k];
-        o->v[k] = b2 * o->v[k] + (1.0 - b2) * g[k] * g[k];
-        theta[k] += lr * (o->m[k] / c1) / (sqrt(o->v[k] / c2) + eps);
+    adam_coef a = {o->s.beta1, o->s.beta2, o->s.epsilon, 0.0, 0.0};
+    a.c1 = 1.0 - pow(a.b1, (double)o->t);
+    a.c2 = 1.0 - pow(a.b2, (double)o->t);
+    double *m = o->m, *v = o->v;
+    if (!team) {
+        adam_range(theta, g, mask, lr, m, v, &a, 0, n);
+        return;
     }
+#pragma omp parallel for schedule(static) default(none) \
+    shared(theta, g, mask, lr, n, m, v, a, pieces)
+    for (size_t p = 0; p < pieces; ++p)
+        adam_range(theta, g, mask, lr, m, v, &a, p * PIECE,
+                   p * PIECE + PIECE < n ? p * PIECE + PIECE : n);
 }
 
 unsigned long long flexcl_optim_count(const flexcl_optim *o) { return o->t; }

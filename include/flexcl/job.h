@@ -88,6 +88,7 @@
 #include "flexcl/learner.h"
 #include "flexcl/model.h"
 #include "flexcl/optim.h"
+#include "flexcl/results.h"
 #include "flexcl/supervised.h"
 
 #ifdef __cplusplus
@@ -151,6 +152,7 @@ typedef struct {
     int threads;              /* run.threads: OpenMP threads, 0 = OMP_NUM_THREADS; default 0 */
     uint64_t samples;         /* run.samples: ĝ samples (isd_variance) or phases (aol_bias) per point; default 20000 */
     uint64_t raw_samples;     /* run.raw_samples: first M samples stored raw; default 1000 */
+    flexcl_compression sample_compression; /* run.sample_compression: deflate | none; default deflate */
     uint64_t chains;          /* run.chains: independent persistent chains sharing the samples; default 64 */
     flexcl_sampler sampler;   /* run.sampler: exact | chain (isd_variance); default exact */
     uint64_t max_points;      /* run.max_points: most grid points the job may have; default 1000000 */

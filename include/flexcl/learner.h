@@ -57,7 +57,12 @@
  *               comes before the snapshot taken there. An average whose
  *               step t_k + D lies beyond the run's last step is never
  *               applied. Because the step of application is fixed, results
- *               never depend on when the communication finished.
+ *               never depend on when the communication finished. The
+ *               ranks meet only at the wait of step t_k + D (failures
+ *               travel with the snapshots, not in a blocking agreement),
+ *               and the collective is polled every 16 steps so that it
+ *               progresses during the D steps (Open MPI has no progress
+ *               thread).
  * A = 0 means independent replicas: learner k then runs exactly as a lone
  * learner with the same learner id (id_offset below).
  *

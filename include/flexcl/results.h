@@ -42,6 +42,13 @@ flexcl_code flexcl_results_attr_double(flexcl_results *r, const char *object,
 flexcl_code flexcl_results_attr_int(flexcl_results *r, const char *object,
                                     const char *name, long long value);
 
+/* How the chunks of a dataset are stored. */
+typedef enum {
+    FLEXCL_COMPRESSION_DEFLATE = 0, /* shuffle + deflate level 1: small files */
+    FLEXCL_COMPRESSION_NONE = 1     /* no filter: several times faster to write,
+                                     * larger files (run.sample_compression) */
+} flexcl_compression;
+
 /* Write a rows x cols double dataset (chunked, deflate-compressed) where this
  * rank supplies rows [first_row, first_row + n_rows) from data (row-major,
  * n_rows * cols values; n_rows may be 0). A dataset of cols = 0 is not
@@ -56,6 +63,19 @@ flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset
                                           size_t rows, size_t cols,
                                           size_t first_row, size_t n_rows,
                                           const uint64_t *data);
+/* The same two with the chunks stored as c says (the two above use
+ * FLEXCL_COMPRESSION_DEFLATE). Unfiltered chunks are written without fill
+ * values (every row must be written, as flexcl always does) and with
+ * independent MPI-IO transfers (still a collective call). Every rank
+ * passes the same c. Readers need not know: HDF5 undoes the filters. */
+flexcl_code flexcl_results_write_rows_as(flexcl_results *r, const char *dataset,
+                                         size_t rows, size_t cols, size_t first_row,
+                                         size_t n_rows, const double *data,
+                                         flexcl_compression c);
+flexcl_code flexcl_results_write_rows_u64_as(flexcl_results *r, const char *dataset,
+                                             size_t rows, size_t cols, size_t first_row,
+                                             size_t n_rows, const uint64_t *data,
+                                             flexcl_compression c);
 
 /* Close the file and rename "<path>.partial" to path (rank 0 renames, then
  * all ranks agree on the outcome). Collective. After success the handle
@@ -68,7 +88,8 @@ void flexcl_results_destroy(flexcl_results **r);
 
 /* Copy group src_group of the finished results file src_path (its
  * attributes, subgroups and datasets, recursively) into dst_group of r
- * ("/" copies onto the root). Every rank opens src_path read-only; rank 0
+ * ("/" copies onto the root); a dataset stored without filters is copied
+ * without filters, every other one deflate-compressed. Every rank opens src_path read-only; rank 0
  * supplies the data. Only the types flexcl writes are copied (double and
  * uint64 datasets; string, double and integer attributes); anything else
  * fails with FLEXCL_ERR_DATA naming the file and object. Collective. */

@@ -11,6 +11,7 @@
 
 #include "../test_util.h"
 #include "flexcl/model.h"
+#include "flexcl/optim.h"
 #include "flexcl/rbm.h"
 #include "flexcl/rng.h"
 #include "kernels.h"
@@ -584,6 +585,44 @@ static void test_dgemm_thread_invariance(void)
     }
 }
 
+/* SGD and Adam on a vector long enough for flexcl_optim_apply's OpenMP team
+ * (and a short one that stays serial): bitwise the same at 1 and 2 threads,
+ * with a masked element that must not move. */
+static void test_optim_thread_invariance(void)
+{
+    const size_t sizes[] = {1000, 400000};
+    const int threads = omp_get_max_threads();
+    for (size_t z = 0; z < 2; ++z)
+        for (int kind = 0; kind < 2; ++kind) {
+            size_t n = sizes[z];
+            unsigned char *mask = malloc(n);
+            double *g = malloc(n * sizeof *g), *th[2];
+            for (size_t k = 0; k < n; ++k) {
+                mask[k] = k % 97 != 5;
+                g[k] = next_unit() - 0.5;
+            }
+            flexcl_optim_settings os;
+            flexcl_optim_settings_default(&os);
+            os.kind = kind ? FLEXCL_OPTIM_ADAM : FLEXCL_OPTIM_SGD;
+            for (int v = 0; v < 2; ++v) {
+                flexcl_optim *o = NULL;
+                th[v] = malloc(n * sizeof *th[v]);
+                for (size_t k = 0; k < n; ++k) th[v][k] = (double)(k % 13) * 0.125;
+                CU_ASSERT_EQUAL_FATAL(flexcl_optim_create(&os, n, mask, &o), FLEXCL_OK);
+                omp_set_num_threads(v + 1);
+                for (int step = 0; step < 3; ++step) flexcl_optim_apply(o, th[v], g, 0.01);
+                flexcl_optim_destroy(&o);
+            }
+            omp_set_num_threads(threads);
+            CU_ASSERT_TRUE(same_bits(th[0], th[1], n));
+            CU_ASSERT(th[0][5] == (double)(5 % 13) * 0.125 && th[0][6] != (double)(6 % 13) * 0.125);
+            free(mask);
+            free(g);
+            free(th[0]);
+            free(th[1]);
+        }
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -600,7 +639,8 @@ int main(void)
                          {"rbm_chains_equal_scalar_reference", test_chains_equal_reference},
                          {"rbm_thread_and_kernel_invariance", test_thread_invariance},
                          {"rbm_batched_equals_chains", test_batched_equals_chains},
-                         {"dgemm_tiles_1_vs_2_threads", test_dgemm_thread_invariance}};
+                         {"dgemm_tiles_1_vs_2_threads", test_dgemm_thread_invariance},
+                         {"optim_1_vs_2_threads", test_optim_thread_invariance}};
     if (add_suite("kernels", cases, sizeof cases / sizeof *cases)) return 1;
     return run_all() ? 1 : 0;
 }

@@ -344,6 +344,118 @@ static void test_round_trip(void)
     free(w);
 }
 
+/* --- compression modes ----------------------------------------------------- */
+
+/* Number of filters of a dataset (-1 if it is not chunked or cannot be read). */
+static int n_filters(hid_t f, const char *name)
+{
+    int n = -1;
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t dcpl = H5Dget_create_plist(ds);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) n = H5Pget_nfilters(dcpl);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(ds);
+    return n;
+}
+
+/* The same values written deflated and unfiltered (several chunks, an
+ * uneven split with a rank that has no rows) read back bitwise equal; a
+ * copy (flexcl merge's path) keeps each dataset's storage. */
+static void test_compression_modes(void)
+{
+    enum { RC = 2501, CC = 150 }; /* rows of 1200 bytes: 873 rows a chunk */
+    char path[512], copy[512];
+    flexcl_results *r = NULL;
+    size_t first, n;
+    int *w = calloc((size_t)size, sizeof *w);
+    snprintf(path, sizeof path, "%s", join("compress.h5"));
+    snprintf(copy, sizeof copy, "%s", join("compress_copy.h5"));
+
+    for (int i = 0; i < size; i++) w[i] = size > 1 && i == 0 ? 0 : i + 2;
+    split(RC, w, &first, &n);
+    double *a = malloc((n * CC + 1) * sizeof *a);
+    uint64_t *u = malloc((n + 1) * sizeof *u);
+    for (size_t i = 0; i < n; i++) {
+        u[i] = value_u64(first + i, 3);
+        /* Gradient-sample-like values: many exact zeros and repeats, some
+         * arbitrary doubles, a NaN and a negative zero. */
+        for (size_t j = 0; j < CC; j++)
+            a[i * CC + j] = (first + i + j) % 3 == 0 ? 0.0 : (j % 7 == 0 ? 2.0 : value_2d(first + i, j));
+        if (first + i == 1000) a[i * CC + 5] = NAN;
+        if (first + i == 1001) a[i * CC + 6] = -0.0;
+    }
+    CU_ASSERT_EQUAL_FATAL(flexcl_results_create(MPI_COMM_WORLD, path, &r), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_write_rows_as(r, "g/deflate", RC, CC, first, n, a,
+                                                 FLEXCL_COMPRESSION_DEFLATE),
+                    FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_write_rows_as(r, "g/none", RC, CC, first, n, a,
+                                                 FLEXCL_COMPRESSION_NONE),
+                    FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_write_rows_u64_as(r, "g/z_none", RC, 1, first, n, u,
+                                                     FLEXCL_COMPRESSION_NONE),
+                    FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_write_rows(r, "g/default", RC, CC, first, n, a), FLEXCL_OK);
+    /* An unknown mode is refused on every rank. */
+    CU_ASSERT_EQUAL(flexcl_results_write_rows_as(r, "g/bad", RC, CC, first, n, a,
+                                                 (flexcl_compression)7),
+                    FLEXCL_ERR_ARG);
+    CU_ASSERT_EQUAL(flexcl_results_finish(r), FLEXCL_OK);
+    flexcl_results_destroy(&r);
+
+    CU_ASSERT_EQUAL_FATAL(flexcl_results_create(MPI_COMM_WORLD, copy, &r), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_copy_tree(r, path, "/g", "h"), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_finish(r), FLEXCL_OK);
+    flexcl_results_destroy(&r);
+
+    if (rank == 0) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t g = H5Fopen(copy, H5F_ACC_RDONLY, H5P_DEFAULT);
+        CU_ASSERT(f >= 0 && g >= 0);
+        if (f >= 0 && g >= 0) {
+            double *want = malloc(RC * CC * sizeof *want);
+            for (size_t i = 0; i < RC; i++)
+                for (size_t j = 0; j < CC; j++)
+                    want[i * CC + j] =
+                        (i + j) % 3 == 0 ? 0.0 : (j % 7 == 0 ? 2.0 : value_2d(i, j));
+            want[1000 * CC + 5] = NAN;
+            want[1001 * CC + 6] = -0.0;
+            const char *names[] = {"g/deflate", "g/none", "g/default",
+                                   "h/deflate", "h/none", "h/default"};
+            for (size_t k = 0; k < sizeof names / sizeof names[0]; ++k) {
+                double *d = read_dataset(names[k][0] == 'g' ? f : g, names[k],
+                                         H5T_NATIVE_DOUBLE, sizeof(double), 2, RC, CC);
+                CU_ASSERT(d != NULL && memcmp(d, want, RC * CC * sizeof *d) == 0);
+                free(d);
+            }
+            for (int c = 0; c < 2; ++c) {
+                uint64_t *v = read_dataset(c ? g : f, c ? "h/z_none" : "g/z_none",
+                                           H5T_NATIVE_UINT64, sizeof(uint64_t), 1, RC, 1);
+                int bad = v == NULL;
+                for (size_t i = 0; v && i < RC; i++) bad += v[i] != value_u64(i, 3);
+                CU_ASSERT_EQUAL(bad, 0);
+                free(v);
+            }
+            /* Storage: shuffle + deflate, or chunked without filters; kept by the copy. */
+            CU_ASSERT_EQUAL(n_filters(f, "g/deflate"), 2);
+            CU_ASSERT_EQUAL(n_filters(f, "g/default"), 2);
+            CU_ASSERT_EQUAL(n_filters(f, "g/none"), 0);
+            CU_ASSERT_EQUAL(n_filters(f, "g/z_none"), 0);
+            CU_ASSERT_EQUAL(n_filters(g, "h/deflate"), 2);
+            CU_ASSERT_EQUAL(n_filters(g, "h/none"), 0);
+            CU_ASSERT_EQUAL(n_filters(g, "h/z_none"), 0);
+            CU_ASSERT(H5Lexists(f, "g/bad", H5P_DEFAULT) == 0);
+            free(want);
+        }
+        if (f >= 0) H5Fclose(f);
+        if (g >= 0) H5Fclose(g);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    free(a);
+    free(u);
+    free(w);
+}
+
 /* --- failures -------------------------------------------------------------- */
 
 static void test_missing_directory(void)
@@ -553,6 +665,7 @@ int main(int argc, char **argv)
     if (CU_initialize_registry() != CUE_SUCCESS) MPI_Abort(MPI_COMM_WORLD, 2);
     CU_pSuite s = CU_add_suite("results", suite_init, suite_clean);
     if (s == NULL || !CU_add_test(s, "round trip", test_round_trip) ||
+        !CU_add_test(s, "compression modes", test_compression_modes) ||
         !CU_add_test(s, "missing directory", test_missing_directory) ||
         !CU_add_test(s, "destroy unfinished", test_destroy_unfinished) ||
         !CU_add_test(s, "ranks agree on failure", test_agreement) ||
