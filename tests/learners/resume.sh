@@ -13,6 +13,7 @@
 set -eu
 flexcl="$1"
 mpiexec="$2"
+. "$(dirname "$0")/resume_lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
@@ -25,27 +26,8 @@ train="jobs/examples/averaging.ini"
 exps="jobs/examples/checks.ini"
 exp_set="--set run.samples=600 --set run.raw_samples=300 --set model.n_hidden=8"
 
-# run NP DIR JOB [args...]: the driver's exit status, output in DIR.log
-run() {
-    np=$1 dir=$2 job=$3
-    shift 3
-    st=0
-    "$mpiexec" -n "$np" --oversubscribe "$flexcl" run "$job" --out "$dir" --quiet "$@" \
-        >"$dir.log" 2>&1 || st=$?
-    return $st
-}
 
-# status_of CMD...: print CMD's exit status (never stops the script).
-status_of() {
-    st=0
-    "$@" || st=$?
-    echo $st
-}
 
-# same REF OUT: every dataset and attribute of the grid points identical.
-same() {
-    h5diff "$1" "$2" /points /points >/dev/null 2>&1 && h5diff "$1" "$2" /index /index >/dev/null 2>&1
-}
 
 # resume_case NAME NP JOB "K1 K2 ..." [args...]: stop at the K-th safe point
 # of each invocation in turn (each must stop with status 3), then finish.

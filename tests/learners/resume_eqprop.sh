@@ -23,6 +23,7 @@
 set -eu
 flexcl="$1"
 mpiexec="$2"
+. "$(dirname "$0")/resume_lib.sh"
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
@@ -71,26 +72,8 @@ batch = 5
 kind = sgd
 EOF
 
-# run NP DIR [args...]: the driver's exit status, output in DIR.log
-run() {
-    np=$1 dir=$2
-    shift 2
-    st=0
-    "$mpiexec" -n "$np" --oversubscribe "$flexcl" run "$job" --out "$dir" --quiet "$@" \
-        >"$dir.log" 2>&1 || st=$?
-    return $st
-}
 
-status_of() {
-    st=0
-    "$@" || st=$?
-    echo $st
-}
 
-# same REF OUT: every dataset and attribute of the grid points identical.
-same() {
-    h5diff "$1" "$2" /points /points >/dev/null 2>&1 && h5diff "$1" "$2" /index /index >/dev/null 2>&1
-}
 
 # resume_case NAME NP "K1 K2 ..." [args...]: stop at the K-th safe point of
 # each invocation in turn (each must stop with status 3 and leave a
@@ -99,10 +82,10 @@ resume_case() {
     name=$1 np=$2 stops=$3
     shift 3
     mkdir -p "$tmp/$name"
-    run "$np" "$tmp/$name/ref" "$@" || { bad "$name: uninterrupted run failed"; cat "$tmp/$name/ref.log"; return; }
+    run "$np" "$tmp/$name/ref" "$job" "$@" || { bad "$name: uninterrupted run failed"; cat "$tmp/$name/ref.log"; return; }
     where=""
     for k in $stops; do
-        st=$(status_of run "$np" "$tmp/$name/cut" --stop-after "$k" "$@")
+        st=$(status_of run "$np" "$tmp/$name/cut" "$job" --stop-after "$k" "$@")
         if [ "$st" -ne 3 ]; then
             bad "$name: --stop-after $k gave exit status $st, expected 3"
             cat "$tmp/$name/cut.log"
@@ -116,7 +99,7 @@ resume_case() {
             return
         fi
     done
-    run "$np" "$tmp/$name/cut" "$@" || { bad "$name: resumed run failed"; cat "$tmp/$name/cut.log"; return; }
+    run "$np" "$tmp/$name/cut" "$job" "$@" || { bad "$name: resumed run failed"; cat "$tmp/$name/cut.log"; return; }
     if ! same "$tmp/$name/ref/ep.h5" "$tmp/$name/cut/ep.h5"; then
         bad "$name: resumed results differ from the uninterrupted run"
         return
@@ -134,8 +117,8 @@ resume_case np2 2 "2 4 3" --set run.learners_per_rank=2 --set run.average_every=
 # Must-fail twin: the same first stop, resumed with the store zeroed (what a
 # checkpoint without it gave): the run completes and its results differ.
 mkdir -p "$tmp/twin"
-tw1=$(status_of run 1 "$tmp/twin/x" --stop-after 2)
-tw2=$(FLEXCL_TEST_RESUME_WITHOUT_MEMORY=1 status_of run 1 "$tmp/twin/x")
+tw1=$(status_of run 1 "$tmp/twin/x" "$job" --stop-after 2)
+tw2=$(FLEXCL_TEST_RESUME_WITHOUT_MEMORY=1 status_of run 1 "$tmp/twin/x" "$job")
 if [ "$tw1$tw2" = "30" ] && [ -f "$tmp/twin/x/ep.h5" ] && ! same "$tmp/np1/ref/ep.h5" "$tmp/twin/x/ep.h5"; then
     ok "twin: resuming without the per-example store gives different results (as it must)"
 else

@@ -19,6 +19,7 @@
 set -eu
 flexcl="$1"
 mpiexec="$2"
+. "$(dirname "$0")/resume_lib.sh"
 group="${3:-all}"
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP_TMP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
@@ -86,30 +87,10 @@ sweeps = 4
 eta = 0.001
 batch = 10"
 
-# run NP DIR JOB [args...]: the driver's exit status, output in DIR.log
-run() {
-    np=$1 dir=$2 job=$3
-    shift 3
-    st=0
-    "$mpiexec" -n "$np" --oversubscribe "$flexcl" run "$job" --out "$dir" --quiet "$@" \
-        >"$dir.log" 2>&1 || st=$?
-    return $st
-}
 
-status_of() {
-    st=0
-    "$@" || st=$?
-    echo $st
-}
 
-# same REF OUT: every dataset and attribute of the grid points identical,
-# except each point's curve/seconds (wall time).
-same() {
-    ex=""
-    for p in 000000 000001; do ex="$ex --exclude-path /$p/curve/seconds"; done
-    # shellcheck disable=SC2086
-    h5diff $ex "$1" "$2" /points /points >/dev/null 2>&1 && h5diff "$1" "$2" /index /index >/dev/null 2>&1
-}
+# same (resume_lib.sh) compares everything but each point's curve/seconds (wall time).
+same_exclude="--exclude-path /000000/curve/seconds --exclude-path /000001/curve/seconds"
 
 # resume_case NAME NP JOB "K1 K2 ..." [args...]: stop at the K-th safe point
 # of each invocation in turn (each must stop with status 3), then finish.
