@@ -494,7 +494,7 @@ flexcl_code flexcl_spectrum_create(MPI_Comm comm, const char *path,
     }
 
     /* Two grids on the same processes: BLACS contexts made from our
-     * communicator, never from MPI_COMM_WORLD. */
+     * communicator (Csys2blacs_handle), never from the world communicator. */
     sp->handle = Csys2blacs_handle(sp->comm);
     sp->have_handle = 1;
     sp->ctx_grid = sp->handle;

@@ -7,7 +7,7 @@
  *     C = (X - 1 xbar^T)^T (X - 1 xbar^T) / (M - 1),   xbar = the mean row of X,
  *
  * computed with ScaLAPACK on a BLACS process grid built from the
- * communicator (never MPI_COMM_WORLD):
+ * communicator passed in (never the world communicator):
  *
  *   1. each rank reads a contiguous block of the M rows (one collective
  *      parallel-HDF5 read; the chunks hold whole rows, so no chunk is
