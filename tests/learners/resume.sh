@@ -29,36 +29,6 @@ exp_set="--set run.samples=600 --set run.raw_samples=300 --set model.n_hidden=8"
 
 
 
-# resume_case NAME NP JOB "K1 K2 ..." [args...]: stop at the K-th safe point
-# of each invocation in turn (each must stop with status 3), then finish.
-resume_case() {
-    name=$1 np=$2 job=$3 stops=$4
-    shift 4
-    stem=$(basename "$job" .ini)
-    mkdir -p "$tmp/$name"
-    run "$np" "$tmp/$name/ref" "$job" "$@" || { bad "$name: uninterrupted run failed"; return; }
-    for k in $stops; do
-        st=$(status_of run "$np" "$tmp/$name/cut" "$job" --stop-after "$k" "$@")
-        if [ "$st" -ne 3 ]; then
-            bad "$name: --stop-after $k gave exit status $st, expected 3"
-            cat "$tmp/$name/cut.log"
-            return
-        fi
-        test -f "$tmp/$name/cut/$stem.h5.parts/manifest"
-    done
-    n_ckpt=$(ls "$tmp/$name/cut/$stem.h5.parts" | grep -c 'ckpt\.h5$' || true)
-    run "$np" "$tmp/$name/cut" "$job" "$@" || { bad "$name: resumed run failed"; return; }
-    if ! same "$tmp/$name/ref/$stem.h5" "$tmp/$name/cut/$stem.h5"; then
-        bad "$name: resumed results differ from the uninterrupted run"
-        return
-    fi
-    if [ -e "$tmp/$name/cut/$stem.h5.parts" ]; then
-        bad "$name: $stem.h5.parts left behind"
-        return
-    fi
-    ok "$name: stopped at safe points $stops ($n_ckpt checkpoint file(s) at the end), resumed, bitwise identical"
-}
-
 for np in 1 2; do
     resume_case "train_np$np" "$np" "$train" "2 3 4 6"
     resume_case "experiments_np$np" "$np" "$exps" "3 9 12 7" $exp_set

@@ -92,37 +92,6 @@ batch = 10"
 # same (resume_lib.sh) compares everything but each point's curve/seconds (wall time).
 same_exclude="--exclude-path /000000/curve/seconds --exclude-path /000001/curve/seconds"
 
-# resume_case NAME NP JOB "K1 K2 ..." [args...]: stop at the K-th safe point
-# of each invocation in turn (each must stop with status 3), then finish.
-resume_case() {
-    name=$1 np=$2 job=$3 stops=$4
-    shift 4
-    stem=$(basename "$job" .ini)
-    mkdir -p "$tmp/$name"
-    run "$np" "$tmp/$name/ref" "$job" "$@" || { bad "$name: uninterrupted run failed"; cat "$tmp/$name/ref.log"; return; }
-    where=""
-    for k in $stops; do
-        st=$(status_of run "$np" "$tmp/$name/cut" "$job" --stop-after "$k" "$@")
-        if [ "$st" -ne 3 ]; then
-            bad "$name: --stop-after $k gave exit status $st, expected 3"
-            cat "$tmp/$name/cut.log"
-            return
-        fi
-        at=$(grep -o 'at update [0-9]* of grid point [0-9]*' "$tmp/$name/cut.log" | sed 's/at update \([0-9]*\) of grid point \([0-9]*\)/p\2:u\1/')
-        where="$where $at"
-    done
-    run "$np" "$tmp/$name/cut" "$job" "$@" || { bad "$name: resumed run failed"; cat "$tmp/$name/cut.log"; return; }
-    if ! same "$tmp/$name/ref/$stem.h5" "$tmp/$name/cut/$stem.h5"; then
-        bad "$name: resumed results differ from the uninterrupted run"
-        return
-    fi
-    if [ -e "$tmp/$name/cut/$stem.h5.parts" ]; then
-        bad "$name: $stem.h5.parts left behind"
-        return
-    fi
-    ok "$name: stopped at safe points $stops (at point:update$where), resumed, bitwise identical"
-}
-
 if [ "$group" != dpt ]; then
 # ff: stops at minibatch 0 of epoch 1 (update 0), inside epoch 1 (16), at the
 # start of epoch 2 (30), at the start of grid point 1, inside its epoch 2 (46).
