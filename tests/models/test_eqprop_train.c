@@ -27,29 +27,12 @@
 #include "flexcl/model.h"
 #include "flexcl/optim.h"
 
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
+#include "fmnist.h"
 
 /* The pass mark (see the top comment). */
 #define BAR 0.2
 
 static flexcl_data *train_set, *test_set;
-
-static flexcl_data *load(const char *images, const char *labels, size_t rows)
-{
-    flexcl_data_settings ds;
-    flexcl_data_settings_default(&ds);
-    ds.source = FLEXCL_DATA_IDX;
-    snprintf(ds.images, sizeof ds.images, "%s", images);
-    snprintf(ds.labels, sizeof ds.labels, "%s", labels);
-    ds.threshold = 0.8;
-    ds.label_block = 1;
-    ds.n_classes = 10;
-    ds.max_rows = rows;
-    flexcl_data *d = NULL;
-    if (flexcl_data_create(&ds, &d) != FLEXCL_OK)
-        fprintf(stderr, "cannot load %s: %s\n", images, flexcl_error_message());
-    return d;
-}
 
 /* Test accuracy after `steps` steps (0 = the untrained network). */
 static double train(flexcl_estimator_kind kind, double beta, double eta, uint64_t steps)
@@ -118,10 +101,10 @@ static void test_untrained_twin(void)
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    train_set = load(FMNIST "train-images-idx3-ubyte.gz", FMNIST "train-labels-idx1-ubyte.gz",
-                     3000);
-    test_set = load(FMNIST "t10k-images-idx3-ubyte.gz", FMNIST "t10k-labels-idx1-ubyte.gz",
-                    1000);
+    train_set = fmnist_load(FMNIST "train-images-idx3-ubyte.gz", FMNIST "train-labels-idx1-ubyte.gz",
+                            3000, 1);
+    test_set = fmnist_load(FMNIST "t10k-images-idx3-ubyte.gz", FMNIST "t10k-labels-idx1-ubyte.gz",
+                           1000, 1);
     int rc = 1;
     if (CU_initialize_registry() == CUE_SUCCESS) {
         static const test_case cases[] = {

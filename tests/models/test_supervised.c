@@ -26,25 +26,9 @@
 #include "flexcl/data.h"
 #include "flexcl/supervised.h"
 
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
+#include "fmnist.h"
 
 static flexcl_data *train_set, *test_set;
-
-static flexcl_data *load(const char *images, const char *labels, size_t rows)
-{
-    flexcl_data_settings ds;
-    flexcl_data_settings_default(&ds);
-    ds.source = FLEXCL_DATA_IDX;
-    snprintf(ds.images, sizeof ds.images, "%s", images);
-    snprintf(ds.labels, sizeof ds.labels, "%s", labels);
-    ds.threshold = 0.8;
-    ds.label_block = 0;
-    ds.max_rows = rows;
-    flexcl_data *d = NULL;
-    if (flexcl_data_create(&ds, &d) != FLEXCL_OK)
-        fprintf(stderr, "cannot load %s: %s\n", images, flexcl_error_message());
-    return d;
-}
 
 typedef struct {
     flexcl_supervised_kind kind;
@@ -388,10 +372,10 @@ int main(void)
 {
     omp_set_num_threads(1);
     openblas_set_num_threads(1);
-    train_set = load(FMNIST "train-images-idx3-ubyte.gz",
-                     FMNIST "train-labels-idx1-ubyte.gz", 2000);
-    test_set = load(FMNIST "t10k-images-idx3-ubyte.gz",
-                    FMNIST "t10k-labels-idx1-ubyte.gz", 1000);
+    train_set = fmnist_load(FMNIST "train-images-idx3-ubyte.gz",
+                            FMNIST "train-labels-idx1-ubyte.gz", 2000, 0);
+    test_set = fmnist_load(FMNIST "t10k-images-idx3-ubyte.gz",
+                           FMNIST "t10k-labels-idx1-ubyte.gz", 1000, 0);
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {
         {"errors", test_errors},

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "../test_util.h"
+#include "fmnist.h"
 #include "flexcl/data.h"
 #include "flexcl/learner.h"
 #include "flexcl/model.h"
@@ -661,7 +662,6 @@ static void test_needs_nudge(void)
  * thresholds are fixed comparisons (false-fail rate 0) placed between the
  * twin and the rule with wide margins (measured values are printed). */
 
-#define FMNIST "/usr/share/datasets/fashion-mnist/"
 
 static double ep_error(flexcl_model *m, const flexcl_data *d)
 {
@@ -719,17 +719,9 @@ static double ep_train(const flexcl_data *d, double tau_fast, double tau_slow, u
 
 static void test_tcl_trains_eqprop(void)
 {
-    flexcl_data_settings ds;
-    flexcl_data_settings_default(&ds);
-    ds.source = FLEXCL_DATA_IDX;
-    snprintf(ds.images, sizeof ds.images, FMNIST "train-images-idx3-ubyte.gz");
-    snprintf(ds.labels, sizeof ds.labels, FMNIST "train-labels-idx1-ubyte.gz");
-    ds.threshold = 0.8;
-    ds.label_block = 1;
-    ds.n_classes = 10;
-    ds.max_rows = 1000;
-    flexcl_data *d = NULL;
-    CU_ASSERT_EQUAL_FATAL(flexcl_data_create(&ds, &d), FLEXCL_OK);
+    flexcl_data *d = fmnist_load(FMNIST "train-images-idx3-ubyte.gz",
+                                 FMNIST "train-labels-idx1-ubyte.gz", 1000, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     double start = 0.0, end = ep_train(d, 8.0, 72.0, 400, &start);
     CU_ASSERT(start > 0.8);          /* chance is 0.9 */
     CU_ASSERT(end < 0.5);
