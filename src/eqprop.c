@@ -107,26 +107,11 @@ static double clip01(double v) { return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v); }
 static flexcl_code parse_widths(const flexcl_model_settings *s, size_t *w, size_t *nw)
 {
     flexcl_code err = FLEXCL_OK;
-    const char *p = s->hidden;
-    *nw = 0;
-    if (p[0] == '\0' || strcmp(p, "auto") == 0) {
+    FLEXCL_CALL(flexcl_widths_parse(s->hidden, w, EP_MAX_LAYERS - 1, nw));
+    if (*nw == 0) { /* "" or "auto": one hidden layer of n_hidden units */
         FLEXCL_CHECK(s->n_hidden >= 1, FLEXCL_ERR_ARG, "model.n_hidden must be >= 1, got %d",
                      s->n_hidden);
         w[(*nw)++] = (size_t)s->n_hidden;
-        goto done;
-    }
-    while (*p) {
-        char *end = NULL;
-        long v = strtol(p, &end, 10);
-        FLEXCL_CHECK(end != p && v >= 1 && v <= 100000 && *nw < EP_MAX_LAYERS - 1,
-                     FLEXCL_ERR_ARG,
-                     "model.hidden '%s': eqprop needs 1 to %d comma-separated widths in "
-                     "[1, 100000]", s->hidden, EP_MAX_LAYERS - 1);
-        w[(*nw)++] = (size_t)v;
-        p = end;
-        if (*p == ',') ++p;
-        else FLEXCL_CHECK(*p == '\0', FLEXCL_ERR_ARG, "model.hidden '%s': bad width list",
-                          s->hidden);
     }
 done:
     return err;

@@ -266,3 +266,32 @@ flexcl_code flexcl_model_evaluate(flexcl_model *m, const flexcl_data *d,
     if (!m->ops->evaluate) return unsupported(m, "metrics");
     return m->ops->evaluate(m->impl, d, out);
 }
+
+flexcl_code flexcl_widths_parse(const char *text, size_t *widths, size_t max, size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    const char *p = text;
+    *n = 0;
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p == '\0' || strcmp(p, "auto") == 0) goto done;
+    for (;;) {
+        char *end = NULL;
+        while (*p == ' ' || *p == '\t') ++p;
+        FLEXCL_CHECK(*p >= '0' && *p <= '9', FLEXCL_ERR_ARG,
+                     "model.hidden: '%s' is not a comma-separated list of widths", text);
+        unsigned long long v = strtoull(p, &end, 10);
+        FLEXCL_CHECK(v >= 1 && v <= 100000, FLEXCL_ERR_ARG,
+                     "model.hidden: width %llu in '%s' is outside [1, 100000]", v, text);
+        FLEXCL_CHECK(*n < max, FLEXCL_ERR_ARG, "model.hidden: '%s' has more than %zu layers",
+                     text, max);
+        widths[(*n)++] = (size_t)v;
+        p = end;
+        while (*p == ' ' || *p == '\t') ++p;
+        if (*p == '\0') break;
+        FLEXCL_CHECK(*p == ',', FLEXCL_ERR_ARG,
+                     "model.hidden: '%s' is not a comma-separated list of widths", text);
+        ++p;
+    }
+done:
+    return err;
+}

@@ -58,36 +58,12 @@ flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
                                      size_t *widths, size_t max, size_t *n)
 {
     flexcl_code err = FLEXCL_OK;
-    const char *p = s->hidden;
-    *n = 0;
-    while (*p == ' ' || *p == '\t') ++p;
-    if (*p == '\0' || strcmp(p, "auto") == 0) {
+    FLEXCL_CALL(flexcl_widths_parse(s->hidden, widths, max, n));
+    if (*n == 0) { /* "auto": the authors' network of the kind */
         const size_t def = s->kind == FLEXCL_SUP_FF ? 500 : 512;
         FLEXCL_CHECK(max >= 2, FLEXCL_ERR_ARG, "model.hidden: room for %zu layers", max);
         widths[0] = widths[1] = def;
         *n = 2;
-        goto done;
-    }
-    for (;;) {
-        char *end = NULL;
-        while (*p == ' ' || *p == '\t') ++p;
-        FLEXCL_CHECK(*p >= '0' && *p <= '9', FLEXCL_ERR_ARG,
-                     "model.hidden: '%s' is not a comma-separated list of widths",
-                     s->hidden);
-        unsigned long long v = strtoull(p, &end, 10);
-        FLEXCL_CHECK(v >= 1 && v <= 100000, FLEXCL_ERR_ARG,
-                     "model.hidden: width %llu in '%s' is outside [1, 100000]",
-                     v, s->hidden);
-        FLEXCL_CHECK(*n < max, FLEXCL_ERR_ARG,
-                     "model.hidden: '%s' has more than %zu layers", s->hidden, max);
-        widths[(*n)++] = (size_t)v;
-        p = end;
-        while (*p == ' ' || *p == '\t') ++p;
-        if (*p == '\0') break;
-        FLEXCL_CHECK(*p == ',', FLEXCL_ERR_ARG,
-                     "model.hidden: '%s' is not a comma-separated list of widths",
-                     s->hidden);
-        ++p;
     }
 done:
     return err;

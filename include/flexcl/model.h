@@ -157,6 +157,13 @@ typedef struct flexcl_model_ops {
     flexcl_code (*memory_set)(void *impl, const double *in, size_t n);
 } flexcl_model_ops;
 
+/* Parse a hidden-layer widths text (model.hidden, shared by every model
+ * kind that reads it): "w1,w2,..." with each width in [1, 100000], blanks
+ * allowed around the numbers. "" or "auto" gives *n = 0 (the caller's
+ * default). At most max widths; FLEXCL_ERR_ARG names the text. Not
+ * collective. */
+flexcl_code flexcl_widths_parse(const char *text, size_t *widths, size_t max, size_t *n);
+
 /* Look up a registered model kind by name ("rbm"); NULL if unknown. */
 const flexcl_model_ops *flexcl_model_lookup(const char *name);
 /* Built-in kinds, NULL-terminated, for help texts. */
