@@ -529,21 +529,37 @@ void flexcl_learner_destroy(flexcl_learner **lp)
 
 /* mean ← (1/G) Σ_j all_j in global learner order, and the RMS distances of
  * the G rows to it (mean and max over rows): the same arithmetic on every
- * rank, so bitwise the same result everywhere. */
-static void mean_and_spread(const double *all, size_t G, size_t P, double *mean,
-                            double *rms_mean, double *rms_max)
+ * rank, so bitwise the same result everywhere. The sums over learners run
+ * element-wise (vectorised across parameters, each element's sum still in
+ * learner order); each row's squared distance is summed in eight fixed
+ * lanes (q mod 8) combined pairwise, an order fixed by P alone. */
+static void mean_and_spread(const double *restrict all, size_t G, size_t P,
+                            double *restrict mean, double *rms_mean, double *rms_max)
 {
     memset(mean, 0, P * sizeof *mean);
-    for (size_t k = 0; k < G; ++k)
-        for (size_t q = 0; q < P; ++q) mean[q] += all[k * P + q];
+    for (size_t k = 0; k < G; ++k) {
+        const double *restrict row = all + k * P;
+#pragma omp simd
+        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
+    }
+#pragma omp simd
     for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
     double sum = 0.0, mx = 0.0;
     for (size_t k = 0; k < G; ++k) {
-        double s = 0.0;
-        for (size_t q = 0; q < P; ++q) {
-            double d = all[k * P + q] - mean[q];
-            s += d * d;
+        const double *restrict row = all + k * P;
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t q = 0;
+        for (; q + 8 <= P; q += 8)
+            for (size_t j = 0; j < 8; ++j) {
+                double d = row[q + j] - mean[q + j];
+                lane[j] += d * d;
+            }
+        for (size_t j = 0; q + j < P; ++j) {
+            double d = row[q + j] - mean[q + j];
+            lane[j] += d * d;
         }
+        double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                   ((lane[4] + lane[5]) + (lane[6] + lane[7]));
         double r = sqrt(s / (double)P);
         sum += r;
         if (r > mx) mx = r;
@@ -644,8 +660,10 @@ static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
     mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
     const double *snap = l->gather + (size_t)l->rank * L * P;
     for (size_t i = 0; i < L; ++i) {
-        double *th = flexcl_model_params(l->cores[i].model);
-        for (size_t q = 0; q < P; ++q) th[q] += l->mean[q] - snap[i * P + q];
+        double *restrict th = flexcl_model_params(l->cores[i].model);
+        const double *restrict mu = l->mean, *restrict si = snap + i * P;
+#pragma omp simd
+        for (size_t q = 0; q < P; ++q) th[q] += mu[q] - si[q];
     }
     FLEXCL_CALL(push_record(l, l->pending_step, t, rms_mean, rms_max));
 done:
