@@ -283,6 +283,38 @@ def write_supervised(path, seed=1):
     return path
 
 
+def write_paired(path, deltas, replicates=6, seed=1, rep_sd=0.02, pair_sd=0.002, base_acc=0.72):
+    """Supervised points for analysis/paired.py: a backprop baseline and one dpt configuration per
+    entry of `deltas` (model.alpha = its index), each over `replicates` replicates. The final test
+    accuracy of configuration c in replicate r is base_acc + o_r + deltas[c] + e_{c,r}, with a replicate
+    offset o_r ~ N(0, rep_sd²) shared by every point of the replicate (paired streams) and
+    e ~ N(0, pair_sd²) (the baseline has e = 0). The truth of the paired difference is deltas[c]."""
+    rng = np.random.default_rng(seed)
+    offsets = rng.normal(0.0, rep_sd, replicates)
+    with h5py.File(path, "w") as f:
+        w = Writer(f, seed)
+        configs = [("backprop", None, 0.0)] + [("dpt", c, d) for c, d in enumerate(deltas)]
+        for model, alpha, delta in configs:
+            for r in range(replicates):
+                name = w.point("train", model, "two_term", 0.001, 1.0, 0.5, "fixed", "importance", 0,
+                               {"model.alpha": alpha if alpha is not None else 0.5})
+                g = f[name]
+                g.attrs["model"], g.attrs["learners"] = model, np.int64(1)
+                g.attrs["replicate"] = np.int64(r)
+                g.attrs["data"] = "idx synthetic (1000 of 1000 rows, 28x28, threshold 0.8)"
+                e = 0.0 if alpha is None else rng.normal(0.0, pair_sd)
+                acc = base_acc + offsets[r] + delta + e
+                epoch = np.arange(2, dtype=np.uint64)
+                test_acc = np.array([0.1, acc])
+                w.dataset(f"{name}/curve/epoch", epoch, "<u8")
+                w.dataset(f"{name}/curve/steps", epoch * 600, "<u8")
+                w.dataset(f"{name}/curve/train_acc", test_acc[None, :] + 0.01, "<f8")
+                w.dataset(f"{name}/curve/error", (1 - test_acc)[None, :], "<f8")
+        w.finish(2)
+        f.attrs["job_text"] = f"; synthetic paired file (make_synthetic.write_paired), seed {seed}\n"
+    return path
+
+
 def _unit(x):
     return x / np.linalg.norm(x)
 

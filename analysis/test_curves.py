@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Self-contained tests of analysis/curves.py (learning curves, b-robustness) on synthetic results files
+"""Self-contained tests of analysis/curves.py (learning curves, b-robustness) and analysis/paired.py on synthetic results files
 whose truth is known (analysis/make_synthetic.py: write_brobust, write_supervised). No pytest needed.
 
 Run:  /usr/bin/python3 analysis/test_curves.py
@@ -16,6 +16,10 @@ the case would fail over seeds if the code were right):
   coverage_*            (3 bands in coverage_slope/mean_and_ols: ≈ 0.3 % each) empirical coverage of 400 simulated 95 % intervals within 3 binomial SEs of
                         0.95: ≈ 0.3 % each; the pooled-OLS twin on paired data must over-cover (it
                         ignores the shared replicate offsets) and FAIL that band
+  paired_differences    analysis/paired.py: each of 3 known paired differences within 4 SE
+                        (df 5): ≈ 1.0 % each; its twin (pairing broken by shifting the replicate
+                        index) must give an interval ≥ 5× wider (replicate offsets sd 2 points
+                        against pair noise sd 0.2: ≈ 10× expected)
 """
 import os
 import subprocess
@@ -32,7 +36,10 @@ sys.path.insert(0, HERE)
 import curves  # noqa: E402
 import make_synthetic  # noqa: E402
 
+import paired  # noqa: E402
+
 CURVES = os.path.join(HERE, "curves.py")
+PAIRED = os.path.join(HERE, "paired.py")
 THEOREMS = os.path.join(HERE, "theorems.py")
 B = np.array(make_synthetic.B_GRID)
 
@@ -228,9 +235,69 @@ def case_cli_errors(tmp):
     return "; ".join(lines)
 
 
+def case_paired_differences(tmp):
+    """paired.py recovers known paired differences (+0.10, −0.40, +2.00 points, replicate offsets of
+    sd 2 points shared within a replicate, pair noise sd 0.2 points, 6 replicates): each truth within
+    4 SE of its estimate (SE from the 95 % t-interval, df 5: P(|t₅| > 4) ≈ 1.0 % per configuration),
+    and the verdicts at margin 0.5 agree with the truth where the interval resolves it. Twin that must
+    fail: pairing by a shifted replicate index (unpaired) gives intervals at least 5 times wider."""
+    path = make_synthetic.write_paired(os.path.join(tmp, "paired.h5"), [0.001, -0.004, 0.02],
+                                       seed=31)
+    runs = curves.read_file(path)
+    rows, base = paired.compare(runs, "model", "backprop", 0.95, 0.5)
+    expect(base[1] == 6 and len(rows) == 3, f"baseline {base}, {len(rows)} rows")
+    t = stats.t.ppf(0.975, 5)
+    truth = {"model.alpha=0": 0.10, "model.alpha=1": -0.40, "model.alpha=2": 2.00}
+    widths = []
+    for label, n, acc, (k, m, sd, lo, hi), verdict in rows:
+        se = (hi - lo) / (2 * t)
+        expect(abs(m - truth[label]) <= 4 * se, f"{label}: {m:+.3f} vs truth {truth[label]:+.2f} "
+               f"(SE {se:.3f})")
+        widths.append(hi - lo)
+        if label == "model.alpha=0":
+            expect(verdict == "within, equivalent", f"{label}: verdict {verdict!r}")
+        if label == "model.alpha=2":
+            expect(verdict == "outside, differs", f"{label}: verdict {verdict!r}")
+    # the twin: pair replicate r with the baseline of replicate r + 1 (mod 6)
+    base_runs = {r.replicate: r for r in runs if r.model == "backprop"}
+    other = [r for r in runs if r.model != "backprop" and r.attrs.get("model.alpha") == "0"]
+    d = [100 * (paired.final_accuracy(r) - paired.final_accuracy(base_runs[(r.replicate + 1) % 6]))
+         for r in other]
+    _, _, _, lo, hi = curves.t_interval(d, 0.95)
+    expect(hi - lo >= 5 * widths[0], f"unpaired twin interval {hi - lo:.3f} not wider than "
+           f"5 x the paired {widths[0]:.3f}")
+    p = subprocess.run([sys.executable, PAIRED, path, "--baseline", "model=backprop", "--margin",
+                        "0.5"], capture_output=True, text=True)
+    expect(p.returncode == 0 and "| model.alpha=2 |" in p.stdout, f"exit {p.returncode}: "
+           f"{p.stderr.strip()}")
+    return (", ".join(f"{r[0]} {r[3][1]:+.2f} [{r[3][3]:+.2f}, {r[3][4]:+.2f}] {r[4]}" for r in rows)
+            + f"; unpaired twin width {hi - lo:.2f} vs paired {widths[0]:.2f}")
+
+
+def case_paired_errors(tmp):
+    """paired.py exits 2 with one line: no baseline match, a malformed --baseline, a missing baseline
+    replicate."""
+    path = make_synthetic.write_paired(os.path.join(tmp, "perr.h5"), [0.0], replicates=3, seed=3)
+    holey = os.path.join(tmp, "perr_holey.h5")
+    make_synthetic.write_paired(holey, [0.0], replicates=3, seed=3)
+    with h5py.File(holey, "a") as f:
+        del f["points/000002"]                       # the baseline of replicate 2
+    lines = []
+    for args, needle in (([path, "--baseline", "model=ff"], "no point has model=ff"),
+                         ([path, "--baseline", "model"], "needs ATTR=VALUE"),
+                         ([holey, "--baseline", "model=backprop"], "no baseline point")):
+        p = subprocess.run([sys.executable, PAIRED] + args, capture_output=True, text=True)
+        err = p.stderr.strip().splitlines()
+        expect(p.returncode == 2 and len(err) == 1 and needle in err[0],
+               f"{args}: exit {p.returncode}, stderr {p.stderr!r}")
+        lines.append(err[0])
+    return "; ".join(lines)
+
+
 CASES = [case_slope_detected, case_flat_not_resolved, case_wrong_sign, case_error_metric,
          case_final_window, case_coverage_slope, case_coverage_pooled_twin_fails,
-         case_coverage_mean_and_ols, case_cli_and_report, case_cli_errors]
+         case_coverage_mean_and_ols, case_cli_and_report, case_cli_errors,
+         case_paired_differences, case_paired_errors]
 
 
 def main():
