@@ -158,18 +158,21 @@ struct flexcl_learner {
     const flexcl_data *data;
     size_t P;
     core *cores;
-    double *gather; /* P * L * size: averaging buffer (overlapped: the snapshots) */
+    /* Averaging buffer: one block of `stride` = L·P + 1 doubles per rank,
+     * its L learners' θ (overlapped: the snapshots) and a status slot
+     * (overlapped: 1 when that rank's learners had failed, else 0). */
+    double *gather;
+    size_t stride;
     double *mean;   /* P */
     flexcl_code *codes; /* per local learner, from the last advance */
     char (*messages)[256]; /* their error messages (errors are thread-local) */
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
     int pending;
     uint64_t pending_step, apply_at;
-    /* Its two collectives: the snapshots (MPI_Iallgather) and whether any
-     * rank had failed by pending_step (MPI_Iallreduce of status_out into
-     * status_in); MPI_REQUEST_NULL once complete (or restored). */
-    MPI_Request req[2];
-    int status_out, status_in;
+    /* Its one collective, an MPI_Iallgather of the blocks (snapshots and
+     * whether each rank had failed by pending_step); MPI_REQUEST_NULL once
+     * complete (or restored). */
+    MPI_Request req;
     /* Averages applied so far. */
     flexcl_average_record *hist;
     size_t n_hist, cap_hist;
@@ -442,7 +445,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     }
     FLEXCL_ALLOC(l, 1);
     l->comm = MPI_COMM_NULL;
-    l->req[0] = l->req[1] = MPI_REQUEST_NULL;
+    l->req = MPI_REQUEST_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
@@ -487,7 +490,8 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->chain, c->rows));
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
-    FLEXCL_ALLOC(l->gather, l->P * (size_t)l->L * (size_t)l->size);
+    l->stride = l->P * (size_t)l->L + 1;
+    FLEXCL_ALLOC(l->gather, l->stride * (size_t)l->size);
     FLEXCL_ALLOC(l->mean, l->P);
     FLEXCL_ALLOC(l->codes, (size_t)l->L);
     FLEXCL_ALLOC(l->messages, (size_t)l->L);
@@ -511,7 +515,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped average, so every rank can
      * complete it here. */
-    MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE);
+    MPI_Wait(&l->req, MPI_STATUS_IGNORE);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
@@ -528,17 +532,20 @@ void flexcl_learner_destroy(flexcl_learner **lp)
 /* ---- averaging ----------------------------------------------------------- */
 
 /* mean ← (1/G) Σ_j all_j in global learner order, and the RMS distances of
- * the G rows to it (mean and max over rows): the same arithmetic on every
+ * the G = R·L rows to it (mean and max over rows; R blocks of L rows, `stride`
+ * doubles apart): the same arithmetic on every
  * rank, so bitwise the same result everywhere. The sums over learners run
  * element-wise (vectorised across parameters, each element's sum still in
  * learner order); each row's squared distance is summed in eight fixed
  * lanes (q mod 8) combined pairwise, an order fixed by P alone. */
-static void mean_and_spread(const double *restrict all, size_t G, size_t P,
-                            double *restrict mean, double *rms_mean, double *rms_max)
+static void mean_and_spread(const double *restrict all, size_t R, size_t L, size_t stride,
+                            size_t P, double *restrict mean, double *rms_mean, double *rms_max)
 {
+    const size_t G = R * L;
+#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
     memset(mean, 0, P * sizeof *mean);
     for (size_t k = 0; k < G; ++k) {
-        const double *restrict row = all + k * P;
+        const double *restrict row = ROW(k);
 #pragma omp simd
         for (size_t q = 0; q < P; ++q) mean[q] += row[q];
     }
@@ -546,7 +553,7 @@ static void mean_and_spread(const double *restrict all, size_t G, size_t P,
     for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
     double sum = 0.0, mx = 0.0;
     for (size_t k = 0; k < G; ++k) {
-        const double *restrict row = all + k * P;
+        const double *restrict row = ROW(k);
         double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         size_t q = 0;
         for (; q + 8 <= P; q += 8)
@@ -566,6 +573,7 @@ static void mean_and_spread(const double *restrict all, size_t G, size_t P,
     }
     *rms_mean = sum / (double)G;
     *rms_max = mx;
+#undef ROW
 }
 
 static flexcl_code push_record(flexcl_learner *l, uint64_t step, uint64_t applied,
@@ -603,21 +611,22 @@ static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
 static void copy_mine(flexcl_learner *l)
 {
     size_t P = l->P, L = (size_t)l->L;
-    double *mine = l->gather + (size_t)l->rank * L * P;
+    double *mine = l->gather + (size_t)l->rank * l->stride;
     for (size_t i = 0; i < L; ++i)
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
+    mine[L * P] = 0.0;
 }
 
 /* Blocking: θ_i ← μ for every learner, at step t. */
 static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    size_t P = l->P, L = (size_t)l->L;
     double rms_mean, rms_max;
     copy_mine(l);
-    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)(L * P),
+    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
                              MPI_DOUBLE, l->comm));
-    mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
+    mean_and_spread(l->gather, (size_t)l->size, L, l->stride, P, l->mean, &rms_mean, &rms_max);
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), l->mean, P * sizeof(double));
     FLEXCL_CALL(push_record(l, t, t, rms_mean, rms_max));
@@ -626,20 +635,17 @@ done:
 }
 
 /* Overlapped, step t_k: snapshot and start the non-blocking allgather,
- * together with a non-blocking agreement on whether a rank has failed
- * (failed: this rank's learners have; its snapshots are then meaningless
- * and the average is never applied). */
+ * whose status slots carry whether each rank has failed (failed: this
+ * rank's learners have; its snapshots are then meaningless and the average
+ * is never applied). One collective per average: its start, progress and
+ * completion are the MPI costs of an averaging period. */
 static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t P = l->P, L = (size_t)l->L;
     if (!failed) copy_mine(l);
-    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)(L * P),
-                              MPI_DOUBLE, l->comm, &l->req[0]));
-    l->status_out = failed != 0;
-    l->status_in = 0;
-    FLEXCL_MPI(MPI_Iallreduce(&l->status_out, &l->status_in, 1, MPI_INT, MPI_MAX, l->comm,
-                              &l->req[1]));
+    l->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
+    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
+                              MPI_DOUBLE, l->comm, &l->req));
     l->pending = 1;
     l->pending_step = t;
     l->apply_at = t + flexcl_averaging_delay(l->ls.average_every);
@@ -652,13 +658,15 @@ done:
 static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
+    size_t P = l->P, L = (size_t)l->L, R = (size_t)l->size;
     double rms_mean, rms_max;
-    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
     l->pending = 0;
-    FLEXCL_CHECK(!l->status_in, FLEXCL_ERR_INTERNAL, "learners on another rank failed");
-    mean_and_spread(l->gather, G, P, l->mean, &rms_mean, &rms_max);
-    const double *snap = l->gather + (size_t)l->rank * L * P;
+    for (size_t r = 0; r < R; ++r)
+        FLEXCL_CHECK(l->gather[r * l->stride + l->stride - 1] == 0.0, FLEXCL_ERR_INTERNAL,
+                     "learners on another rank failed");
+    mean_and_spread(l->gather, R, L, l->stride, P, l->mean, &rms_mean, &rms_max);
+    const double *snap = l->gather + (size_t)l->rank * l->stride;
     for (size_t i = 0; i < L; ++i) {
         double *restrict th = flexcl_model_params(l->cores[i].model);
         const double *restrict mu = l->mean, *restrict si = snap + i * P;
@@ -703,7 +711,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         uint64_t chunk = n;
         if (A > 0 && A - t % A < chunk) chunk = A - t % A;
         if (l->pending && l->apply_at - t < chunk) chunk = l->apply_at - t;
-        int polling = l->req[0] != MPI_REQUEST_NULL || l->req[1] != MPI_REQUEST_NULL;
+        int polling = l->req != MPI_REQUEST_NULL;
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {
@@ -733,7 +741,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (local != FLEXCL_OK) failed = local;
             if (at_apply) {
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+                    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
                     l->pending = 0;
                 } else {
                     FLEXCL_CALL(average_apply(l, t));
@@ -742,7 +750,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (at_point) {
                 FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+                    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
                     l->pending = 0;
                     FLEXCL_CALL(failed);
                 }
@@ -750,7 +758,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (!at_apply && !at_point && polling) {
                 /* Let the collectives progress (no progress thread). */
                 int flag = 0;
-                FLEXCL_MPI(MPI_Testall(2, l->req, &flag, MPI_STATUSES_IGNORE));
+                FLEXCL_MPI(MPI_Test(&l->req, &flag, MPI_STATUS_IGNORE));
             }
             continue;
         }
@@ -788,7 +796,7 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
     FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)(L * P), MPI_DOUBLE,
                              l->comm));
-    mean_and_spread(all, G, P, mean, rms_mean, rms_max);
+    mean_and_spread(all, (size_t)l->size, L, L * P, P, mean, rms_mean, rms_max);
 done:
     free(all);
     free(mean);
@@ -974,13 +982,13 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
      * rank's rows of the gather buffer). The buffer may be touched only once
      * the collective is complete; completing it early changes nothing, since
      * the average is applied at its fixed step anyway. */
-    FLEXCL_MPI(MPI_Waitall(2, l->req, MPI_STATUSES_IGNORE));
+    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->pending));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step", l->pending ? l->pending_step : 0));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at", l->pending ? l->apply_at : 0));
     if (l->pending)
         FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_snapshot", G, P, first, L,
-                                            l->gather + first * P));
+                                            l->gather + (size_t)l->rank * l->stride));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_records", l->n_hist));
     if (l->n_hist > 0) {
         size_t K = l->n_hist, mine = l->rank == 0 ? K : 0;
@@ -1115,8 +1123,11 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
                      (unsigned long long)l->cores[0].t);
         /* Every rank needs every snapshot: the collective is complete, and
          * no rank had failed (the checkpoint was written after agreeing). */
-        l->status_in = 0;
-        FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_snapshot", P, 0, G, l->gather));
+        for (size_t r = 0; r < (size_t)l->size; ++r) {
+            double *blk = l->gather + r * l->stride;
+            FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_snapshot", P, r * L, L, blk));
+            blk[l->stride - 1] = 0.0;
+        }
     }
     FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_records", &K));
     l->n_hist = 0;
@@ -1140,7 +1151,7 @@ done:
 flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CHECK(l->req[0] == MPI_REQUEST_NULL && l->req[1] == MPI_REQUEST_NULL && !l->pending &&
+    FLEXCL_CHECK(l->req == MPI_REQUEST_NULL && !l->pending &&
                      l->cores[0].t == 0,
                  FLEXCL_ERR_ARG,
                  "a checkpoint can only be read into learners that have not run");
