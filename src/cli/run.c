@@ -47,10 +47,13 @@ static void print_keys(void)
            "(default %.0f; 0 = only on a signal); rerunning the same command resumes it, with\n"
            "results bitwise identical to an uninterrupted run. --stop-after K (for tests) acts\n"
            "as if a signal arrived at the K-th safe point (every %d steps or curve point of a\n"
-           "train point, every %d samples per chain of an experiment).\n\n"
+           "train point, every %d samples per chain of an experiment).\n"
+           "A run holds DIR/<name>.h5.parts/lock (\"HOST PID\", touched at least every %d s):\n"
+           "a second copy of the command refuses to start (exit status 2) while it lives.\n\n"
            "Job-file keys (INI sections [run] [data] [model] [estimator] [optim]).\n"
            "Keys marked 'grid' accept a list \"a, b, c\", linspace(a, b, n) or logspace(a, b, n).\n\n",
-           DEFAULT_CHECKPOINT_EVERY, (int)TRAIN_SLICE, (int)EXPERIMENT_SLICE);
+           DEFAULT_CHECKPOINT_EVERY, (int)TRAIN_SLICE, (int)EXPERIMENT_SLICE,
+           (int)FLEXCL_CLI_LOCK_HEARTBEAT);
     const char *section = "";
     for (size_t i = 0; i < flexcl_job_key_count(); ++i) {
         flexcl_job_key_info k = flexcl_job_key(i);
@@ -350,7 +353,28 @@ typedef struct {
     double last;        /* MPI_Wtime of the last checkpoint (or of the start) */
     long safe_points;   /* safe points passed in this invocation */
     int warned;         /* said once that the model cannot be checkpointed */
+    double beat;        /* rank 0: MPI_Wtime of the last touch of the parts lock */
+    int beat_warned;    /* rank 0: said once that the lock cannot be touched */
 } session;
+
+/* Rank 0 touches the parts lock (its heartbeat) when half a heartbeat
+ * period has passed, at the driver's periodic points: every safe point and
+ * every grid point. Safe points come every fraction of a second to a few
+ * seconds, so the lock is touched at least once per period while the run
+ * makes progress. Not collective. */
+static void heartbeat(session *ss, int rank)
+{
+    if (rank != 0) return;
+    double now = MPI_Wtime();
+    if (now - ss->beat < 0.5 * FLEXCL_CLI_LOCK_HEARTBEAT) return;
+    ss->beat = now;
+    int e = flexcl_cli_lock_touch(ss->parts);
+    if (e && !ss->beat_warned) {
+        fprintf(stderr, "flexcl: warning: %s/lock: cannot touch it (the heartbeat that tells "
+                "other hosts this run is alive): %s\n", ss->parts, strerror(e));
+        ss->beat_warned = 1;
+    }
+}
 
 /* A model without chain-state restore (no state_set) cannot be
  * checkpointed inside a grid point: say so once and go on; a stop then
@@ -379,6 +403,7 @@ static flexcl_code safe_point(session *ss, int *write, int *stop)
     int rank, flags = 0, all = 0;
     FLEXCL_MPI(MPI_Comm_rank(ss->comm, &rank));
     ss->safe_points++;
+    heartbeat(ss, rank);
     if (ss->o->stop_after > 0 && ss->safe_points == ss->o->stop_after) flexcl_cli_stop = 1;
     if (flexcl_cli_stop) flags |= 1;
     if (rank == 0 && ss->o->checkpoint_every > 0 &&
@@ -1130,12 +1155,14 @@ done:
 }
 
 /* Create <parts>/ with its manifest, or check that an existing one belongs
- * to this job and task. Collective. */
+ * to this job and task, and take <parts>/lock for this run (rank 0; *locked
+ * = 1 on every rank once taken). A live lock of another run refuses (exit
+ * status 2) before anything is written. Collective. */
 static flexcl_code open_parts(MPI_Comm comm, const char *parts, const char *hash, const run_options *o,
-                              size_t n_points)
+                              size_t n_points, int *locked)
 {
     flexcl_code err = FLEXCL_OK;
-    int rank, ok = 1;
+    int rank, ok = 1, code = FLEXCL_ERR_JOB, fresh = 0;
     char msg[2 * FLEXCL_PATH_MAX + 512] = "", manifest[FLEXCL_PATH_MAX + 96], want[256];
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     snprintf(manifest, sizeof manifest, "%s/manifest", parts);
@@ -1157,18 +1184,32 @@ static flexcl_code open_parts(MPI_Comm comm, const char *parts, const char *hash
         } else if (mkdir(parts, 0777) != 0 && errno != EEXIST) {
             ok = 0;
             snprintf(msg, sizeof msg, "%s: cannot create checkpoint directory: %s", parts, strerror(errno));
-        } else if (!(f = fopen(manifest, "w")) || fputs(want, f) < 0 || fclose(f) != 0) {
+        } else {
+            fresh = 1;
+        }
+        /* The lock before the manifest is written: of two runs started
+         * together, only the one holding the lock writes anything. */
+        if (ok && flexcl_cli_lock_take(parts, msg, sizeof msg) != 0) {
+            ok = 0;
+            code = FLEXCL_ERR_IO;
+        }
+        if (ok && fresh && (!(f = fopen(manifest, "w")) || fputs(want, f) < 0 || fclose(f) != 0)) {
             ok = 0;
             snprintf(msg, sizeof msg, "%s: cannot write: %s", manifest, strerror(errno));
+            flexcl_cli_lock_release(parts);
         }
     }
     FLEXCL_MPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    FLEXCL_MPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
     FLEXCL_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
-    FLEXCL_CHECK(ok, FLEXCL_ERR_JOB, "%s", msg);
+    FLEXCL_CHECK(ok, (flexcl_code)code, "%s", msg);
+    *locked = 1;
 done:
     return err;
 }
 
+/* Remove the parts of points [lo, hi), the manifest, this run's lock and
+ * the directory (rank 0). Collective. */
 static flexcl_code remove_parts(MPI_Comm comm, const char *parts, size_t lo, size_t hi)
 {
     flexcl_code err = FLEXCL_OK;
@@ -1191,6 +1232,8 @@ static flexcl_code remove_parts(MPI_Comm comm, const char *parts, size_t lo, siz
         }
         snprintf(p, sizeof p, "%s/manifest", parts);
         unlink(p);
+        /* The lock last: rmdir needs the directory empty. */
+        flexcl_cli_lock_release(parts);
         rmdir(parts);
     }
     FLEXCL_MPI(MPI_Barrier(comm));
@@ -1205,7 +1248,7 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     flexcl_job *job = NULL;
     flexcl_results *res = NULL;
     size_t *mine = NULL;
-    int rank = 0;
+    int rank = 0, locked = 0;
     char out_path[FLEXCL_PATH_MAX + 64], stem[256], cmdline[4096] = "";
     char parts[FLEXCL_PATH_MAX + 80];
     time_t start = time(NULL);
@@ -1247,12 +1290,13 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
      * under a temporary name and renamed when complete: a killed or
      * preempted run keeps every finished point, and a rerun skips them. */
     snprintf(parts, sizeof parts, "%s.parts", out_path);
-    FLEXCL_CALL(open_parts(comm, parts, hash, &o, n_points));
+    FLEXCL_CALL(open_parts(comm, parts, hash, &o, n_points, &locked));
     FLEXCL_ALLOC(mine, hi > lo ? hi - lo : 1);
     size_t resumed = 0;
-    session ss = {comm, job, &o, parts, hash, MPI_Wtime(), 0, 0};
+    session ss = {comm, job, &o, parts, hash, MPI_Wtime(), 0, 0, MPI_Wtime(), 0};
     for (size_t i = lo; i < hi; ++i) {
         mine[i - lo] = i;
+        heartbeat(&ss, rank);
         char part[FLEXCL_PATH_MAX + 128];
         snprintf(part, sizeof part, "%s/%06zu.h5", parts, i);
         int have = 0;
@@ -1294,6 +1338,7 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
         char part[FLEXCL_PATH_MAX + 128], g[64];
         snprintf(part, sizeof part, "%s/%06zu.h5", parts, i);
         snprintf(g, sizeof g, "points/%06zu", i);
+        heartbeat(&ss, rank);
         FLEXCL_CALL(flexcl_results_copy_tree(res, part, g, g));
     }
     FLEXCL_CALL(flexcl_index_write(res, job, mine, hi - lo));
@@ -1320,6 +1365,7 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     }
     FLEXCL_CALL(flexcl_results_finish(res));
     FLEXCL_CALL(remove_parts(comm, parts, lo, hi));
+    locked = 0;
     if (rank == 0) {
         char t[32];
         iso_time(time(NULL), t, sizeof t);
@@ -1330,6 +1376,9 @@ done:
     free(mine);
     flexcl_results_destroy(&res);
     flexcl_job_destroy(&job);
+    /* Errors and the signal stop (exit status 3) end here too: the parts
+     * directory stays for the rerun, and the lock goes. */
+    if (locked && rank == 0) flexcl_cli_lock_release(parts);
     if (err != FLEXCL_OK && rank == 0) {
         fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());
         if (o.trace) fprintf(stderr, "%s", flexcl_error_trace());

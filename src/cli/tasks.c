@@ -97,7 +97,9 @@ static task_state state_of(const char *dir, long t, int *points_done)
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
         size_t len = strlen(nm);
-        if (nm[0] == '.' || strcmp(nm, "manifest") == 0) continue;
+        /* The manifest and a run's lock (with its temporary files) are
+         * not saved work. */
+        if (nm[0] == '.' || strcmp(nm, "manifest") == 0 || strncmp(nm, "lock", 4) == 0) continue;
         if (is_part_name(nm)) (*points_done)++;
         else if (!(len > 8 && strcmp(nm + len - 8, ".partial") == 0)) saved++;
     }
@@ -200,7 +202,7 @@ static int query_squeue(const submission *sub, long tasks, queue_entry *q)
  * host) or the heartbeat is fresh (another host). */
 static int lock_live(const char *dir, long t, char *who, size_t n)
 {
-    char path[FLEXCL_PATH_MAX + 64], host[256] = "", me[256] = "", id[64] = "";
+    char path[FLEXCL_PATH_MAX + 64], host[256] = "", me[256], id[64] = "";
     long pid = 0, every = 60;
     struct stat st;
     snprintf(path, sizeof path, "%s/slurm/task_%ld.lock", dir, t);
@@ -209,14 +211,26 @@ static int lock_live(const char *dir, long t, char *who, size_t n)
     int got = fscanf(f, "%255s %ld %63s %ld", host, &pid, id, &every);
     fclose(f);
     if (got < 2 || stat(path, &st) != 0) return 0;
-    gethostname(me, sizeof me - 1);
-    char *dot = strchr(me, '.');
-    if (dot) *dot = '\0';
+    flexcl_cli_short_host(me, sizeof me);
     int live;
     if (strcmp(host, me) == 0) live = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
     else live = time(NULL) - st.st_mtime < 3 * (every > 0 ? every : 60);
     snprintf(who, n, "%s%s%s pid %ld", id[0] ? id : "", id[0] ? " on " : "", host, pid);
     return live;
+}
+
+/* DIR/task_t.h5.parts/lock, held by the `flexcl run` working on task t,
+ * whether started by hand or by slurm/task.sbatch: "pid P on HOST" when
+ * live (src/cli/lock.c). */
+static int parts_lock_live(const char *dir, long t, char *who, size_t n)
+{
+    char path[FLEXCL_PATH_MAX + 64];
+    flexcl_cli_lock_owner o;
+    snprintf(path, sizeof path, "%s/task_%ld.h5.parts/lock", dir, t);
+    if (!flexcl_cli_lock_inspect(path, &o) || !o.live) return 0;
+    if (o.pid > 0) snprintf(who, n, "pid %ld on %s", o.pid, o.host);
+    else snprintf(who, n, "an unknown process (lock touched %ld s ago)", o.age);
+    return 1;
 }
 
 /* Parse "DIR [--tasks N] [-o FILE | --no-slurm]" for merge (out) and
@@ -298,12 +312,13 @@ int flexcl_cli_status(MPI_Comm comm, int argc, char **argv)
     printf("%-8s %-13s %-11s %s\n", "task", "state", "points", "slurm / process");
     for (long t = 0; t < tasks; ++t) {
         int pts = 0;
-        char who[400] = "", col[48], note[512] = "";
+        char who[400] = "", run_who[320] = "", col[48], note[1024] = "";
         task_state s = state_of(dir, t, &pts);
         long mine = points > 0 ? points * (t + 1) / tasks - points * t / tasks : -1;
         int live = s != TASK_DONE && lock_live(dir, t, who, sizeof who);
+        int run_live = s != TASK_DONE && parts_lock_live(dir, t, run_who, sizeof run_who);
         int slurm_running = strcmp(q[t].state, "RUNNING") == 0 || strcmp(q[t].state, "COMPLETING") == 0;
-        if (s != TASK_DONE && (live || slurm_running)) s = TASK_RUNNING;
+        if (s != TASK_DONE && (live || run_live || slurm_running)) s = TASK_RUNNING;
         if (strcmp(q[t].state, "PENDING") == 0 || strcmp(q[t].state, "REQUEUED") == 0) queued++;
         n[s]++;
         long d = s == TASK_DONE ? (mine > 0 ? mine : 0) : pts;
@@ -317,6 +332,10 @@ int flexcl_cli_status(MPI_Comm comm, int argc, char **argv)
         if (live) {
             size_t used = strlen(note);
             snprintf(note + used, sizeof note - used, "%s%s", used ? "; " : "", who);
+        }
+        if (run_live) {
+            size_t used = strlen(note);
+            snprintf(note + used, sizeof note - used, "%s%s", used ? "; " : "", run_who);
         }
         printf("%-8ld %-13s %-11s %s\n", t, names[s], col, note[0] ? note : "-");
     }
