@@ -5,6 +5,7 @@
 #include "flexcl/learner.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,6 +687,32 @@ done:
  * their results (they are the same for any cut of the steps). */
 enum { POLL_STEPS = 16 };
 
+/* Advance learner i by n steps; its error message is kept (errors are
+ * thread-local). */
+static void run_core(flexcl_learner *l, int i, uint64_t n)
+{
+    l->codes[i] = core_advance(l, &l->cores[i], n);
+    if (l->codes[i] != FLEXCL_OK)
+        snprintf(l->messages[i], sizeof l->messages[i], "%s", flexcl_error_message());
+}
+
+/* Advance every local learner by n steps, in parallel over learners when
+ * OpenMP has more than one thread. An OpenMP region costs a team start even
+ * with one thread, and overlapped averaging runs the learners in chunks of
+ * POLL_STEPS steps, so the one-thread case runs a plain loop (measured: the
+ * averaging benchmark at A = 100, 0.81 -> 0.87). Which thread runs a learner
+ * never changes its results. */
+static void run_cores(flexcl_learner *l, uint64_t n)
+{
+    const int L = l->L;
+    if (L > 1 && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(dynamic, 1) default(none) shared(l, n, L)
+        for (int i = 0; i < L; ++i) run_core(l, i, n);
+    } else {
+        for (int i = 0; i < L; ++i) run_core(l, i, n);
+    }
+}
+
 /* Blocking averaging (and none): every rank agrees on failures at every
  * averaging point (agree_all), before the collective.
  * Overlapped averaging never blocks on the other ranks except at the
@@ -715,14 +742,8 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {
-            int L = l->L;
-#pragma omp parallel for schedule(dynamic, 1) default(none) shared(l, codes, chunk, L) if (L > 1)
-            for (int i = 0; i < L; ++i) {
-                codes[i] = core_advance(l, &l->cores[i], chunk);
-                if (codes[i] != FLEXCL_OK)
-                    snprintf(l->messages[i], sizeof l->messages[i], "%s",
-                             flexcl_error_message());
-            }
+            const int L = l->L;
+            run_cores(l, chunk);
             for (int i = 0; i < L && local == FLEXCL_OK; ++i)
                 if (codes[i] != FLEXCL_OK)
                     local = flexcl_error_set(codes[i], __FILE__, __LINE__, __func__,
