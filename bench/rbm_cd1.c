@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t P = flexcl_model_n_params(m);
-    double *g_pos = calloc(P, sizeof *g_pos), *g = calloc(P, sizeof *g);
+    double *g = calloc(P, sizeof *g);
     size_t *order = malloc(n_rows * sizeof *order);
     const float **rows = malloc(BATCH * sizeof *rows);
     /* The epoch's data order (Fisher-Yates on the DATA lane, as learners do). */
@@ -149,11 +149,10 @@ int main(int argc, char **argv)
         uint64_t t = 2 * (uint64_t)k;
         flexcl_model_phase_begin(m, c, FLEXCL_PHASE_POSITIVE, rows, &s, t);
         flexcl_model_step(m, c, FLEXCL_PHASE_POSITIVE, &s, t);
-        memset(g_pos, 0, P * sizeof *g_pos);
-        flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_POSITIVE, 1.0, g_pos);
+        memset(g, 0, P * sizeof *g);
+        flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_POSITIVE, 1.0, g);
         flexcl_model_chain_reset(m, c, rows);
         flexcl_model_step(m, c, FLEXCL_PHASE_NEGATIVE, &s, t + 1);
-        memcpy(g, g_pos, P * sizeof *g);
         flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_NEGATIVE, -1.0, g);
         flexcl_optim_apply(opt, theta, g, 0.01);
     }
@@ -174,11 +173,10 @@ int main(int argc, char **argv)
         uint64_t t = 2 * (uint64_t)k;
         flexcl_model_phase_begin(m, c, FLEXCL_PHASE_POSITIVE, rows, &s, t);
         flexcl_model_step(m, c, FLEXCL_PHASE_POSITIVE, &s, t);
-        memset(g_pos, 0, P * sizeof *g_pos);
-        flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_POSITIVE, 1.0, g_pos);
+        memset(g, 0, P * sizeof *g);
+        flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_POSITIVE, 1.0, g);
         flexcl_model_chain_reset(m, c, rows);
         flexcl_model_step(m, c, FLEXCL_PHASE_NEGATIVE, &s, t + 1);
-        memcpy(g, g_pos, P * sizeof *g);
         flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_NEGATIVE, -1.0, g);
         flexcl_optim_apply(opt, theta, g, 0.01);
     }
@@ -197,7 +195,6 @@ int main(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "rbm_cd1_t%d", threads);
     bench_result(name, best_ref / best_seg, 0.8);
-    free(g_pos);
     free(g);
     free(order);
     free(rows);

@@ -141,6 +141,7 @@ case "$out" in *[[:space:]]*) bad "--out '$out' contains white space (SLURM log 
 # flexcl links MPI: as root, Open MPI must be told that is intended.
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMPI_MCA_io=${OMPI_MCA_io:-romio321}
+export OMPI_MCA_btl_vader_eager_limit=${OMPI_MCA_btl_vader_eager_limit:-32768}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -136,8 +136,8 @@ typedef struct {
     flexcl_phase phase;  /* type of the current phase */
     uint64_t remaining;  /* steps left in the current phase; 0 = start one */
     double w;            /* weight of the current phase */
-    double *g;           /* update direction (n_params) */
-    double *g_pos;       /* two_term: G⁺ held until the negative phase ends */
+    double *g;           /* update direction (n_params); two_term: G⁺ from the end of
+                          * the positive phase, then G⁺ − G⁻ (saved in checkpoints) */
     size_t *order;       /* data order of the current epoch */
     size_t cursor;       /* next position in order */
     uint64_t epoch;
@@ -255,11 +255,12 @@ static void end_phase(flexcl_learner *l, core *c, flexcl_chain *ch)
         c->updates++;
         break;
     case FLEXCL_EST_TWO_TERM:
+        /* G⁺ is held in g itself until the negative phase ends (no second
+         * buffer, no copy: a 784x500 RBM's g is 3 MB). */
         if (c->phase == FLEXCL_PHASE_POSITIVE) {
-            memset(c->g_pos, 0, l->P * sizeof *c->g_pos);
-            flexcl_model_stats_axpy(c->model, ch, c->phase, 1.0, c->g_pos);
+            memset(c->g, 0, l->P * sizeof *c->g);
+            flexcl_model_stats_axpy(c->model, ch, c->phase, 1.0, c->g);
         } else {
-            memcpy(c->g, c->g_pos, l->P * sizeof *c->g);
             flexcl_model_stats_axpy(c->model, ch, c->phase, -1.0, c->g);
             flexcl_optim_apply(c->opt, theta, c->g, es->eta);
             c->updates++;
@@ -412,7 +413,6 @@ static void core_free(core *c)
     free(c->s_now);
     free(c->pos);
     free(c->g);
-    free(c->g_pos);
     free(c->order);
     free(c->rows);
     free(c->row_idx);
@@ -471,7 +471,6 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CALL(flexcl_optim_create(os, l->P, flexcl_model_learnable(c->model),
                                         &c->opt));
         FLEXCL_ALLOC(c->g, l->P);
-        FLEXCL_ALLOC(c->g_pos, l->P);
         FLEXCL_ALLOC(c->order, n_rows);
         FLEXCL_ALLOC(c->rows, (size_t)es->batch);
         FLEXCL_ALLOC(c->row_idx, (size_t)es->batch);
@@ -965,7 +964,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     for (size_t i = 0; i < L; ++i)
         memcpy(buf + i * P, flexcl_model_params(l->cores[i].model), P * sizeof *buf);
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/theta", G, P, first, L, buf));
-    for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, l->cores[i].g_pos, P * sizeof *buf);
+    for (size_t i = 0; i < L; ++i) memcpy(buf + i * P, l->cores[i].g, P * sizeof *buf);
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/g_pos", G, P, first, L, buf));
     FLEXCL_CALL(memory_write(l, ck));
     for (int which = 0; which < 1 + has_neg; ++which) {
@@ -1087,7 +1086,7 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), buf + i * P, P * sizeof *buf);
     FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/g_pos", P, first, L, buf));
-    for (size_t i = 0; i < L; ++i) memcpy(l->cores[i].g_pos, buf + i * P, P * sizeof *buf);
+    for (size_t i = 0; i < L; ++i) memcpy(l->cores[i].g, buf + i * P, P * sizeof *buf);
     FLEXCL_CALL(memory_read(l, ck));
     for (int which = 0; which < 1 + has_neg; ++which) {
         FLEXCL_CALL(flexcl_checkpoint_read(ck, which ? "learner/neg_chain" : "learner/chain",
