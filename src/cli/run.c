@@ -538,30 +538,6 @@ done:
     return err;
 }
 
-/* Testing hook (the eqprop resume test's must-fail twin):
- * FLEXCL_TEST_RESUME_WITHOUT_MEMORY=1 in the environment overwrites the
- * restored model memory (eqprop's per-example store) with zeros, as if it
- * had not been saved, which must change the results. Not collective. */
-static flexcl_code forget_memory_for_test(flexcl_learner *lr)
-{
-    flexcl_code err = FLEXCL_OK;
-    double *zeros = NULL;
-    const char *skip = getenv("FLEXCL_TEST_RESUME_WITHOUT_MEMORY");
-    if (!skip || strcmp(skip, "1") != 0) goto done;
-    for (int k = 0; k < flexcl_learner_local_count(lr); ++k) {
-        flexcl_model *m = flexcl_learner_model(lr, k);
-        size_t n = flexcl_model_memory_size(m);
-        if (n == 0) continue;
-        FLEXCL_ALLOC(zeros, n);
-        FLEXCL_CALL(flexcl_model_memory_set(m, zeros, n));
-        free(zeros);
-        zeros = NULL;
-    }
-done:
-    free(zeros);
-    return err;
-}
-
 /* Restore the learners and the curve so far; *e = curve points recorded. */
 static flexcl_code read_train_checkpoint(session *ss, size_t i, const char *ckpt,
                                          flexcl_learner *lr, point_record *rec, size_t *e)
@@ -573,8 +549,7 @@ static flexcl_code read_train_checkpoint(session *ss, size_t i, const char *ckpt
     uint64_t pts = 0;
     FLEXCL_CALL(flexcl_checkpoint_open(ss->comm, ckpt, ss->hash, i, "train", &ck));
     FLEXCL_CALL(flexcl_learner_checkpoint_read(lr, ck));
-    flexcl_code local = forget_memory_for_test(lr);
-    if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "curve_points", &pts);
+    flexcl_code local = flexcl_checkpoint_get(ck, "curve_points", &pts);
     if (local == FLEXCL_OK && (pts < 1 || pts > E))
         local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
                                  "%s: %llu curve points recorded of %zu", ckpt,
@@ -654,10 +629,7 @@ done:
 
 /* Restore a supervised point: the trainer, the curve so far (*e = curve
  * points recorded) and *seconds of the epoch in progress. Every rank reads
- * the same rows, so the checkpoint resumes on any rank count. Testing hook
- * (the resume test's must-fail twin): FLEXCL_TEST_RESUME_WITHOUT_OPTIM=1 in
- * the environment leaves the optimiser as created (not restored), which
- * must change the results. Collective. */
+ * the same rows, so the checkpoint resumes on any rank count. Collective. */
 static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char *ckpt,
                                               flexcl_supervised *t,
                                               flexcl_supervised_curve *c, size_t *e,
@@ -710,19 +682,6 @@ static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char 
                                  ckpt, (unsigned long long)clock[FLEXCL_SUP_CLOCK_EPOCHS],
                                  (unsigned long long)pts);
     if (local == FLEXCL_OK) {
-        const char *skip = getenv("FLEXCL_TEST_RESUME_WITHOUT_OPTIM");
-        if (skip && strcmp(skip, "1") == 0) {
-            /* Testing only: keep the freshly created optimiser. */
-            uint64_t fresh[FLEXCL_SUP_CLOCK];
-            double *now = malloc(want_S * sizeof *now);
-            if (now) {
-                const size_t np = flexcl_supervised_n_params(t);
-                flexcl_supervised_state_get(t, now, fresh);
-                memcpy(state + np, now + np, (want_S - 1 - np) * sizeof *state);
-                clock[FLEXCL_SUP_CLOCK_OPTIM] = fresh[FLEXCL_SUP_CLOCK_OPTIM];
-                free(now);
-            }
-        }
         local = flexcl_supervised_state_set(t, state, want_S, clock);
         if (local != FLEXCL_OK) {
             char why[1024];
