@@ -32,10 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 export OMP_NUM_THREADS=1
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 host=$(hostname -s)
 t_start=$(date +%s)
 

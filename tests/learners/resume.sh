@@ -17,10 +17,6 @@ mpiexec="$2"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 
 train="jobs/examples/averaging.ini"
 exps="jobs/examples/checks.ini"
@@ -126,5 +122,4 @@ else
     bad "rerunning a completed task changed something"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

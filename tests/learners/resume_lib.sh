@@ -1,5 +1,16 @@
-# Helpers of the driver resume tests (tests/learners/resume*.sh), sourced
+# Helpers of the driver resume and lock tests (tests/learners/*.sh), sourced
 # after they set $flexcl and $mpiexec.
+
+# ok WHAT / bad WHAT: report a check and count it; finish: the summary line
+# and the script's exit status (non-zero when a check failed).
+passed=0
+failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
 
 # run NP DIR JOB [args...]: the driver's exit status, output in DIR.log
 run() {
