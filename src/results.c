@@ -676,12 +676,8 @@ flexcl_code flexcl_results_write_rows(flexcl_results *r, const char *dataset,
                                       size_t rows, size_t cols, size_t first_row,
                                       size_t n_rows, const double *data)
 {
-    flexcl_code err = FLEXCL_OK;
-    FLEXCL_CALL(write_rows(r, dataset, rows, cols, first_row, n_rows, data,
-                           H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sizeof(double),
-                           FLEXCL_COMPRESSION_DEFLATE, __func__));
-done:
-    return err;
+    return flexcl_results_write_rows_as(r, dataset, rows, cols, first_row, n_rows, data,
+                                        FLEXCL_COMPRESSION_DEFLATE);
 }
 
 flexcl_code flexcl_results_write_rows_as(flexcl_results *r, const char *dataset,
@@ -701,12 +697,8 @@ flexcl_code flexcl_results_write_rows_u64(flexcl_results *r, const char *dataset
                                           size_t rows, size_t cols, size_t first_row,
                                           size_t n_rows, const uint64_t *data)
 {
-    flexcl_code err = FLEXCL_OK;
-    FLEXCL_CALL(write_rows(r, dataset, rows, cols, first_row, n_rows, data,
-                           H5T_STD_U64LE, H5T_NATIVE_UINT64, sizeof(uint64_t),
-                           FLEXCL_COMPRESSION_DEFLATE, __func__));
-done:
-    return err;
+    return flexcl_results_write_rows_u64_as(r, dataset, rows, cols, first_row, n_rows, data,
+                                            FLEXCL_COMPRESSION_DEFLATE);
 }
 
 flexcl_code flexcl_results_write_rows_u64_as(flexcl_results *r, const char *dataset,
