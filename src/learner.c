@@ -147,7 +147,6 @@ typedef struct {
     flexcl_tcl_memory *mem; /* per-parameter memory */
     double *s_up;        /* interpolate: currents of the up-ramp samples 0..n_f, [n_f+1][P] */
     double *s_now;       /* the current sample's current s (P) */
-    double *pos;         /* interpolate: down-ramp positions on the up ramp (n_s − 1) */
     uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
@@ -165,6 +164,9 @@ struct flexcl_learner {
     double *gather;
     size_t stride;
     double *mean;   /* P */
+    /* tcl with tcl.down = interpolate: the down-ramp samples' positions on
+     * the up ramp, the same for every cycle and learner (n_s − 1 values). */
+    double *tcl_pos;
     flexcl_code *codes; /* per local learner, from the last advance */
     char (*messages)[256]; /* their error messages (errors are thread-local) */
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
@@ -359,11 +361,8 @@ static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
         if (interp && j == n_up) {
             /* The down ramp, samples n_f + 1 … N − 1: the up ramp's currents
              * interpolated at their levels r_n, i.e. at up-sample position
-             * r_n·n_f. */
-            for (size_t m = n_up + 1; m < N; ++m)
-                c->pos[m - n_up - 1] = (1.0 - (double)(m - n_up) / (double)(N - n_up)) *
-                                       (double)n_up;
-            flexcl_tcl_memory_feed_interp(c->mem, c->s_up, n_up + 1, c->pos, N - n_up - 1,
+             * r_n·n_f (l->tcl_pos). */
+            flexcl_tcl_memory_feed_interp(c->mem, c->s_up, n_up + 1, l->tcl_pos, N - n_up - 1,
                                           t->threshold, t->dt / flexcl_tcl_kernel_tau(t), c->g);
         }
         if (c->cyc == L) {
@@ -411,7 +410,6 @@ static void core_free(core *c)
     flexcl_tcl_memory_destroy(&c->mem);
     free(c->s_up);
     free(c->s_now);
-    free(c->pos);
     free(c->g);
     free(c->order);
     free(c->rows);
@@ -479,7 +477,6 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
             FLEXCL_ALLOC(c->s_now, l->P);
             if (es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
                 FLEXCL_ALLOC(c->s_up, (tcl_n_up(&es->tcl) + 1) * l->P);
-                FLEXCL_ALLOC(c->pos, tcl_n_down(&es->tcl));
             }
             /* Refuse a model without graded clamping now, not mid-run. */
             FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 1.0));
@@ -493,6 +490,13 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     l->stride = l->P * (size_t)l->L + 1;
     FLEXCL_ALLOC(l->gather, l->stride * (size_t)l->size);
     FLEXCL_ALLOC(l->mean, l->P);
+    if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
+        const size_t n_up = tcl_n_up(&es->tcl), N = n_up + tcl_n_down(&es->tcl);
+        FLEXCL_ALLOC(l->tcl_pos, N - n_up);
+        for (size_t m = n_up + 1; m < N; ++m)
+            l->tcl_pos[m - n_up - 1] =
+                (1.0 - (double)(m - n_up) / (double)(N - n_up)) * (double)n_up;
+    }
     FLEXCL_ALLOC(l->codes, (size_t)l->L);
     FLEXCL_ALLOC(l->messages, (size_t)l->L);
 done:
@@ -521,6 +525,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     free(l->cores);
     free(l->gather);
     free(l->mean);
+    free(l->tcl_pos);
     free(l->codes);
     free(l->messages);
     free(l->hist);
