@@ -133,7 +133,7 @@ static flexcl_code check_hidden(const char *value, const char *loc,
     .size = sizeof(((flexcl_settings *)0)->sec.k)
 /* A key whose field lives elsewhere in flexcl_settings (the supervised
  * learners' settings, flexcl/supervised.h, are written as model.*, run.*
- * and data.* keys). */
+ * and data.* keys; run.eval_rows is the model settings' eval_rows). */
 #define KEYF(sec, k, field)                                                    \
     .section = #sec, .key = #k, .name = #sec "." #k,                           \
     .offset = offsetof(flexcl_settings, field),                                \
@@ -194,7 +194,7 @@ static const key_def keys[] = {
      .lo = 1, .hi = 1e6, .listable = 1, .unit = "epochs",
      .help = "Passes over the training rows of a supervised learner "
              "(model.kind = ff, dp, dpt or backprop)."},
-    {KEYF(run, eval_rows, supervised.eval_rows), .type = T_UINT,
+    {KEYF(run, eval_rows, model.eval_rows), .type = T_UINT,
      .unit = "rows",
      .help = "Rows (from the first) whose accuracy a supervised learner's "
              "curve records after each epoch, and that eqprop classifies at "
@@ -235,17 +235,18 @@ static const key_def keys[] = {
     {KEY(model, init_sigma), .type = T_REAL, .bounds = LO, .lo = 0,
      .listable = 1, .unit = "",
      .help = "Standard deviation of the initial weights W ~ N(0, init_sigma^2)."},
-    {KEYF(model, hidden, supervised.hidden), .type = T_STRING,
+    {KEY(model, hidden), .type = T_STRING,
      .check = check_hidden, .unit = "units",
-     .help = "Hidden widths of ff/dp/dpt/backprop, comma-separated (e.g. "
-             "500,500); auto = the authors' (ff 500,500; dp, dpt, backprop 512,512)."},
+     .help = "Hidden widths of ff/dp/dpt/backprop and eqprop, comma-separated (e.g. "
+             "500,500); auto = the authors' (ff 500,500; dp, dpt, backprop 512,512), "
+             "eqprop one layer of model.n_hidden units."},
     {KEYF(model, threshold, supervised.threshold), .type = T_REAL,
      .listable = 1, .unit = "",
      .help = "Forward-Forward goodness threshold theta (mean h^2 per layer)."},
     {KEYF(model, alpha, supervised.alpha), .type = T_REAL, .bounds = LO | HI,
      .lo = 0, .hi = 1, .listable = 1, .unit = "",
      .help = "Dual propagation weight alpha of s+ in the mean state (dp needs 0.5)."},
-    {KEYF(model, beta, supervised.beta), .type = T_REAL, .listable = 1, .unit = "",
+    {KEY(model, beta), .type = T_REAL, .listable = 1, .unit = "",
      .help = "Nudging strength beta of the output: dp/dpt beta > 0; eqprop "
              "beta != 0 (its sign is the direction of the nudge)."},
     {KEY(model, epsilon), .type = T_REAL, .bounds = LO | HI | LO_OPEN, .lo = 0,
@@ -744,12 +745,9 @@ static flexcl_code check_hidden(const char *value, const char *loc,
                                 const char *name)
 {
     flexcl_code err = FLEXCL_OK;
-    flexcl_supervised_settings s;
     size_t w[FLEXCL_MLP_MAX_LAYERS], n = 0;
     char e[ECHO_MAX + 4];
-    flexcl_supervised_settings_default(&s);
-    snprintf(s.hidden, sizeof s.hidden, "%s", value);
-    if (flexcl_supervised_hidden(&s, w, FLEXCL_MLP_MAX_LAYERS - 1, &n) != FLEXCL_OK) {
+    if (flexcl_widths_parse(value, w, FLEXCL_MLP_MAX_LAYERS - 1, &n) != FLEXCL_OK) {
         flexcl_error_clear();
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: %s: '%s' is not auto or 1 to %d comma-separated "
@@ -1847,11 +1845,10 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
     }
     flexcl_supervised_kind sk;
     const int sup = flexcl_supervised_kind_parse(s->model.kind, &sk);
-    if (!(isfinite(s->supervised.beta) && s->supervised.beta != 0.0 &&
-          (s->supervised.beta > 0.0 || !sup))) {
+    if (!(isfinite(s->model.beta) && s->model.beta != 0.0 && (s->model.beta > 0.0 || !sup))) {
         char be[TEXT_MAX];
         describe_point(g, idx, point, where, sizeof where);
-        format_real(s->supervised.beta, be, sizeof be);
+        format_real(s->model.beta, be, sizeof be);
         FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: model.beta: %s; %s%s",
                     loc_of(job, g, key_by_name("model.beta"), key_by_name("model.kind")), be,
                     sup ? "dual propagation needs beta > 0" : "the nudging strength must be "
@@ -2121,16 +2118,6 @@ done:
 
 /* Public API ---------------------------------------------------------------*/
 
-/* Keys that the supervised learners and the registry models share (one key
- * per meaning): model.hidden, model.beta and run.eval_rows live in the
- * supervised settings and are copied into the model settings. */
-static void share_keys(flexcl_settings *s)
-{
-    snprintf(s->model.hidden, sizeof s->model.hidden, "%s", s->supervised.hidden);
-    s->model.beta = s->supervised.beta;
-    s->model.eval_rows = (size_t)s->supervised.eval_rows;
-}
-
 void flexcl_settings_default(flexcl_settings *s)
 {
     if (s == NULL) return;
@@ -2168,7 +2155,6 @@ void flexcl_settings_default(flexcl_settings *s)
         .point = 0,
         .learner = 0,
     };
-    share_keys(s);
 }
 
 flexcl_code flexcl_job_create(const char *text, const char *filename,
@@ -2627,7 +2613,6 @@ flexcl_code flexcl_job_point(const flexcl_job *job, size_t i,
         const size_t k = g->axes[a];
         write_field(out, &keys[k], g->eff[k]->vals[idx[a]]);
     }
-    share_keys(out);
 done:
     return err;
 }

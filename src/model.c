@@ -23,11 +23,12 @@ void flexcl_model_settings_default(flexcl_model_settings *s)
     s->n_hidden = 16;
     s->visible_bias = 1;
     s->init_sigma = 0.01;
-    s->beta = 1.0;
+    strcpy(s->hidden, "auto");
+    s->beta = 0.01;
     s->epsilon = 0.5;
     s->symmetric = 0;
     s->eval_steps = 100;
-    s->eval_rows = 0;
+    s->eval_rows = 10000;
 }
 
 /* Kinds added at run time by flexcl_model_register (tests, plugins). */

@@ -41,13 +41,10 @@ void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
 {
     memset(s, 0, sizeof *s);
     s->kind = FLEXCL_SUP_DPT;
-    strcpy(s->hidden, "auto");
     s->threshold = 2.0;
     s->alpha = 0.5;
-    s->beta = 0.01;
     s->sweeps = 8;
     s->epochs = 2;
-    s->eval_rows = 10000;
     strcpy(s->test_images,
            "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
     strcpy(s->test_labels,
@@ -55,10 +52,11 @@ void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
 }
 
 flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
+                                     const flexcl_model_settings *model,
                                      size_t *widths, size_t max, size_t *n)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CALL(flexcl_widths_parse(s->hidden, widths, max, n));
+    FLEXCL_CALL(flexcl_widths_parse(model->hidden, widths, max, n));
     if (*n == 0) { /* "auto": the authors' network of the kind */
         const size_t def = s->kind == FLEXCL_SUP_FF ? 500 : 512;
         FLEXCL_CHECK(max >= 2, FLEXCL_ERR_ARG, "model.hidden: room for %zu layers", max);
@@ -101,13 +99,14 @@ struct flexcl_supervised {
 
 /* Network settings of the trainer; validated by the network's create. */
 static flexcl_code net_settings(const flexcl_supervised_settings *s,
+                                const flexcl_model_settings *model,
                                 size_t n_in, size_t n_classes, size_t batch,
                                 flexcl_ff_settings *fs,
                                 flexcl_dualprop_settings *ds)
 {
     flexcl_code err = FLEXCL_OK;
     size_t hid[MAX_LAYERS], nh = 0;
-    FLEXCL_CALL(flexcl_supervised_hidden(s, hid, MAX_LAYERS - 1, &nh));
+    FLEXCL_CALL(flexcl_supervised_hidden(s, model, hid, MAX_LAYERS - 1, &nh));
     if (s->kind == FLEXCL_SUP_FF) {
         flexcl_ff_settings_default(fs);
         fs->n_layers = nh;
@@ -129,7 +128,7 @@ static flexcl_code net_settings(const flexcl_supervised_settings *s,
                    : s->kind == FLEXCL_SUP_DPT ? FLEXCL_MLP_DPT
                                                : FLEXCL_MLP_BACKPROP;
         ds->alpha = s->alpha;
-        ds->beta = s->beta;
+        ds->beta = model->beta;
         ds->sweeps = s->sweeps;
         ds->max_batch = batch;
     }
@@ -138,6 +137,7 @@ done:
 }
 
 flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
+                                          const flexcl_model_settings *model,
                                           size_t n_inputs, size_t n_classes,
                                           size_t *n)
 {
@@ -147,7 +147,7 @@ flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
     const size_t *w;
     size_t L;
     *n = 0;
-    FLEXCL_CALL(net_settings(s, n_inputs, n_classes, 1, &fs, &ds));
+    FLEXCL_CALL(net_settings(s, model, n_inputs, n_classes, 1, &fs, &ds));
     w = s->kind == FLEXCL_SUP_FF ? fs.widths : ds.widths;
     L = s->kind == FLEXCL_SUP_FF ? fs.n_layers : ds.n_layers;
     for (size_t l = 0; l < L; ++l) *n += w[l + 1] * w[l] + w[l + 1];
@@ -156,6 +156,7 @@ done:
 }
 
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
+                                     const flexcl_model_settings *model,
                                      const flexcl_estimator_settings *est,
                                      const flexcl_optim_settings *opt,
                                      size_t n_inputs, size_t n_classes,
@@ -166,7 +167,7 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
     flexcl_supervised *t = NULL;
     flexcl_ff_settings fs;
     flexcl_dualprop_settings ds;
-    FLEXCL_CHECK(s && est && opt && stream && out, FLEXCL_ERR_ARG,
+    FLEXCL_CHECK(s && model && est && opt && stream && out, FLEXCL_ERR_ARG,
                  "supervised: NULL argument");
     FLEXCL_CHECK(est->eta > 0.0 && isfinite(est->eta), FLEXCL_ERR_ARG,
                  "estimator.eta: %g must be finite and > 0", est->eta);
@@ -181,7 +182,7 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
         FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || (est->b > 0.0 && est->b < 1.0),
                      FLEXCL_ERR_ARG, "estimator.b: %g is outside (0, 1)", est->b);
     }
-    FLEXCL_CALL(net_settings(s, n_inputs, n_classes, (size_t)est->batch, &fs, &ds));
+    FLEXCL_CALL(net_settings(s, model, n_inputs, n_classes, (size_t)est->batch, &fs, &ds));
     FLEXCL_ALLOC(t, 1);
     t->s = *s;
     t->est = *est;
@@ -556,6 +557,7 @@ void flexcl_supervised_curve_free(flexcl_supervised_curve *c)
 }
 
 flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
+                                    const flexcl_model_settings *model,
                                     const flexcl_estimator_settings *est,
                                     const flexcl_optim_settings *opt,
                                     const flexcl_data *train,
@@ -567,10 +569,10 @@ flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
     flexcl_code err = FLEXCL_OK;
     flexcl_supervised *t = NULL;
     flexcl_supervised_curve c = {0};
-    FLEXCL_CHECK(s && train && curve, FLEXCL_ERR_ARG, "supervised: NULL argument");
+    FLEXCL_CHECK(s && model && train && curve, FLEXCL_ERR_ARG, "supervised: NULL argument");
     FLEXCL_CHECK(flexcl_data_has_labels(train), FLEXCL_ERR_DATA,
                  "supervised: %s has no labels", flexcl_data_describe(train));
-    FLEXCL_CALL(flexcl_supervised_create(s, est, opt, flexcl_data_pixels(train),
+    FLEXCL_CALL(flexcl_supervised_create(s, model, est, opt, flexcl_data_pixels(train),
                                          flexcl_supervised_classes(train), stream, &t));
     const size_t E = (size_t)s->epochs + 1;
     FLEXCL_CALL(flexcl_supervised_curve_alloc(&c, E));
@@ -585,7 +587,7 @@ flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
         c.updates[e] = t->updates;
         c.train_loss[e] = loss;
         c.seconds[e] = sec;
-        FLEXCL_CALL(flexcl_supervised_accuracy(t, train, (size_t)s->eval_rows,
+        FLEXCL_CALL(flexcl_supervised_accuracy(t, train, model->eval_rows,
                                                &c.train_acc[e]));
         c.test_acc[e] = NAN;
         if (test)

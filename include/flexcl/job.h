@@ -165,10 +165,13 @@ typedef struct {
     flexcl_estimator_settings estimator;
     flexcl_optim_settings optim;
     flexcl_theta0_settings theta0;
-    /* The supervised learners (model.kind = ff | dp | dpt | backprop):
-     * model.hidden, model.threshold, model.alpha, model.beta, model.sweeps,
-     * run.epochs, run.eval_rows, data.test_images, data.test_labels. Their
-     * minibatch size is estimator.batch and their learning rate
+    /* The settings only the supervised learners (model.kind = ff | dp |
+     * dpt | backprop) have: model.threshold, model.alpha, model.sweeps,
+     * run.epochs, and data.test_images, data.test_labels (which the
+     * registry models' test curves read too). The keys they share with the
+     * registry models, model.hidden, model.beta and run.eval_rows, live
+     * only in `model` above; the supervised functions take both structs.
+     * Their minibatch size is estimator.batch and their learning rate
      * estimator.eta; ff also uses estimator.kind (two_term | isd), b and
      * weights. supervised.kind is NOT set by the parser (it keeps the
      * default): the driver derives it from model.kind with

@@ -34,22 +34,36 @@ typedef enum {
     FLEXCL_PHASE_POSITIVE = 1  /* data clamped / nudged towards the target */
 } flexcl_phase;
 
-/* Settings of every model kind; each kind reads the fields it needs. */
+#define FLEXCL_MODEL_HIDDEN_MAX 64 /* bytes of the hidden-widths text */
+
+/* Settings of every model kind; each kind reads the fields it needs. The
+ * fields marked "shared" are also the network shape, nudging and
+ * evaluation size of the supervised learners (flexcl/supervised.h takes
+ * them from here): one job key, one field, one default. */
 typedef struct {
     char kind[32];      /* model name in the registry; default "rbm" */
     /* RBM */
     int n_hidden;       /* hidden units; default 16 (authors) */
     int visible_bias;   /* 1: learn a visible bias a; 0: a = 0 fixed (authors); default 1 */
     double init_sigma;  /* W ~ N(0, init_sigma^2); default 0.01 (authors) */
-    /* Equilibrium propagation (eqprop; docs/models.md) */
-    char hidden[64];    /* hidden widths "500" or "500,200"; "" or "auto" =
-                         * one hidden layer of n_hidden units; default "" */
-    double beta;        /* nudging strength β ≠ 0, either sign; default 1.0 */
+    /* Equilibrium propagation (eqprop; docs/models.md) and, where marked,
+     * the supervised learners */
+    /* Hidden widths "500" or "500,200" (model.hidden; shared). "" or "auto"
+     * (the default) = the kind's own network: eqprop one hidden layer of
+     * n_hidden units; ff 500,500; dp, dpt, backprop 512,512. */
+    char hidden[FLEXCL_MODEL_HIDDEN_MAX];
+    /* Nudging strength β (model.beta; shared): eqprop β ≠ 0, either sign
+     * (the direction of the nudge); dp/dpt β > 0. Default 0.01. */
+    double beta;
     double epsilon;     /* relaxation step size ε in (0, 1]; default 0.5 */
     int symmetric;      /* 0 = one-sided nudging (free / +β), 1 = symmetric
                          * (−β / +β); default 0 */
     int eval_steps;     /* free-relaxation steps of evaluate; default 100 */
-    size_t eval_rows;   /* rows evaluate uses, from the first; 0 = all (default) */
+    /* Rows classified per evaluation, from the first (run.eval_rows;
+     * shared): eqprop's evaluate (the driver also loads only this many
+     * test rows for a registry model) and a supervised learner's training
+     * accuracy; 0 = all. Default 10000. */
+    size_t eval_rows;
 } flexcl_model_settings;
 
 void flexcl_model_settings_default(flexcl_model_settings *s);

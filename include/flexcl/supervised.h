@@ -8,7 +8,7 @@
  * every batch), so the chain/step operations do not fit. The driver owns
  * the loop (STYLE: create / epoch / evaluate / destroy):
  *
- *     flexcl_supervised_create(&s, &est, &opt, pixels, classes, &stream, &t);
+ *     flexcl_supervised_create(&s, &model, &est, &opt, pixels, classes, &stream, &t);
  *     for (e = 1..epochs) { flexcl_supervised_epoch(t, train, &loss);
  *                           flexcl_supervised_accuracy(t, test, 0, &acc); }
  *     flexcl_supervised_destroy(&t);
@@ -49,6 +49,7 @@
 #include "flexcl/data.h"
 #include "flexcl/error.h"
 #include "flexcl/learner.h"
+#include "flexcl/model.h"
 #include "flexcl/optim.h"
 #include "flexcl/rng.h"
 
@@ -71,23 +72,24 @@ const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind);
 /* "ff, dp, dpt, backprop", for messages and help. */
 const char *flexcl_supervised_kind_list(void);
 
-#define FLEXCL_SUP_HIDDEN_MAX 64 /* bytes of the hidden-widths text */
-
+/* The settings only the supervised learners have. The ones they share
+ * with the registry models live in flexcl_model_settings (flexcl/model.h),
+ * which every function below that builds or trains a network also takes:
+ *   hidden     hidden-layer widths "w1,w2,..." (model.hidden); "auto" (the
+ *              default) or "" = the authors' network of the kind: ff
+ *              500,500 (784-500-500), dp/dpt/backprop 512,512
+ *              (784-512-512-10). Input width = the data's pixels, output
+ *              (dp/dpt/backprop) = n_classes.
+ *   beta       dp/dpt nudging β > 0 (model.beta); default 0.01 (ours).
+ *   eval_rows  training rows, from the first, of flexcl_supervised_train's
+ *              train accuracy (run.eval_rows); 0 = all. Default 10000.
+ * The other model fields (kind, n_hidden, epsilon, ...) are ignored. */
 typedef struct {
     flexcl_supervised_kind kind; /* from model.kind; default dpt */
-    /* Hidden-layer widths "w1,w2,..." (model.hidden). "auto" (the default)
-     * or "" = the authors' network of the kind: ff 500,500 (784-500-500), dp/dpt/backprop
-     * 512,512 (784-512-512-10). Input width = the data's pixels, output
-     * (dp/dpt/backprop) = n_classes. */
-    char hidden[FLEXCL_SUP_HIDDEN_MAX];
     double threshold;  /* ff goodness threshold θ (model.threshold); default 2.0 */
     double alpha;      /* dp/dpt α in [0, 1] (model.alpha); default 0.5 */
-    double beta;       /* dp/dpt nudging β > 0 (model.beta); default 0.01 (ours) */
     int sweeps;        /* dp/dpt layer sweeps K (model.sweeps); default 8 */
     uint64_t epochs;   /* passes over the training rows (run.epochs); default 2 */
-    /* Rows used for each accuracy evaluation, from the start of the data
-     * set (run.eval_rows); 0 = all. Default 10000. */
-    uint64_t eval_rows;
     /* Held-out test set (data.test_images / data.test_labels); "" = none.
      * Default Debian's Fashion-MNIST t10k files. The trainer does not read
      * these: the driver loads them like data.images/labels. */
@@ -97,20 +99,23 @@ typedef struct {
 
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s);
 
-/* Parse s->hidden into widths[0..*n) (at most max); an empty text gives the
- * kind's default. FLEXCL_ERR_ARG names the text. Not collective. */
+/* Parse model->hidden into widths[0..*n) (at most max); "" or "auto" gives
+ * the default network of s->kind. FLEXCL_ERR_ARG names the text. Not
+ * collective. */
 flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
+                                     const flexcl_model_settings *model,
                                      size_t *widths, size_t max, size_t *n);
 
 typedef struct flexcl_supervised flexcl_supervised;
 
 /* A trainer for inputs of n_inputs pixels and n_classes labels; parameters
  * initialised from stream (FLEXCL_RNG_INIT), which also keys the shuffles
- * and draws of every later epoch. est supplies eta (learning rate), batch
- * (minibatch size) and, for ff, kind, b and weights. Bad values fail with
- * FLEXCL_ERR_ARG naming the field; ff with estimator aol fails with
- * FLEXCL_ERR_UNSUPPORTED. Not collective. */
+ * and draws of every later epoch. model supplies hidden and beta; est
+ * supplies eta (learning rate), batch (minibatch size) and, for ff, kind, b
+ * and weights. Bad values fail with FLEXCL_ERR_ARG naming the field; ff
+ * with estimator aol fails with FLEXCL_ERR_UNSUPPORTED. Not collective. */
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
+                                     const flexcl_model_settings *model,
                                      const flexcl_estimator_settings *est,
                                      const flexcl_optim_settings *opt,
                                      size_t n_inputs, size_t n_classes,
@@ -188,7 +193,7 @@ typedef struct {
     uint64_t *epoch;
     uint64_t *updates;
     double *train_loss;  /* NaN at point 0 */
-    double *train_acc;   /* on the first eval_rows training rows */
+    double *train_acc;   /* on the first model->eval_rows training rows */
     double *test_acc;
     double *seconds;     /* wall time of the epoch's training (0 at point 0) */
 } flexcl_supervised_curve;
@@ -199,12 +204,14 @@ void flexcl_supervised_curve_free(flexcl_supervised_curve *c); /* NULL-safe */
  * Not collective. */
 flexcl_code flexcl_supervised_curve_alloc(flexcl_supervised_curve *c, size_t n_points);
 
-/* The whole run: create, s->epochs epochs, accuracy after each, destroy.
+/* The whole run: create, s->epochs epochs, accuracy after each (training
+ * set: its first model->eval_rows rows; test set: every row), destroy.
  * test may be NULL. On success *curve is filled (the caller frees it) and,
  * when params is not NULL, the final parameters are copied there
- * (flexcl_supervised_param_count(s, flexcl_data_pixels(train),
+ * (flexcl_supervised_param_count(s, model, flexcl_data_pixels(train),
  * flexcl_supervised_classes(train)) entries). Not collective. */
 flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
+                                    const flexcl_model_settings *model,
                                     const flexcl_estimator_settings *est,
                                     const flexcl_optim_settings *opt,
                                     const flexcl_data *train,
@@ -218,9 +225,11 @@ flexcl_code flexcl_supervised_train(const flexcl_supervised_settings *s,
  * collective. */
 size_t flexcl_supervised_classes(const flexcl_data *d);
 
-/* Number of parameters of the network s describes for the given input and
- * class counts (0 and FLEXCL_ERR_ARG when s is invalid). Not collective. */
+/* Number of parameters of the network s and model describe for the given
+ * input and class counts (0 and FLEXCL_ERR_ARG when they are invalid). Not
+ * collective. */
 flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
+                                          const flexcl_model_settings *model,
                                           size_t n_inputs, size_t n_classes,
                                           size_t *n);
 

@@ -731,7 +731,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
                                                    "supervised: %s has no labels",
                                                    flexcl_data_describe(data))));
     flexcl_stream st = flexcl_stream_make(s->run.seed, flexcl_job_stream_point(ss->job, i), 0);
-    FLEXCL_CALL(agree(comm, flexcl_supervised_create(&sv, &s->estimator, &s->optim,
+    FLEXCL_CALL(agree(comm, flexcl_supervised_create(&sv, &s->model, &s->estimator, &s->optim,
                                                      flexcl_data_pixels(data),
                                                      flexcl_supervised_classes(data), &st, &t)));
     const size_t E = (size_t)sv.epochs + 1, P = flexcl_supervised_n_params(t);
@@ -772,7 +772,7 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
         c.train_loss[e] = loss;
         c.seconds[e] = sec;
         sec = 0.0;
-        FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, data, (size_t)sv.eval_rows,
+        FLEXCL_CALL(agree(comm, flexcl_supervised_accuracy(t, data, s->model.eval_rows,
                                                            &c.train_acc[e])));
         c.test_acc[e] = NAN;
         if (test)
@@ -933,7 +933,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
         flexcl_data_settings td = s.data; /* same binarisation and label block */
         snprintf(td.images, sizeof td.images, "%s", s.supervised.test_images);
         snprintf(td.labels, sizeof td.labels, "%s", s.supervised.test_labels);
-        td.max_rows = s.supervised.eval_rows;
+        td.max_rows = s.model.eval_rows;
         FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
         FLEXCL_ALLOC(rec.test_error, (size_t)L * rec.n_eval);
     }

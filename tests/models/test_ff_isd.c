@@ -97,8 +97,10 @@ static flexcl_supervised *make_trainer(const est_case *ec, const flexcl_stream *
 {
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden */
+    flexcl_model_settings_default(&ms);
     s.kind = FLEXCL_SUP_FF;
-    snprintf(s.hidden, sizeof s.hidden, "%s", hidden);
+    snprintf(ms.hidden, sizeof ms.hidden, "%s", hidden);
     flexcl_estimator_settings es;
     flexcl_estimator_settings_default(&es);
     es.kind = ec->kind;
@@ -110,7 +112,7 @@ static flexcl_supervised *make_trainer(const est_case *ec, const flexcl_stream *
     flexcl_optim_settings_default(&os);
     os.kind = FLEXCL_OPTIM_SGD;
     flexcl_supervised *t = NULL;
-    if (flexcl_supervised_create(&s, &es, &os, flexcl_data_pixels(train_set), 10, st,
+    if (flexcl_supervised_create(&s, &ms, &es, &os, flexcl_data_pixels(train_set), 10, st,
                                  &t) != FLEXCL_OK)
         fprintf(stderr, "create failed: %s\n", flexcl_error_message());
     return t;
@@ -179,8 +181,10 @@ static int setup(void)
     flexcl_estimator_settings es;
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden */
+    flexcl_model_settings_default(&ms);
     s.kind = FLEXCL_SUP_FF;
-    snprintf(s.hidden, sizeof s.hidden, "%s", hidden);
+    snprintf(ms.hidden, sizeof ms.hidden, "%s", hidden);
     flexcl_estimator_settings_default(&es);
     es.kind = FLEXCL_EST_TWO_TERM;
     es.eta = 0.05;
@@ -191,7 +195,7 @@ static int setup(void)
     const flexcl_stream st0 = flexcl_stream_make(SEED, 0, 0);
     flexcl_supervised *t = NULL;
     double loss = NAN;
-    if (flexcl_supervised_create(&s, &es, &os, flexcl_data_pixels(train_set), 10, &st0,
+    if (flexcl_supervised_create(&s, &ms, &es, &os, flexcl_data_pixels(train_set), 10, &st0,
                                  &t) != FLEXCL_OK ||
         flexcl_supervised_epoch(t, train_set, &loss) != FLEXCL_OK) {
         fprintf(stderr, "theta0: %s\n", flexcl_error_message());
@@ -201,7 +205,7 @@ static int setup(void)
     P = flexcl_supervised_n_params(t);
     S = flexcl_supervised_state_size(t);
     size_t widths[FLEXCL_FF_MAX_LAYERS], nh = 0;
-    if (flexcl_supervised_hidden(&s, widths, FLEXCL_FF_MAX_LAYERS, &nh) != FLEXCL_OK ||
+    if (flexcl_supervised_hidden(&s, &ms, widths, FLEXCL_FF_MAX_LAYERS, &nh) != FLEXCL_OK ||
         nh != 2) {
         flexcl_supervised_destroy(&t);
         return 1;

@@ -44,10 +44,12 @@ static double run(const run_case *rc, flexcl_supervised_curve *c, double *params
 {
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden, beta, eval_rows */
+    flexcl_model_settings_default(&ms);
     s.kind = rc->kind;
-    snprintf(s.hidden, sizeof s.hidden, "%s", rc->hidden);
+    snprintf(ms.hidden, sizeof ms.hidden, "%s", rc->hidden);
     s.epochs = rc->epochs;
-    s.eval_rows = 0;
+    ms.eval_rows = 0;
     flexcl_estimator_settings es;
     flexcl_estimator_settings_default(&es);
     es.kind = rc->est;
@@ -59,7 +61,7 @@ static double run(const run_case *rc, flexcl_supervised_curve *c, double *params
     os.kind = FLEXCL_OPTIM_ADAM;
     flexcl_stream st = flexcl_stream_make(2026, 0, 0);
     const double t0 = omp_get_wtime();
-    flexcl_code rcode = flexcl_supervised_train(&s, &es, &os, train_set, test_set,
+    flexcl_code rcode = flexcl_supervised_train(&s, &ms, &es, &os, train_set, test_set,
                                                 &st, c, params);
     if (rcode != FLEXCL_OK) {
         fprintf(stderr, "train failed: %s\n", flexcl_error_message());
@@ -117,10 +119,12 @@ static void check_threads(const run_case *rc)
 {
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden, beta, eval_rows */
+    flexcl_model_settings_default(&ms);
     s.kind = rc->kind;
-    snprintf(s.hidden, sizeof s.hidden, "%s", rc->hidden);
+    snprintf(ms.hidden, sizeof ms.hidden, "%s", rc->hidden);
     size_t P = 0;
-    CU_ASSERT_EQUAL_FATAL(flexcl_supervised_param_count(&s, 784, 10, &P), FLEXCL_OK);
+    CU_ASSERT_EQUAL_FATAL(flexcl_supervised_param_count(&s, &ms, 784, 10, &P), FLEXCL_OK);
     double *p1 = calloc(P, sizeof *p1), *p2 = calloc(P, sizeof *p2);
     flexcl_supervised_curve c1 = {0}, c2 = {0};
     omp_set_num_threads(1);
@@ -156,23 +160,25 @@ static void test_errors(void)
 {
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden, beta, eval_rows */
+    flexcl_model_settings_default(&ms);
     flexcl_estimator_settings es;
     flexcl_estimator_settings_default(&es);
     flexcl_optim_settings os;
     flexcl_optim_settings_default(&os);
     flexcl_stream st = flexcl_stream_make(1, 0, 0);
     flexcl_supervised *t = NULL;
-    strcpy(s.hidden, "64,x");
-    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &es, &os, 784, 10, &st, &t), FLEXCL_ERR_ARG);
+    strcpy(ms.hidden, "64,x");
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t), FLEXCL_ERR_ARG);
     CU_ASSERT(strstr(flexcl_error_message(), "model.hidden") != NULL);
-    strcpy(s.hidden, "64, 32");
+    strcpy(ms.hidden, "64, 32");
     s.kind = FLEXCL_SUP_FF;
     es.kind = FLEXCL_EST_AOL;
-    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &es, &os, 784, 10, &st, &t),
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
                     FLEXCL_ERR_UNSUPPORTED);
     CU_ASSERT_PTR_NULL(t);
     es.kind = FLEXCL_EST_ISD;
-    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &es, &os, 784, 10, &st, &t), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t), FLEXCL_OK);
     CU_ASSERT_EQUAL(flexcl_supervised_n_params(t), 784 * 64 + 64 + 64 * 32 + 32);
     flexcl_supervised_destroy(&t);
     CU_ASSERT_PTR_NULL(t);
@@ -188,8 +194,10 @@ static flexcl_supervised *small_trainer(flexcl_supervised_kind kind,
 {
     flexcl_supervised_settings s;
     flexcl_supervised_settings_default(&s);
+    flexcl_model_settings ms; /* hidden, beta, eval_rows */
+    flexcl_model_settings_default(&ms);
     s.kind = kind;
-    strcpy(s.hidden, "20,16");
+    strcpy(ms.hidden, "20,16");
     flexcl_estimator_settings es;
     flexcl_estimator_settings_default(&es);
     es.kind = est;
@@ -201,7 +209,7 @@ static flexcl_supervised *small_trainer(flexcl_supervised_kind kind,
     os.kind = FLEXCL_OPTIM_ADAM;
     flexcl_stream st = flexcl_stream_make(7, 3, 0);
     flexcl_supervised *t = NULL;
-    if (flexcl_supervised_create(&s, &es, &os, 784, 10, &st, &t) != FLEXCL_OK)
+    if (flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t) != FLEXCL_OK)
         fprintf(stderr, "create failed: %s\n", flexcl_error_message());
     return t;
 }

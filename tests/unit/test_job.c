@@ -1260,11 +1260,11 @@ static void test_supervised_keys(void)
     for (size_t i = 0; i < 3; ++i) {
         flexcl_settings s = point(job, i);
         CU_ASSERT_EQUAL(s.supervised.alpha, alphas[i]);
-        CU_ASSERT_EQUAL(s.supervised.beta, 0.01);
+        CU_ASSERT_EQUAL(s.model.beta, 0.01);
         CU_ASSERT_EQUAL(s.supervised.sweeps, 16);
         CU_ASSERT_EQUAL(s.supervised.epochs, 3);
-        CU_ASSERT_EQUAL(s.supervised.eval_rows, 500);
-        CU_ASSERT_STRING_EQUAL(s.supervised.hidden, "512, 256,128");
+        CU_ASSERT_EQUAL(s.model.eval_rows, 500);
+        CU_ASSERT_STRING_EQUAL(s.model.hidden, "512, 256,128");
         CU_ASSERT_STRING_EQUAL(s.supervised.test_images, "/x/t10k-images");
         CU_ASSERT(strstr(s.supervised.test_labels, "t10k-labels") != NULL);
         CU_ASSERT_STRING_EQUAL(s.model.kind, "dpt");
@@ -1279,7 +1279,7 @@ static void test_supervised_keys(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(job);
     CU_ASSERT_EQUAL(flexcl_job_n_points(job), 2);
     CU_ASSERT_EQUAL(point(job, 1).supervised.threshold, 2.0);
-    CU_ASSERT_STRING_EQUAL(point(job, 0).supervised.hidden, "auto");
+    CU_ASSERT_STRING_EQUAL(point(job, 0).model.hidden, "auto");
     flexcl_job_destroy(&job);
     /* Defaults. */
     flexcl_settings d;
@@ -1287,6 +1287,16 @@ static void test_supervised_keys(void)
     CU_ASSERT_EQUAL(d.supervised.threshold, 2.0);
     CU_ASSERT_EQUAL(d.supervised.sweeps, 8);
     CU_ASSERT_EQUAL(d.supervised.epochs, 2);
+    /* The keys shared with the registry models: one field each, in the
+     * model settings, with the documented defaults (docs/models.md). */
+    CU_ASSERT_STRING_EQUAL(d.model.hidden, "auto");
+    CU_ASSERT_EQUAL(d.model.beta, 0.01);
+    CU_ASSERT_EQUAL(d.model.eval_rows, 10000);
+    flexcl_model_settings md;
+    flexcl_model_settings_default(&md);
+    CU_ASSERT_STRING_EQUAL(md.hidden, d.model.hidden);
+    CU_ASSERT_EQUAL(md.beta, d.model.beta);
+    CU_ASSERT_EQUAL(md.eval_rows, d.model.eval_rows);
     /* Errors name the place. */
     const struct {
         const char *text, *msg;
