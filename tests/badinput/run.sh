@@ -19,9 +19,11 @@ HERE=tests/badinput
 SEEDS=tests/fuzz/corpus/results
 GOOD=jobs/examples/tiny.ini
 [ $# -gt 0 ] || set -- "$HERE"/*.ini "$HERE"/*.case
-pass=0
-fail=0
-failed=""
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_name=badinput
+check_width=34
+failed_cases=""
 
 snapshot() {
     find "$T" -name '*.h5' -type f -exec md5sum {} + 2>/dev/null | sort
@@ -64,14 +66,11 @@ for case in "$@"; do
         fi
     fi
     if [ -z "$why" ]; then
-        pass=$((pass + 1))
-        printf 'ok    %-34s %s\n' "$name" "$(cat "$T/.stderr")"
+        case_ok "$name" "$(cat "$T/.stderr")"
     else
-        fail=$((fail + 1))
-        failed="$failed $name"
-        printf 'FAIL  %-34s %s\n      stderr: %s\n' "$name" "$why" "$(head -5 "$T/.stderr" 2>/dev/null)"
+        failed_cases="$failed_cases $name"
+        case_bad "$name" "$why" "$(head -5 "$T/.stderr" 2>/dev/null)"
     fi
     rm -rf "$T"
 done
-echo "badinput: $pass passed, $fail failed${failed:+ (}${failed# }${failed:+)}"
-[ "$fail" -eq 0 ]
+finish "${failed_cases:+ (}${failed_cases# }${failed_cases:+)}"

@@ -24,10 +24,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL  $1"; }
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_name=faults
 # A job of several short points (about 0.1 s each).
 job=$T/points.ini
 printf '[run]\nsteps = 400\neval_every = 200\n[model]\nn_hidden = 8\n[estimator]\nkind = isd\ntau = 20\nb = linspace(0.1, 0.9, 9)\n' >"$job"
@@ -139,5 +138,4 @@ for np in 3 5; do
     fi
 done
 
-echo "faults: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -9,11 +9,12 @@ flexcl="$1"
 export OMPI_MCA_ess_singleton_isolated=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
 
-# check NAME EXPECTED-SUBSTRING ARGS...
-check() {
+# try NAME EXPECTED-SUBSTRING ARGS...: run flexcl ARGS...; $why says what is
+# wrong (empty when nothing is), stderr is in $tmp/stderr.
+try() {
     name="$1"; expect="$2"; shift 2
     out="$tmp/out_$name"
     "$flexcl" "$@" --out "$out" >"$tmp/stdout" 2>"$tmp/stderr"
@@ -26,22 +27,32 @@ check() {
     if [ -z "$why" ] && [ -d "$out" ] && [ -n "$(ls -A "$out")" ]; then
         why="left files behind: $(ls "$out")"
     fi
+}
+
+# verdict NAME: report the case just tried.
+verdict() {
     if [ -z "$why" ]; then
-        pass=$((pass + 1))
-        printf 'ok    %-28s %s\n' "$name" "$(cat "$tmp/stderr")"
+        case_ok "$1" "$(cat "$tmp/stderr")"
     else
-        fail=$((fail + 1))
-        printf 'FAIL  %-28s %s\n      stderr: %s\n' "$name" "$why" "$(head -3 "$tmp/stderr")"
+        case_bad "$1" "$why" "$(head -3 "$tmp/stderr")"
     fi
+}
+
+# check NAME EXPECTED-SUBSTRING ARGS...: try and report.
+check() {
+    try "$@"
+    verdict "$1"
 }
 
 for f in tests/badjobs/*.ini; do
     name=$(basename "$f" .ini)
     expect=$(sed -n '1s/^# expect: //p' "$f")
+    try "$name" "$expect" run "$f"
     # A job-file error names the file and a line.
-    check "$name" "$expect" run "$f"
-    grep -q "^flexcl: error: $f:[0-9]" "$tmp/stderr" || grep -q "$f" "$tmp/stderr" || {
-        fail=$((fail + 1)); pass=$((pass - 1)); echo "FAIL  $name: message does not name $f"; }
+    if [ -z "$why" ] && ! grep -q "^flexcl: error: $f:[0-9]" "$tmp/stderr" && ! grep -q "$f" "$tmp/stderr"; then
+        why="message does not name $f"
+    fi
+    verdict "$name"
 done
 
 good=jobs/examples/tiny.ini
@@ -67,10 +78,9 @@ check wrong_magic_idx "$tmp/magic-idx3-ubyte" run "$good" --set data.source=idx 
 touch "$tmp/plainfile"
 "$flexcl" run "$good" --out "$tmp/plainfile/sub" >"$tmp/stdout" 2>"$tmp/stderr"
 if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] && grep -q "$tmp/plainfile/sub" "$tmp/stderr"; then
-    pass=$((pass + 1)); echo "ok    unwritable_out_dir           $(cat "$tmp/stderr")"
+    case_ok unwritable_out_dir "$(cat "$tmp/stderr")"
 else
-    fail=$((fail + 1)); echo "FAIL  unwritable_out_dir: $(cat "$tmp/stderr")"
+    bad "unwritable_out_dir: $(cat "$tmp/stderr")"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

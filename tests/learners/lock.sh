@@ -60,9 +60,9 @@ wait_for() {
     done
 }
 
-# finish: wait for the background run (in this shell: it is our child);
+# reap: wait for the background run (in this shell: it is our child);
 # its exit status in $fin.
-finish() {
+reap() {
     fin=0
     wait "$bg" || fin=$?
     bg=""
@@ -97,8 +97,7 @@ mkdir -p "$tmp/ref"
 # shellcheck disable=SC2086
 if ! run 1 "$tmp/ref/x" "$job" $args; then
     bad "reference run failed: $(cat "$tmp/ref/x.log")"
-    echo "$passed passed, $failed failed"
-    exit 1
+    finish
 fi
 ref="$tmp/ref/x/task_0.h5"
 
@@ -108,7 +107,7 @@ parts=$(parts_of "$out")
 start "$out"
 pid=$bg
 if ! wait_for 60 '[ -s "$parts/lock" ]'; then
-    finish
+    reap
     bad "live: no $parts/lock while the run works (exit $fin): $(cat "$out.log")"
 else
     kill -STOP "$pid"
@@ -122,7 +121,7 @@ else
         $args --out "$out")
     after=$(listing "$parts")
     kill -CONT "$pid"
-    finish
+    reap
     st1=$fin
     want="$out/task_0.h5.parts is in use by pid $pid on $host ($parts/lock); not starting a second copy"
     if [ "$lock" != "$host $pid" ]; then
@@ -199,11 +198,11 @@ out="$tmp/term"
 parts=$(parts_of "$out")
 start "$out"
 if ! wait_for 60 '[ -s "$parts/lock" ] && [ -e "$parts/000000.h5.partial" ]'; then
-    finish
+    reap
     bad "sigterm: no lock while the run works (exit $fin): $(cat "$out.log")"
 else
     kill -TERM "$bg"
-    finish
+    reap
     st=$fin
     "$flexcl" status "$out" --no-slurm >"$out.status" 2>&1 || true
     ckpt=$(ls "$parts" | grep -c 'ckpt\.h5$' || true)
@@ -251,5 +250,4 @@ else
     bad "error: --stop-after 3 gave exit status $st1 and no checkpoint: $(cat "$out.log")"
 fi
 
-echo "$passed passed, $failed failed ($(($(date +%s) - t_start)) s)"
-[ "$failed" -eq 0 ]
+finish " ($(($(date +%s) - t_start)) s)"

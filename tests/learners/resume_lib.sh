@@ -1,16 +1,13 @@
 # Helpers of the driver resume and lock tests (tests/learners/*.sh), sourced
 # after they set $flexcl and $mpiexec.
 
-# ok WHAT / bad WHAT: report a check and count it; finish: the summary line
-# and the script's exit status (non-zero when a check failed).
-passed=0
-failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-finish() {
-    echo "$passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-}
+# ok WHAT / bad WHAT: report a check and count it ("ok: WHAT", "FAIL: WHAT");
+# finish: the summary line and the script's exit (non-zero when a check
+# failed). From tests/check_lib.sh ($0 is the sourcing test's own path).
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_ok="ok: "
+check_fail="FAIL: "
 
 # run NP DIR JOB [args...]: the driver's exit status, output in DIR.log
 run() {

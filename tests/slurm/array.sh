@@ -23,11 +23,16 @@ tmp=$(mktemp -d /tmp/flexcl-slurm.XXXXXX)
 # munged wants every directory above its socket searchable by all.
 chmod 755 "$tmp"
 . tests/slurm/cluster.sh
-t_start=$(date +%s)
-passed=0
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_ok="ok: "
+check_fail="FAIL: "
+check_t0=$(date +%s)
 
+# fail WHAT: report the failed check with the task logs and the cluster's
+# state, and stop.
 fail() {
-    echo "FAIL: $*"
+    bad "$*"
     for f in "$tmp"/out*/slurm/logs/*.out; do
         [ -f "$f" ] || continue
         echo "---- $f"
@@ -36,7 +41,6 @@ fail() {
     [ -z "${SLURM_CONF:-}" ] || { squeue 2>&1 | head -20; cluster_dump "$tmp/cluster"; }
     exit 1
 }
-ok() { passed=$((passed + 1)); echo "ok: $* [$(( $(date +%s) - t_start )) s]"; }
 cleanup() {
     st=$?
     trap - EXIT
@@ -202,4 +206,4 @@ scontrol show job "$m2" | grep -q 'JobState=COMPLETED' || fail "srun merge job: 
 h5diff "$tmp/ref2/tiny.h5" "$tmp/out2/merged.h5" /points /points || fail "srun 2-rank result differs from mpiexec -n 2"
 ok "srun launcher with 2 ranks: identical to mpiexec -n 2"
 
-echo "$passed passed, 0 failed ($(( $(date +%s) - t_start )) s)"
+finish

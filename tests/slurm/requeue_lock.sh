@@ -19,10 +19,9 @@ flexcl=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 sbatch_script=$(pwd)/slurm/task.sbatch
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL  $1"; }
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_name=requeue_lock
 job=$T/j.ini
 printf '[run]\nsteps = 2000\neval_every = 1000\n[model]\nn_hidden = 8\n[estimator]\nkind = isd\ntau = 20\nb = 0.3, 0.7\n' >"$job"
 
@@ -71,5 +70,4 @@ else
     bad "other_task: exit $rc; log:"; sed 's/^/      /' "$d.log"
 fi
 
-echo "requeue_lock: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
