@@ -66,6 +66,10 @@ void flexcl_data_settings_default(flexcl_data_settings *s)
              "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
     snprintf(s->labels, sizeof s->labels, "%s",
              "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");
+    snprintf(s->test_images, sizeof s->test_images, "%s",
+             "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+    snprintf(s->test_labels, sizeof s->test_labels, "%s",
+             "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
     s->threshold = 0.8;
     s->label_block = 0;
     s->n_classes = 10;

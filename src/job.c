@@ -132,8 +132,8 @@ static flexcl_code check_hidden(const char *value, const char *loc,
     .offset = offsetof(flexcl_settings, sec.k),                                \
     .size = sizeof(((flexcl_settings *)0)->sec.k)
 /* A key whose field lives elsewhere in flexcl_settings (the supervised
- * learners' settings, flexcl/supervised.h, are written as model.*, run.*
- * and data.* keys; run.eval_rows is the model settings' eval_rows). */
+ * learners' settings, flexcl/supervised.h, are written as model.* and run.*
+ * keys; run.eval_rows is the model settings' eval_rows). */
 #define KEYF(sec, k, field)                                                    \
     .section = #sec, .key = #k, .name = #sec "." #k,                           \
     .offset = offsetof(flexcl_settings, field),                                \
@@ -217,11 +217,11 @@ static const key_def keys[] = {
      .hi = 1000, .listable = 1, .unit = "", .help = "Number of classes of the label block."},
     {KEY(data, max_rows), .type = T_UINT, .listable = 1, .unit = "rows",
      .help = "Keep only the first max_rows examples; 0 = all."},
-    {KEYF(data, test_images, supervised.test_images), .type = T_PATH,
+    {KEY(data, test_images), .type = T_PATH,
      .allow_empty = 1, .unit = "",
      .help = "IDX test images of a supervised learner's or a registry "
              "model's test accuracy (binarised like data.images); empty = no test set."},
-    {KEYF(data, test_labels, supervised.test_labels), .type = T_PATH,
+    {KEY(data, test_labels), .type = T_PATH,
      .allow_empty = 1, .unit = "",
      .help = "IDX test labels matching data.test_images."},
 

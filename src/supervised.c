@@ -45,10 +45,6 @@ void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
     s->alpha = 0.5;
     s->sweeps = 8;
     s->epochs = 2;
-    strcpy(s->test_images,
-           "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
-    strcpy(s->test_labels,
-           "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 }
 
 flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,

@@ -34,6 +34,16 @@ typedef struct {
     char images[FLEXCL_PATH_MAX];
     /* IDX labels file (idx1-ubyte); "" = none. Default: the matching Fashion-MNIST labels. */
     char labels[FLEXCL_PATH_MAX];
+    /* Held-out test set (data.test_images / data.test_labels): IDX images
+     * and labels; test_images "" = none. Default Debian's Fashion-MNIST
+     * t10k files /usr/share/datasets/fashion-mnist/t10k-{images-idx3,
+     * labels-idx1}-ubyte.gz. flexcl_data_create does not read these: a
+     * caller that wants the test set (the driver, for a supervised
+     * learner's or a registry model's test accuracy) copies the settings,
+     * puts them in images and labels, and creates a second data set with
+     * the same binarisation and label block. */
+    char test_images[FLEXCL_PATH_MAX];
+    char test_labels[FLEXCL_PATH_MAX];
     /* Binarisation: a pixel becomes 1 when pixel/255 > threshold, else 0
      * (authors: 0.8). A negative threshold keeps grey values pixel/255.
      * Default 0.8. */

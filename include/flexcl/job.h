@@ -166,11 +166,11 @@ typedef struct {
     flexcl_optim_settings optim;
     flexcl_theta0_settings theta0;
     /* The settings only the supervised learners (model.kind = ff | dp |
-     * dpt | backprop) have: model.threshold, model.alpha, model.sweeps,
-     * run.epochs, and data.test_images, data.test_labels (which the
-     * registry models' test curves read too). The keys they share with the
-     * registry models, model.hidden, model.beta and run.eval_rows, live
-     * only in `model` above; the supervised functions take both structs.
+     * dpt | backprop) have: model.threshold, model.alpha, model.sweeps and
+     * run.epochs. The keys they share with the registry models,
+     * model.hidden, model.beta and run.eval_rows, live only in `model`
+     * above (the supervised functions take both structs), and the test set
+     * data.test_images, data.test_labels only in `data`.
      * Their minibatch size is estimator.batch and their learning rate
      * estimator.eta; ff also uses estimator.kind (two_term | isd), b and
      * weights. supervised.kind is NOT set by the parser (it keeps the

@@ -83,18 +83,16 @@ const char *flexcl_supervised_kind_list(void);
  *   beta       dp/dpt nudging β > 0 (model.beta); default 0.01 (ours).
  *   eval_rows  training rows, from the first, of flexcl_supervised_train's
  *              train accuracy (run.eval_rows); 0 = all. Default 10000.
- * The other model fields (kind, n_hidden, epsilon, ...) are ignored. */
+ * The other model fields (kind, n_hidden, epsilon, ...) are ignored. The
+ * test set (data.test_images, data.test_labels) is a data key and lives in
+ * flexcl_data_settings (flexcl/data.h): no function here reads a path; the
+ * caller loads the test set and passes it as a flexcl_data. */
 typedef struct {
     flexcl_supervised_kind kind; /* from model.kind; default dpt */
     double threshold;  /* ff goodness threshold θ (model.threshold); default 2.0 */
     double alpha;      /* dp/dpt α in [0, 1] (model.alpha); default 0.5 */
     int sweeps;        /* dp/dpt layer sweeps K (model.sweeps); default 8 */
     uint64_t epochs;   /* passes over the training rows (run.epochs); default 2 */
-    /* Held-out test set (data.test_images / data.test_labels); "" = none.
-     * Default Debian's Fashion-MNIST t10k files. The trainer does not read
-     * these: the driver loads them like data.images/labels. */
-    char test_images[FLEXCL_PATH_MAX];
-    char test_labels[FLEXCL_PATH_MAX];
 } flexcl_supervised_settings;
 
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s);

@@ -718,10 +718,10 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     int rank, have = 0;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
     flexcl_supervised_kind_parse(s->model.kind, &sv.kind); /* the job parser checked it */
-    if (sv.test_images[0] != '\0') {
+    if (s->data.test_images[0] != '\0') {
         flexcl_data_settings td = s->data; /* same binarisation and label block */
-        snprintf(td.images, sizeof td.images, "%s", sv.test_images);
-        snprintf(td.labels, sizeof td.labels, "%s", sv.test_labels);
+        snprintf(td.images, sizeof td.images, "%s", s->data.test_images);
+        snprintf(td.labels, sizeof td.labels, "%s", s->data.test_labels);
         td.max_rows = 0;
         FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
     }
@@ -929,10 +929,10 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     /* A labelled IDX job with data.test_images also records the test error
      * (curve/test_error) on the first run.eval_rows test rows (0 = all). */
     if (s.data.source == FLEXCL_DATA_IDX && s.data.label_block &&
-        s.supervised.test_images[0] != '\0') {
+        s.data.test_images[0] != '\0') {
         flexcl_data_settings td = s.data; /* same binarisation and label block */
-        snprintf(td.images, sizeof td.images, "%s", s.supervised.test_images);
-        snprintf(td.labels, sizeof td.labels, "%s", s.supervised.test_labels);
+        snprintf(td.images, sizeof td.images, "%s", s.data.test_images);
+        snprintf(td.labels, sizeof td.labels, "%s", s.data.test_labels);
         td.max_rows = s.model.eval_rows;
         FLEXCL_CALL(agree(comm, flexcl_data_create(&td, &test)));
         FLEXCL_ALLOC(rec.test_error, (size_t)L * rec.n_eval);

@@ -150,6 +150,8 @@ static void test_settings_default(void)
     CU_ASSERT_EQUAL(s.bas_n, 4);
     CU_ASSERT_STRING_EQUAL(s.images, FASHION_IMAGES);
     CU_ASSERT_STRING_EQUAL(s.labels, FASHION_LABELS);
+    CU_ASSERT_STRING_EQUAL(s.test_images, FASHION "t10k-images-idx3-ubyte.gz");
+    CU_ASSERT_STRING_EQUAL(s.test_labels, FASHION "t10k-labels-idx1-ubyte.gz");
     CU_ASSERT_DOUBLE_EQUAL(s.threshold, 0.8, 0.0);
     CU_ASSERT_EQUAL(s.label_block, 0);
     CU_ASSERT_EQUAL(s.n_classes, 10);

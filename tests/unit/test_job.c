@@ -1265,8 +1265,8 @@ static void test_supervised_keys(void)
         CU_ASSERT_EQUAL(s.supervised.epochs, 3);
         CU_ASSERT_EQUAL(s.model.eval_rows, 500);
         CU_ASSERT_STRING_EQUAL(s.model.hidden, "512, 256,128");
-        CU_ASSERT_STRING_EQUAL(s.supervised.test_images, "/x/t10k-images");
-        CU_ASSERT(strstr(s.supervised.test_labels, "t10k-labels") != NULL);
+        CU_ASSERT_STRING_EQUAL(s.data.test_images, "/x/t10k-images");
+        CU_ASSERT(strstr(s.data.test_labels, "t10k-labels") != NULL);
         CU_ASSERT_STRING_EQUAL(s.model.kind, "dpt");
         flexcl_supervised_kind k = FLEXCL_SUP_FF;
         CU_ASSERT(flexcl_supervised_kind_parse(s.model.kind, &k) && k == FLEXCL_SUP_DPT);
@@ -1297,6 +1297,19 @@ static void test_supervised_keys(void)
     CU_ASSERT_STRING_EQUAL(md.hidden, d.model.hidden);
     CU_ASSERT_EQUAL(md.beta, d.model.beta);
     CU_ASSERT_EQUAL(md.eval_rows, d.model.eval_rows);
+    /* The test set is a data key: one field each, in the data settings,
+     * whose default is the job's; "" (no test set) is accepted. */
+    flexcl_data_settings dd;
+    flexcl_data_settings_default(&dd);
+    CU_ASSERT_STRING_EQUAL(d.data.test_images, dd.test_images);
+    CU_ASSERT_STRING_EQUAL(d.data.test_labels, dd.test_labels);
+    CU_ASSERT(strstr(d.data.test_images, "t10k-images") != NULL);
+    const char *no_test[] = {"data.test_images=", "data.test_labels="};
+    job = create_ok("[model]\nkind = ff\n", 2, no_test);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+    CU_ASSERT_STRING_EQUAL(point(job, 0).data.test_images, "");
+    CU_ASSERT_STRING_EQUAL(point(job, 0).data.test_labels, "");
+    flexcl_job_destroy(&job);
     /* Errors name the place. */
     const struct {
         const char *text, *msg;
