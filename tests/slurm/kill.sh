@@ -18,8 +18,17 @@ job_args="jobs/examples/array.ini --task 0 --tasks 2 --set run.steps=1000000 --s
 export OMPI_MCA_mpi_yield_when_idle=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-t_start=$(date +%s)
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_ok="ok: "
+check_fail="FAIL: "
+check_t0=$(date +%s)
+
+# fail WHAT: report the failed check and stop, with the counts so far.
+fail() {
+    bad "$*"
+    finish
+}
 
 # Signal and delay of each interruption: awk's rand() with a fixed seed,
 # so every run of the test makes the same schedule. Delays are in units
@@ -107,7 +116,7 @@ compare() {
 reference 1 "$tmp/ref1"
 run_interrupted 1 "$tmp/int1" 20231 6
 compare "$tmp/ref1/task_0.h5" "$tmp/int1/task_0.h5"
-echo "ok: 1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+ok "1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
 
 # 2 ranks under mpiexec, with points half as long (MPI start-up and two
 # ranks on a shared 2-core machine make each round slower).
@@ -115,5 +124,5 @@ job_args="$job_args --set run.steps=500000"
 reference 2 "$tmp/ref2"
 run_interrupted 2 "$tmp/int2" 7 4
 compare "$tmp/ref2/task_0.h5" "$tmp/int2/task_0.h5"
-echo "ok: 2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
-echo "2 passed, 0 failed ($(( $(date +%s) - t_start )) s)"
+ok "2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+finish
