@@ -14,12 +14,6 @@ py=/usr/bin/python3
 check_ok="ok: "
 check_fail="FAIL: "
 
-# fail WHAT: report the failed check and stop, with the counts so far.
-fail() {
-    bad "$*"
-    finish
-}
-
 OMP_NUM_THREADS=1 "$mpiexec" -n 1 "$flexcl" run jobs/examples/checks.ini --out "$tmp/r1" --quiet
 OMP_NUM_THREADS=2 "$mpiexec" -n 2 "$flexcl" run jobs/examples/checks.ini --out "$tmp/r2" --quiet
 # Samples depend only on (job, seed): identical at any rank and thread count.
@@ -28,11 +22,11 @@ i=0
 while [ "$i" -lt "$n_points" ]; do
     p=$(printf '/points/%06d/samples' "$i")
     h5diff "$tmp/r1/checks.h5" "$tmp/r2/checks.h5" "$p" "$p" ||
-        fail "$p differs between 1 and 2 ranks"
+        stop "$p differs between 1 and 2 ranks"
     # Moments are merged in a rank-dependent tree: equal to 1e-10 relative.
     m=$(printf '/points/%06d/moments' "$i")
     h5diff -p 1e-10 "$tmp/r1/checks.h5" "$tmp/r2/checks.h5" "$m" "$m" ||
-        fail "$m differs between 1 and 2 ranks by more than 1e-10 relative"
+        stop "$m differs between 1 and 2 ranks by more than 1e-10 relative"
     i=$((i + 1))
 done
 ok "$n_points points, samples identical and moments equal at 1 and 2 ranks"
@@ -40,14 +34,14 @@ ok "$n_points points, samples identical and moments equal at 1 and 2 ranks"
 # plan: one line per point, tasks as contiguous blocks.
 "$flexcl" plan jobs/examples/checks.ini --tasks 3 >"$tmp/plan"
 lines=$(grep -cE '^[0-9]+ ' "$tmp/plan")
-[ "$lines" -eq "$n_points" ] || fail "plan printed $lines points, expected $n_points"
+[ "$lines" -eq "$n_points" ] || stop "plan printed $lines points, expected $n_points"
 last_task=$(grep -E '^[0-9]+ ' "$tmp/plan" | tail -1 | awk '{print $2}')
-[ "$last_task" -eq 2 ] || fail "plan: last point in task $last_task, expected 2"
+[ "$last_task" -eq 2 ] || stop "plan: last point in task $last_task, expected 2"
 ok "plan lists $lines points over 3 tasks"
 
 $py analysis/theorems.py "$tmp/r2/checks.h5" --report "$tmp/report" ||
-    fail "theorem checks on jobs/examples/checks.ini"
-test -s "$tmp/report/report.md" || fail "theorems.py wrote no $tmp/report/report.md"
+    stop "theorem checks on jobs/examples/checks.ini"
+test -s "$tmp/report/report.md" || stop "theorems.py wrote no $tmp/report/report.md"
 ok "theorem checks pass on jobs/examples/checks.ini"
 
 "$mpiexec" -n 2 "$flexcl" run jobs/examples/biased.ini --out "$tmp/b" --quiet
@@ -56,7 +50,7 @@ $py analysis/theorems.py "$tmp/b/biased.h5" --report "$tmp/breport" >"$tmp/biase
 status=$?
 set -e
 cat "$tmp/biased.out"
-[ "$status" -eq 1 ] || fail "the biased control gave exit status $status, expected 1"
-grep -q "FAIL" "$tmp/biased.out" || fail "theorems.py reports no FAIL on the biased control"
+[ "$status" -eq 1 ] || stop "the biased control gave exit status $status, expected 1"
+grep -q "FAIL" "$tmp/biased.out" || stop "theorems.py reports no FAIL on the biased control"
 ok "the biased control fails the unbiasedness check"
 finish

@@ -24,12 +24,6 @@ check_ok="ok: "
 check_fail="FAIL: "
 check_t0=$(date +%s)
 
-# fail WHAT: report the failed check and stop, with the counts so far.
-fail() {
-    bad "$*"
-    finish
-}
-
 # Signal and delay of each interruption: awk's rand() with a fixed seed,
 # so every run of the test makes the same schedule. Delays are in units
 # of one grid point's run time (measured by the reference run, so the
@@ -89,13 +83,13 @@ run_interrupted() {
         echo "round $rounds: SIG$sig after ${delay}s -> exit status $st, $parts point(s) saved"
         case "$st" in
         0) break ;;                                  # finished before the signal
-        3) [ "$sig" = USR1 ] || fail "exit status 3 without SIGUSR1"; stops=$((stops + 1)) ;;
-        *) [ "$sig" = KILL ] || fail "SIGUSR1 gave exit status $st, expected 3"; kills=$((kills + 1)) ;;
+        3) [ "$sig" = USR1 ] || stop "exit status 3 without SIGUSR1"; stops=$((stops + 1)) ;;
+        *) [ "$sig" = KILL ] || stop "SIGUSR1 gave exit status $st, expected 3"; kills=$((kills + 1)) ;;
         esac
         if [ "$sig" = KILL ] && [ "$parts" -gt 0 ] && [ "$ranks" -eq 1 ] && [ ! -f "$out/task_0.h5" ]; then
             "$flexcl" status "$out" --tasks 2 --no-slurm >"$tmp/status"
             grep -Eq "^0 +checkpointed +$parts/5 " "$tmp/status" ||
-                fail "status after SIGKILL with $parts points saved: $(cat "$tmp/status")"
+                stop "status after SIGKILL with $parts points saved: $(cat "$tmp/status")"
         fi
     done <"$tmp/schedule"
     if [ ! -f "$out/task_0.h5" ]; then
@@ -103,13 +97,13 @@ run_interrupted() {
         else "$mpiexec" -n "$ranks" "$flexcl" run $job_args --out "$out" --quiet >>"$tmp/log" 2>&1
         fi
     fi
-    [ "$kills" -gt 0 ] && [ "$stops" -gt 0 ] || fail "the schedule interrupted with $kills SIGKILL and $stops SIGUSR1; need both"
-    [ "$resumes" -gt 0 ] || fail "no run resumed from saved grid points (point time ${point_s}s)"
+    [ "$kills" -gt 0 ] && [ "$stops" -gt 0 ] || stop "the schedule interrupted with $kills SIGKILL and $stops SIGUSR1; need both"
+    [ "$resumes" -gt 0 ] || stop "no run resumed from saved grid points (point time ${point_s}s)"
 }
 
 compare() {
-    h5diff "$1" "$2" /points /points || fail "$2: /points differ from the uninterrupted run"
-    h5diff "$1" "$2" /index /index || fail "$2: /index differs from the uninterrupted run"
+    h5diff "$1" "$2" /points /points || stop "$2: /points differ from the uninterrupted run"
+    h5diff "$1" "$2" /index /index || stop "$2: /index differs from the uninterrupted run"
 }
 
 # 1 rank: flexcl alone (a singleton MPI process).

@@ -18,23 +18,17 @@ trap 'rm -rf "$tmp"' EXIT
 check_ok="ok: "
 check_fail="FAIL: "
 
-# fail WHAT: report the failed check and stop, with the counts so far.
-fail() {
-    bad "$*"
-    finish
-}
-
 "$mpiexec" -n 2 "$flexcl" run jobs/examples/spectrum.ini --out "$tmp/run" --quiet
 cp "$tmp/run/spectrum.h5" "$tmp/one.h5"
 cp "$tmp/run/spectrum.h5" "$tmp/two.h5"
 "$mpiexec" -n 1 "$flexcl" spectrum "$tmp/one.h5" --all --vectors 3 --quiet
 "$mpiexec" -n 2 "$flexcl" spectrum "$tmp/two.h5" --all --vectors 3 --block 16
-"$py" "$here/check_spectrum.py" "$tmp/one.h5" 3 1 || fail "check_spectrum.py on the 1-rank spectrum"
-"$py" "$here/check_spectrum.py" "$tmp/two.h5" 3 2 || fail "check_spectrum.py on the 2-rank spectrum"
+"$py" "$here/check_spectrum.py" "$tmp/one.h5" 3 1 || stop "check_spectrum.py on the 1-rank spectrum"
+"$py" "$here/check_spectrum.py" "$tmp/two.h5" 3 2 || stop "check_spectrum.py on the 2-rank spectrum"
 ok "spectra on 1 and 2 ranks: groups, attributes, eigenpairs and trace (check_spectrum.py)"
 
 # The same spectrum on 1 and 2 ranks (and block sizes 64 and 16).
-"$py" - "$tmp/one.h5" "$tmp/two.h5" <<'EOF' || fail "spectra differ between 1 and 2 ranks"
+"$py" - "$tmp/one.h5" "$tmp/two.h5" <<'EOF' || stop "spectra differ between 1 and 2 ranks"
 import sys
 import h5py
 import numpy as np
@@ -61,7 +55,7 @@ refuse() {
     set -e
     lines=$(wc -l <"$tmp/err")
     if [ "$status" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -q -- "$want" "$tmp/err"; then
-        fail "flexcl spectrum $*: exit $status (expected 2 and one line matching '$want'), stderr:
+        stop "flexcl spectrum $*: exit $status (expected 2 and one line matching '$want'), stderr:
 $(cat "$tmp/err")"
     fi
     ok "refused ($(cat "$tmp/err"))"
@@ -75,7 +69,7 @@ refuse "unknown option" "$tmp/one.h5" --vector 3
 
 # --replace without vectors: the old eigenvectors go, nothing partial stays.
 "$flexcl" spectrum "$tmp/one.h5" --point 1 --replace --quiet
-"$py" - "$tmp/one.h5" <<'EOF' || fail "--replace without vectors"
+"$py" - "$tmp/one.h5" <<'EOF' || stop "--replace without vectors"
 import sys
 import h5py
 with h5py.File(sys.argv[1], "r") as f:
@@ -88,19 +82,19 @@ ok "--replace rewrote point 1 only"
 
 # The analysis: spectra.py on its own, and the section of the theorem report.
 "$py" analysis/spectra.py "$tmp/two.h5" --out "$tmp/fig" >/dev/null
-test -s "$tmp/fig/spectra_1.png" || fail "spectra.py wrote no spectra_1.png"
-test -s "$tmp/fig/spectra.md" || fail "spectra.py wrote no spectra.md"
+test -s "$tmp/fig/spectra_1.png" || stop "spectra.py wrote no spectra_1.png"
+test -s "$tmp/fig/spectra.md" || stop "spectra.py wrote no spectra.md"
 set +e
 "$py" analysis/theorems.py "$tmp/two.h5" --report "$tmp/report" >"$tmp/theorems.out"
 status=$?
 set -e
 if [ "$status" -eq 2 ]; then
-    fail "theorems.py could not read the file:
+    stop "theorems.py could not read the file:
 $(cat "$tmp/theorems.out")"
 fi
-test -s "$tmp/report/spectra_1.png" || fail "the theorem report has no spectra_1.png"
+test -s "$tmp/report/spectra_1.png" || stop "the theorem report has no spectra_1.png"
 grep -q "Gradient-noise spectra against b" "$tmp/report/report.md" ||
-    fail "report.md has no section 'Gradient-noise spectra against b'"
-grep -q "spectra_1.png" "$tmp/report/report.md" || fail "report.md does not show spectra_1.png"
+    stop "report.md has no section 'Gradient-noise spectra against b'"
+grep -q "spectra_1.png" "$tmp/report/report.md" || stop "report.md does not show spectra_1.png"
 ok "spectra figure in the theorem report (theorems.py exit $status)"
 finish
