@@ -7,6 +7,8 @@
 #   bad WHAT...     a check failed: count it, print "${check_fail}WHAT"
 #   finish [TAIL]   print the summary "[NAME: ]P passed, F failed[TAIL]" and
 #                   exit: status 0 when no check failed, 1 otherwise
+#   stop WHAT...    a check failed and the test goes no further: bad WHAT,
+#                   then finish (the summary of the checks so far; status 1)
 # A table of cases, one row a case (NAME padded to $check_width columns):
 #   case_ok NAME DETAIL          ok "NAME DETAIL"
 #   case_bad NAME WHY STDERR     bad "NAME WHY", then "      stderr: STDERR"
@@ -63,4 +65,9 @@ finish() {
     echo
     [ "$failed" -eq 0 ] || exit 1
     exit 0
+}
+
+stop() {
+    bad "$@"
+    finish
 }

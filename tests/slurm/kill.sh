@@ -18,8 +18,11 @@ job_args="jobs/examples/array.ini --task 0 --tasks 2 --set run.steps=1000000 --s
 export OMPI_MCA_mpi_yield_when_idle=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-t_start=$(date +%s)
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/check_lib.sh
+. "$(dirname "$0")/../check_lib.sh"
+check_ok="ok: "
+check_fail="FAIL: "
+check_t0=$(date +%s)
 
 # Signal and delay of each interruption: awk's rand() with a fixed seed,
 # so every run of the test makes the same schedule. Delays are in units
@@ -80,13 +83,13 @@ run_interrupted() {
         echo "round $rounds: SIG$sig after ${delay}s -> exit status $st, $parts point(s) saved"
         case "$st" in
         0) break ;;                                  # finished before the signal
-        3) [ "$sig" = USR1 ] || fail "exit status 3 without SIGUSR1"; stops=$((stops + 1)) ;;
-        *) [ "$sig" = KILL ] || fail "SIGUSR1 gave exit status $st, expected 3"; kills=$((kills + 1)) ;;
+        3) [ "$sig" = USR1 ] || stop "exit status 3 without SIGUSR1"; stops=$((stops + 1)) ;;
+        *) [ "$sig" = KILL ] || stop "SIGUSR1 gave exit status $st, expected 3"; kills=$((kills + 1)) ;;
         esac
         if [ "$sig" = KILL ] && [ "$parts" -gt 0 ] && [ "$ranks" -eq 1 ] && [ ! -f "$out/task_0.h5" ]; then
             "$flexcl" status "$out" --tasks 2 --no-slurm >"$tmp/status"
             grep -Eq "^0 +checkpointed +$parts/5 " "$tmp/status" ||
-                fail "status after SIGKILL with $parts points saved: $(cat "$tmp/status")"
+                stop "status after SIGKILL with $parts points saved: $(cat "$tmp/status")"
         fi
     done <"$tmp/schedule"
     if [ ! -f "$out/task_0.h5" ]; then
@@ -94,20 +97,20 @@ run_interrupted() {
         else "$mpiexec" -n "$ranks" "$flexcl" run $job_args --out "$out" --quiet >>"$tmp/log" 2>&1
         fi
     fi
-    [ "$kills" -gt 0 ] && [ "$stops" -gt 0 ] || fail "the schedule interrupted with $kills SIGKILL and $stops SIGUSR1; need both"
-    [ "$resumes" -gt 0 ] || fail "no run resumed from saved grid points (point time ${point_s}s)"
+    [ "$kills" -gt 0 ] && [ "$stops" -gt 0 ] || stop "the schedule interrupted with $kills SIGKILL and $stops SIGUSR1; need both"
+    [ "$resumes" -gt 0 ] || stop "no run resumed from saved grid points (point time ${point_s}s)"
 }
 
 compare() {
-    h5diff "$1" "$2" /points /points || fail "$2: /points differ from the uninterrupted run"
-    h5diff "$1" "$2" /index /index || fail "$2: /index differs from the uninterrupted run"
+    h5diff "$1" "$2" /points /points || stop "$2: /points differ from the uninterrupted run"
+    h5diff "$1" "$2" /index /index || stop "$2: /index differs from the uninterrupted run"
 }
 
 # 1 rank: flexcl alone (a singleton MPI process).
 reference 1 "$tmp/ref1"
 run_interrupted 1 "$tmp/int1" 20231 6
 compare "$tmp/ref1/task_0.h5" "$tmp/int1/task_0.h5"
-echo "ok: 1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+ok "1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
 
 # 2 ranks under mpiexec, with points half as long (MPI start-up and two
 # ranks on a shared 2-core machine make each round slower).
@@ -115,5 +118,5 @@ job_args="$job_args --set run.steps=500000"
 reference 2 "$tmp/ref2"
 run_interrupted 2 "$tmp/int2" 7 4
 compare "$tmp/ref2/task_0.h5" "$tmp/int2/task_0.h5"
-echo "ok: 2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
-echo "2 passed, 0 failed ($(( $(date +%s) - t_start )) s)"
+ok "2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+finish
