@@ -143,6 +143,35 @@ static double exp_minus_scalar(double x)
 
 double flexcl_kern_sigmoid(double x) { return 1.0 / (1.0 + exp_minus_scalar(x)); }
 
+static void mean_spread_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                               double *mean, double *sq)
+{
+    const size_t G = R * L;
+#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
+    for (size_t q = 0; q < P; ++q) mean[q] = 0.0;
+    for (size_t k = 0; k < G; ++k) {
+        const double *row = ROW(k);
+        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
+    }
+    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
+    for (size_t k = 0; k < G; ++k) {
+        const double *row = ROW(k);
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (size_t q = 0; q < P; ++q) {
+            double d = row[q] - mean[q];
+            lane[q % 8] += d * d;
+        }
+        sq[k] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
+#undef ROW
+}
+
+static void correct_scalar(double *th, const double *mu, const double *si, size_t P)
+{
+    for (size_t q = 0; q < P; ++q) th[q] += mu[q] - si[q];
+}
+
 /* ---- AVX-512 path ------------------------------------------------------ */
 
 #if FLEXCL_HAVE_AVX512_PATH
@@ -373,6 +402,48 @@ AVX512 static void affine_avx512(const double *M, const double *bias, const doub
     }
 }
 #undef AFFINE_TILE
+
+AVX512 static inline __mmask8 tail_mask(size_t left)
+{
+    return (__mmask8)(left >= 8 ? 0xffu : (1u << left) - 1u);
+}
+
+AVX512 static void mean_spread_avx512(const double *all, size_t R, size_t L, size_t stride,
+                                      size_t P, double *mean, double *sq)
+{
+    const size_t G = R * L;
+    const __m512d g = _mm512_set1_pd((double)G);
+    for (size_t q = 0; q < P; q += 8) {
+        __mmask8 m = tail_mask(P - q);
+        __m512d acc = _mm512_setzero_pd();
+        for (size_t r = 0; r < R; ++r)
+            for (size_t i = 0; i < L; ++i)
+                acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
+        _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
+    }
+    for (size_t k = 0; k < G; ++k) {
+        const double *row = all + (k / L) * stride + (k % L) * P;
+        __m512d lane = _mm512_setzero_pd();
+        for (size_t q = 0; q < P; q += 8) {
+            __mmask8 m = tail_mask(P - q);
+            __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
+                                      _mm512_maskz_loadu_pd(m, mean + q));
+            lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
+        }
+        double l[8];
+        _mm512_storeu_pd(l, lane);
+        sq[k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    }
+}
+
+AVX512 static void correct_avx512(double *th, const double *mu, const double *si, size_t P)
+{
+    for (size_t q = 0; q < P; q += 8) {
+        __mmask8 m = tail_mask(P - q);
+        __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, mu + q), _mm512_maskz_loadu_pd(m, si + q));
+        _mm512_mask_storeu_pd(th + q, m, _mm512_add_pd(_mm512_maskz_loadu_pd(m, th + q), d));
+    }
+}
 #endif
 
 /* ---- public entry points ------------------------------------------------ */
@@ -433,4 +504,27 @@ void flexcl_kern_affine(const double *M, const double *bias, const double *x, si
     }
 #endif
     affine_scalar(M, bias, x, n_chains, n_in, n_out, out);
+}
+
+void flexcl_kern_mean_spread(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                             double *mean, double *sq)
+{
+#if FLEXCL_HAVE_AVX512_PATH
+    if (use_avx512()) {
+        mean_spread_avx512(all, R, L, stride, P, mean, sq);
+        return;
+    }
+#endif
+    mean_spread_scalar(all, R, L, stride, P, mean, sq);
+}
+
+void flexcl_kern_correct(double *th, const double *mu, const double *si, size_t P)
+{
+#if FLEXCL_HAVE_AVX512_PATH
+    if (use_avx512()) {
+        correct_avx512(th, mu, si, P);
+        return;
+    }
+#endif
+    correct_scalar(th, mu, si, P);
 }

@@ -66,6 +66,21 @@ void flexcl_kern_sample(const double *act, const double *u, size_t n, double *ou
 void flexcl_kern_affine(const double *M, const double *bias, const double *x, size_t n_chains,
                         size_t n_in, size_t n_out, double *out);
 
+/* Parameter averaging over G = R·L rows of P doubles (R blocks of L rows,
+ * `stride` doubles apart; row k at all + (k / L) stride + (k % L) P):
+ * mean[q] = (Σ_k row_k[q]) / G, each element's sum in row order from 0.0,
+ * and sq[k] = ‖row_k − mean‖², each summed in eight fixed lanes (element q
+ * in lane q mod 8, unfused multiply then add) combined as ((l0 + l1) +
+ * (l2 + l3)) + ((l4 + l5) + (l6 + l7)): an order fixed by P alone, so every
+ * path and every rank computes the same bits. mean and sq must not alias
+ * all. */
+void flexcl_kern_mean_spread(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                             double *mean, double *sq);
+
+/* th[q] += mu[q] − si[q], q < P (the overlapped average's correction; one
+ * rounding for the difference, one for the sum, on every path). */
+void flexcl_kern_correct(double *th, const double *mu, const double *si, size_t P);
+
 /* The fast σ the vector path starts from, as a scalar function (for the
  * tests' must-fail twin: deciding with it alone is not the libm rule). */
 double flexcl_kern_sigmoid(double x);

@@ -11,6 +11,19 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernels.h"
+
+/* The overlapped average's allgather is a persistent collective where the
+ * MPI library has one (MPI 4's MPI_Allgather_init, or Open MPI 4.1's
+ * MPIX_Allgather_init): its schedule is built once, not at every average. */
+#if defined(OPEN_MPI) && OPEN_MPI
+#include <mpi-ext.h>
+#endif
+#if MPI_VERSION >= 4
+#define FLEXCL_ALLGATHER_INIT MPI_Allgather_init
+#elif defined(OMPI_HAVE_MPI_EXT_PCOLLREQ) && OMPI_HAVE_MPI_EXT_PCOLLREQ
+#define FLEXCL_ALLGATHER_INIT MPIX_Allgather_init
+#endif
 
 void flexcl_estimator_settings_default(flexcl_estimator_settings *s)
 {
@@ -164,6 +177,7 @@ struct flexcl_learner {
     double *gather;
     size_t stride;
     double *mean;   /* P */
+    double *sq;     /* R·L: the rows' squared distances to the mean */
     /* tcl with tcl.down = interpolate: the down-ramp samples' positions on
      * the up ramp, the same for every cycle and learner (n_s − 1 values). */
     double *tcl_pos;
@@ -172,10 +186,12 @@ struct flexcl_learner {
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
     int pending;
     uint64_t pending_step, apply_at;
-    /* Its one collective, an MPI_Iallgather of the blocks (snapshots and
-     * whether each rank had failed by pending_step); MPI_REQUEST_NULL once
-     * complete (or restored). */
+    /* Its one collective, an allgather of the blocks (snapshots and whether
+     * each rank had failed by pending_step): a persistent request made at the
+     * first average (or MPI_REQUEST_NULL without persistent collectives);
+     * in_flight while started and not yet completed. */
     MPI_Request req;
+    int in_flight;
     /* Averages applied so far. */
     flexcl_average_record *hist;
     size_t n_hist, cap_hist;
@@ -490,6 +506,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     l->stride = l->P * (size_t)l->L + 1;
     FLEXCL_ALLOC(l->gather, l->stride * (size_t)l->size);
     FLEXCL_ALLOC(l->mean, l->P);
+    FLEXCL_ALLOC(l->sq, (size_t)l->L * (size_t)l->size);
     if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
         const size_t n_up = tcl_n_up(&es->tcl), N = n_up + tcl_n_down(&es->tcl);
         FLEXCL_ALLOC(l->tcl_pos, N - n_up);
@@ -519,12 +536,14 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped average, so every rank can
      * complete it here. */
-    MPI_Wait(&l->req, MPI_STATUS_IGNORE);
+    if (l->in_flight) MPI_Wait(&l->req, MPI_STATUS_IGNORE);
+    if (l->req != MPI_REQUEST_NULL) MPI_Request_free(&l->req);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
     free(l->gather);
     free(l->mean);
+    free(l->sq);
     free(l->tcl_pos);
     free(l->codes);
     free(l->messages);
@@ -537,48 +556,34 @@ void flexcl_learner_destroy(flexcl_learner **lp)
 /* ---- averaging ----------------------------------------------------------- */
 
 /* mean ← (1/G) Σ_j all_j in global learner order, and the RMS distances of
- * the G = R·L rows to it (mean and max over rows; R blocks of L rows, `stride`
- * doubles apart): the same arithmetic on every
- * rank, so bitwise the same result everywhere. The sums over learners run
- * element-wise (vectorised across parameters, each element's sum still in
- * learner order); each row's squared distance is summed in eight fixed
- * lanes (q mod 8) combined pairwise, an order fixed by P alone. */
+ * the G = R·L rows to it (mean and max over rows; R blocks of L rows,
+ * `stride` doubles apart): the same arithmetic on every rank and code path
+ * (flexcl_kern_mean_spread fixes every summation order), so bitwise the
+ * same result everywhere. sq: G doubles of scratch. */
 static void mean_and_spread(const double *restrict all, size_t R, size_t L, size_t stride,
-                            size_t P, double *restrict mean, double *rms_mean, double *rms_max)
+                            size_t P, double *restrict mean, double *restrict sq,
+                            double *rms_mean, double *rms_max)
 {
     const size_t G = R * L;
-#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
-    memset(mean, 0, P * sizeof *mean);
-    for (size_t k = 0; k < G; ++k) {
-        const double *restrict row = ROW(k);
-#pragma omp simd
-        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
-    }
-#pragma omp simd
-    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
+    flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
     double sum = 0.0, mx = 0.0;
     for (size_t k = 0; k < G; ++k) {
-        const double *restrict row = ROW(k);
-        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        size_t q = 0;
-        for (; q + 8 <= P; q += 8)
-            for (size_t j = 0; j < 8; ++j) {
-                double d = row[q + j] - mean[q + j];
-                lane[j] += d * d;
-            }
-        for (size_t j = 0; q + j < P; ++j) {
-            double d = row[q + j] - mean[q + j];
-            lane[j] += d * d;
-        }
-        double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-                   ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-        double r = sqrt(s / (double)P);
+        double r = sqrt(sq[k] / (double)P);
         sum += r;
         if (r > mx) mx = r;
     }
     *rms_mean = sum / (double)G;
     *rms_max = mx;
-#undef ROW
+}
+
+/* Complete the overlapped average in flight, if any. */
+static flexcl_code gather_wait(flexcl_learner *l)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (l->in_flight) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    l->in_flight = 0;
+done:
+    return err;
 }
 
 static flexcl_code push_record(flexcl_learner *l, uint64_t step, uint64_t applied,
@@ -631,7 +636,7 @@ static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
     copy_mine(l);
     FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
                              MPI_DOUBLE, l->comm));
-    mean_and_spread(l->gather, (size_t)l->size, L, l->stride, P, l->mean, &rms_mean, &rms_max);
+    mean_and_spread(l->gather, (size_t)l->size, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), l->mean, P * sizeof(double));
     FLEXCL_CALL(push_record(l, t, t, rms_mean, rms_max));
@@ -649,8 +654,17 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
     flexcl_code err = FLEXCL_OK;
     if (!failed) copy_mine(l);
     l->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
+#ifdef FLEXCL_ALLGATHER_INIT
+    if (l->req == MPI_REQUEST_NULL)
+        FLEXCL_MPI(FLEXCL_ALLGATHER_INIT(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather,
+                                         (int)l->stride, MPI_DOUBLE, l->comm, MPI_INFO_NULL,
+                                         &l->req));
+    FLEXCL_MPI(MPI_Start(&l->req));
+#else
     FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
                               MPI_DOUBLE, l->comm, &l->req));
+#endif
+    l->in_flight = 1;
     l->pending = 1;
     l->pending_step = t;
     l->apply_at = t + flexcl_averaging_delay(l->ls.average_every);
@@ -665,18 +679,15 @@ static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L, R = (size_t)l->size;
     double rms_mean, rms_max;
-    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    FLEXCL_CALL(gather_wait(l));
     l->pending = 0;
     for (size_t r = 0; r < R; ++r)
         FLEXCL_CHECK(l->gather[r * l->stride + l->stride - 1] == 0.0, FLEXCL_ERR_INTERNAL,
                      "learners on another rank failed");
-    mean_and_spread(l->gather, R, L, l->stride, P, l->mean, &rms_mean, &rms_max);
+    mean_and_spread(l->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
     const double *snap = l->gather + (size_t)l->rank * l->stride;
     for (size_t i = 0; i < L; ++i) {
-        double *restrict th = flexcl_model_params(l->cores[i].model);
-        const double *restrict mu = l->mean, *restrict si = snap + i * P;
-#pragma omp simd
-        for (size_t q = 0; q < P; ++q) th[q] += mu[q] - si[q];
+        flexcl_kern_correct(flexcl_model_params(l->cores[i].model), l->mean, snap + i * P, P);
     }
     FLEXCL_CALL(push_record(l, l->pending_step, t, rms_mean, rms_max));
 done:
@@ -742,7 +753,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         uint64_t chunk = n;
         if (A > 0 && A - t % A < chunk) chunk = A - t % A;
         if (l->pending && l->apply_at - t < chunk) chunk = l->apply_at - t;
-        int polling = l->req != MPI_REQUEST_NULL;
+        int polling = l->in_flight;
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {
@@ -766,7 +777,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (local != FLEXCL_OK) failed = local;
             if (at_apply) {
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+                    FLEXCL_CALL(gather_wait(l));
                     l->pending = 0;
                 } else {
                     FLEXCL_CALL(average_apply(l, t));
@@ -775,7 +786,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (at_point) {
                 FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+                    FLEXCL_CALL(gather_wait(l));
                     l->pending = 0;
                     FLEXCL_CALL(failed);
                 }
@@ -784,6 +795,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
                 /* Let the collectives progress (no progress thread). */
                 int flag = 0;
                 FLEXCL_MPI(MPI_Test(&l->req, &flag, MPI_STATUS_IGNORE));
+                if (flag) l->in_flight = 0;
             }
             continue;
         }
@@ -813,18 +825,20 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
 {
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
-    double *all = NULL, *mean = NULL;
+    double *all = NULL, *mean = NULL, *sq = NULL;
     FLEXCL_ALLOC(all, G * P);
     FLEXCL_ALLOC(mean, P);
+    FLEXCL_ALLOC(sq, G);
     double *mine = all + (size_t)l->rank * L * P;
     for (size_t i = 0; i < L; ++i)
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
     FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)(L * P), MPI_DOUBLE,
                              l->comm));
-    mean_and_spread(all, (size_t)l->size, L, L * P, P, mean, rms_mean, rms_max);
+    mean_and_spread(all, (size_t)l->size, L, L * P, P, mean, sq, rms_mean, rms_max);
 done:
     free(all);
     free(mean);
+    free(sq);
     return err;
 }
 
@@ -1007,7 +1021,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
      * rank's rows of the gather buffer). The buffer may be touched only once
      * the collective is complete; completing it early changes nothing, since
      * the average is applied at its fixed step anyway. */
-    FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
+    FLEXCL_CALL(gather_wait(l));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->pending));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step", l->pending ? l->pending_step : 0));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at", l->pending ? l->apply_at : 0));
@@ -1176,7 +1190,7 @@ done:
 flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CHECK(l->req == MPI_REQUEST_NULL && !l->pending &&
+    FLEXCL_CHECK(!l->in_flight && !l->pending &&
                      l->cores[0].t == 0,
                  FLEXCL_ERR_ARG,
                  "a checkpoint can only be read into learners that have not run");

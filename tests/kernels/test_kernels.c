@@ -1,6 +1,7 @@
 /* Kernels: the vectorised Philox and Bernoulli(σ) kernels against Random123
  * and the scalar libm rule, bit for bit (random and adversarial inputs, with
- * a must-fail twin); then the RBM sweeps wired to them: kernels on = off,
+ * a must-fail twin), the parameter-averaging kernels against plain loops;
+ * then the RBM sweeps wired to them: kernels on = off,
  * the chains path = a plain scalar reference, batched path = chains path,
  * and every result the same at 1 and 2 OpenMP / OpenBLAS threads. */
 #include <Random123/philox.h>
@@ -258,6 +259,71 @@ static void test_affine_vs_loop(void)
     free(ref);
 }
 
+/* Parameter averaging: flexcl_kern_mean_spread and flexcl_kern_correct
+ * against plain loops written from their contracts in kernels.h, bit for bit,
+ * over R ranks x L rows x P parameters with a gap after each rank's block
+ * (stride > L P) and every tail length of the 8-lane blocks. The must-fail
+ * twin: each row's squared distance summed in plain element order (not in
+ * the eight lanes) differs from the kernel in some shape, so the comparison
+ * resolves a summation order. */
+static void test_mean_spread_vs_loop(void)
+{
+    enum { MAXR = 3, MAXL = 5, MAXP = 41, GAP = 3 };
+    const size_t stride_max = MAXL * 288 + GAP;
+    double *all = malloc(MAXR * stride_max * sizeof *all);
+    double *mean = malloc(288 * sizeof *mean), *sq = malloc(MAXR * MAXL * sizeof *sq);
+    double *rmean = malloc(288 * sizeof *rmean), *rsq = malloc(MAXR * MAXL * sizeof *rsq);
+    double *th = malloc(288 * sizeof *th), *rth = malloc(288 * sizeof *rth);
+    double *si = malloc(288 * sizeof *si);
+    for (size_t k = 0; k < MAXR * stride_max; ++k) all[k] = 0.1 * (2.0 * next_unit() - 1.0);
+    long bad = 0, twin_differs = 0, cases = 0;
+    for (size_t R = 1; R <= MAXR; ++R)
+        for (size_t L = 1; L <= MAXL; ++L)
+            for (size_t P = 1; P <= 288; P = P < MAXP ? P + 1 : 288) {
+                const size_t stride = L * P + GAP, G = R * L;
+                for (size_t q = 0; q < P; ++q) rmean[q] = 0.0;
+                for (size_t k = 0; k < G; ++k)
+                    for (size_t q = 0; q < P; ++q)
+                        rmean[q] += all[(k / L) * stride + (k % L) * P + q];
+                for (size_t q = 0; q < P; ++q) rmean[q] /= (double)G;
+                for (size_t k = 0; k < G; ++k) {
+                    const double *row = all + (k / L) * stride + (k % L) * P;
+                    double lane[8] = {0}, plain = 0.0;
+                    for (size_t q = 0; q < P; ++q) {
+                        double d = row[q] - rmean[q];
+                        lane[q % 8] += d * d;
+                        plain += d * d;
+                    }
+                    rsq[k] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                             ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+                    twin_differs += plain != rsq[k];
+                }
+                flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
+                bad += !same_bits(mean, rmean, P) || !same_bits(sq, rsq, G);
+                for (size_t q = 0; q < P; ++q) {
+                    th[q] = rth[q] = 2.0 * next_unit() - 1.0;
+                    si[q] = th[q] + 1e-3 * (next_unit() - 0.5);
+                    rth[q] += rmean[q] - si[q];
+                }
+                flexcl_kern_correct(th, mean, si, P);
+                bad += !same_bits(th, rth, P);
+                cases++;
+                if (P == 288) break;
+            }
+    printf("\n    %ld shapes, %ld differ; plain-order twin differs in %ld rows", cases, bad,
+           twin_differs);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_TRUE(twin_differs > 0);
+    free(all);
+    free(mean);
+    free(sq);
+    free(rmean);
+    free(rsq);
+    free(th);
+    free(rth);
+    free(si);
+}
+
 /* Every kernel test once more on the scalar references (they must pass
  * trivially; this keeps the fallback honest on machines without AVX-512). */
 static void test_scalar_path(void)
@@ -268,6 +334,7 @@ static void test_scalar_path(void)
     test_uniform_vs_stream();
     test_sample_random();
     test_affine_vs_loop();
+    test_mean_spread_vs_loop();
     flexcl_kern_set_simd(old);
 }
 
@@ -634,6 +701,7 @@ int main(void)
                          {"sample_random_vs_libm", test_sample_random},
                          {"sample_adversarial_vs_libm", test_sample_adversarial},
                          {"affine_vs_loop", test_affine_vs_loop},
+                         {"mean_spread_vs_loop", test_mean_spread_vs_loop},
                          {"scalar_path", test_scalar_path},
                          {"rbm_settings", test_rbm_settings},
                          {"rbm_chains_equal_scalar_reference", test_chains_equal_reference},
