@@ -47,9 +47,10 @@ done:
     return err;
 }
 
-/* Rank 0's description of the MPI library (first line only), HDF5 version
- * and OpenBLAS configuration, each malloc'd. Not collective. */
-static flexcl_code local_versions(char **mpi, char **hdf5, char **blas)
+/* Rank 0's description of the MPI library (first line only), its MPI-IO
+ * component (Open MPI's OMPI_MCA_io, "default" when unset), HDF5 version and
+ * OpenBLAS configuration, each malloc'd. Not collective. */
+static flexcl_code local_versions(char **mpi, char **io, char **hdf5, char **blas)
 {
     flexcl_code err = FLEXCL_OK;
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -67,6 +68,10 @@ static flexcl_code local_versions(char **mpi, char **hdf5, char **blas)
 
     FLEXCL_ALLOC(*mpi, strlen(lib) + 1);
     strcpy(*mpi, lib);
+    const char *component = getenv("OMPI_MCA_io");
+    if (!component || !*component) component = "default";
+    FLEXCL_ALLOC(*io, strlen(component) + 1);
+    strcpy(*io, component);
     FLEXCL_ALLOC(*hdf5, 48);
     snprintf(*hdf5, 48, "%u.%u.%u", maj, min, rel);
     if (config == NULL) config = "";
@@ -120,7 +125,7 @@ flexcl_code flexcl_provenance_write(MPI_Comm comm, flexcl_results *r,
 {
     flexcl_code err = FLEXCL_OK;
     int rank = 0, size = 0, local_bad = 0, bad = 0;
-    char *mpi = NULL, *hdf5 = NULL, *blas = NULL, *hosts = NULL;
+    char *mpi = NULL, *io = NULL, *hdf5 = NULL, *blas = NULL, *hosts = NULL;
     char start[32], end[32];
     const char *describe = flexcl_git_describe();
 
@@ -132,12 +137,13 @@ flexcl_code flexcl_provenance_write(MPI_Comm comm, flexcl_results *r,
                  "provenance: the results handle or the provenance is NULL on "
                  "at least one rank");
 
-    if (rank == 0) err = local_versions(&mpi, &hdf5, &blas);
+    if (rank == 0) err = local_versions(&mpi, &io, &hdf5, &blas);
     local_bad = err != FLEXCL_OK;
     FLEXCL_MPI(MPI_Allreduce(&local_bad, &bad, 1, MPI_INT, MPI_MAX, comm));
     if (err != FLEXCL_OK) FLEXCL_CALL(err);
     FLEXCL_CHECK(!bad, FLEXCL_ERR_MPI, "provenance: rank 0 could not query versions");
     FLEXCL_CALL(bcast_string(comm, rank, &mpi));
+    FLEXCL_CALL(bcast_string(comm, rank, &io));
     FLEXCL_CALL(bcast_string(comm, rank, &hdf5));
     FLEXCL_CALL(bcast_string(comm, rank, &blas));
     FLEXCL_CALL(gather_hosts(comm, rank, size, &hosts));
@@ -155,6 +161,7 @@ flexcl_code flexcl_provenance_write(MPI_Comm comm, flexcl_results *r,
     FLEXCL_CALL(flexcl_results_attr_string(r, "/", "command_line",
                                            p->command_line ? p->command_line : ""));
     FLEXCL_CALL(flexcl_results_attr_string(r, "/", "mpi_library", mpi));
+    FLEXCL_CALL(flexcl_results_attr_string(r, "/", "mpi_io", io));
     FLEXCL_CALL(flexcl_results_attr_int(r, "/", "mpi_ranks", size));
     FLEXCL_CALL(flexcl_results_attr_int(r, "/", "omp_threads", p->omp_threads));
     FLEXCL_CALL(flexcl_results_attr_string(r, "/", "hdf5_version", hdf5));
@@ -166,6 +173,7 @@ flexcl_code flexcl_provenance_write(MPI_Comm comm, flexcl_results *r,
                                         FLEXCL_SCHEMA_VERSION));
 done:
     free(mpi);
+    free(io);
     free(hdf5);
     free(blas);
     free(hosts);

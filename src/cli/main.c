@@ -88,6 +88,15 @@ int main(int argc, char **argv)
     /* Before MPI start-up too, so a signal that arrives while MPI starts
      * stops the run cleanly (status 3) instead of killing it. */
     install_stop_handlers();
+#if defined(OPEN_MPI) && OPEN_MPI && defined(OMPI_MAJOR_VERSION) && OMPI_MAJOR_VERSION == 4
+    /* Open MPI 4's default MPI-IO component (ompio) is reported to hang
+     * parallel HDF5 collective writes at odd rank counts (HDFGroup/hdf5
+     * issue 1227): use ROMIO unless the user chose a component. Open MPI
+     * reads OMPI_MCA_* from the environment during MPI start-up, so a bare
+     * mpiexec is as safe as the launch scripts (which set it too). The
+     * component in use is recorded in the results (attribute mpi_io). */
+    setenv("OMPI_MCA_io", "romio321", 0);
+#endif
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "flexcl: error: MPI_Init_thread failed\n");
         return 1;
