@@ -550,7 +550,7 @@ static void test_provenance(void)
 {
     static const char *const string_attrs[] = {
         "flexcl_version", "git_describe", "job_text", "job_file", "command_line",
-        "mpi_library", "hdf5_version", "blas_config", "hosts", "start_time", "end_time",
+        "mpi_library", "mpi_io", "hdf5_version", "blas_config", "hosts", "start_time", "end_time",
     };
     static const char *const int_attrs[] = {"git_dirty", "mpi_ranks", "omp_threads",
                                             "schema_version"};
