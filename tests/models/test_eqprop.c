@@ -5,6 +5,9 @@
  *                 (central finite differences), error ∝ β one-sided and ∝ β²
  *                 symmetric; twins that must fail: no 1/β scaling, an
  *                 unconverged free phase;
+ *   beta_sign     β < 0: the same limit with the one-sided O(β) error
+ *                 reversed (the ±β mean cancels it), symmetric nudging the
+ *                 same update at −β; twin: the scale's sign dropped;
  *   energy        E falls at every step of a free relaxation (a projected
  *                 gradient step of a quadratic with ε below 2/λ_max); twin:
  *                 the nudged relaxation from the free fixed point raises E;
@@ -237,6 +240,70 @@ static void test_beta_limit(void)
         free(gep);
     }
     printf("\n");
+}
+
+/* The sign of β (a nudge away from the target instead of towards it):
+ * one-sided, the update at −β is the same limit −∇L with the O(β) error
+ * reversed, err(±β) = ±κ₁β v + O(β²), so (1) both are within 2 % of −∇L at
+ * |β| = 0.01, (2) their errors point in opposite directions (negative inner
+ * product), and (3) their mean cancels the O(β) term: at least 5x closer to
+ * −∇L than either (ideal 1/(κ₁|β|) ≈ 100x; see test_beta_limit for κ₁).
+ * Symmetric nudging is odd in β twice over ((G^β − G^{−β})/(2β)), so −β
+ * gives the +β update up to rounding (relative 1e-10: the two phases' chains
+ * swap roles, ~1e-15 per operation). A sign error anywhere (a nudge that
+ * ignores the sign, a scale by |β|) flips the update: relative error ≈ 2. */
+static void test_beta_sign(void)
+{
+    make_row();
+    const double b = 0.01;
+    flexcl_model *mp = make_model("5", NI, NO, b, 0.2, 0, 0.3, 7);
+    flexcl_model *mm = make_model("5", NI, NO, -b, 0.2, 0, 0.3, 7);
+    flexcl_model *sp = make_model("5", NI, NO, b, 0.2, 1, 0.3, 7);
+    flexcl_model *sm = make_model("5", NI, NO, -b, 0.2, 1, 0.3, 7);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mm);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sm);
+    set_biases(mp, 7);
+    set_biases(mm, 7);
+    set_biases(sp, 7);
+    set_biases(sm, 7);
+    size_t P = flexcl_model_n_params(mp);
+    double *gfd = malloc(P * sizeof *gfd), *gp = malloc(P * sizeof *gp);
+    double *gm = malloc(P * sizeof *gm), *avg = malloc(P * sizeof *avg);
+    fd_gradient(mp, CONV, gfd);
+    ep_direction(mp, 0, CONV, CONV, gp);
+    ep_direction(mm, 0, CONV, CONV, gm);
+    double dot = 0.0;
+    for (size_t q = 0; q < P; ++q) {
+        avg[q] = 0.5 * (gp[q] + gm[q]);
+        dot += (gp[q] - gfd[q]) * (gm[q] - gfd[q]);
+    }
+    double ep = rel_err(gp, gfd, P), em = rel_err(gm, gfd, P), ea = rel_err(avg, gfd, P);
+    ep_direction(sp, 1, CONV, CONV, gp);
+    ep_direction(sm, 1, CONV, CONV, gm);
+    double es = rel_err(gm, gp, P);
+    printf("\n  one-sided beta +%g %.3e, -%g %.3e, mean %.3e, error inner product %.3e;"
+           "\n  symmetric -beta vs +beta %.3e", b, ep, b, em, ea, dot, es);
+    CU_ASSERT(ep < 2e-2);
+    CU_ASSERT(em < 2e-2);
+    CU_ASSERT(dot < 0.0);
+    CU_ASSERT(ea < (ep < em ? ep : em) / 5.0);
+    CU_ASSERT(es < 1e-10);
+    /* Twin: the −β update taken as if β were +|β| (the scale's sign
+     * dropped) points the other way. */
+    for (size_t q = 0; q < P; ++q) gm[q] = -gm[q];
+    double twin = rel_err(gm, gfd, P);
+    printf("\n  twin (sign of the scale dropped): %.3e\n", twin);
+    CU_ASSERT(twin > 1.5);
+    free(gfd);
+    free(gp);
+    free(gm);
+    free(avg);
+    flexcl_model_destroy(&mp);
+    flexcl_model_destroy(&mm);
+    flexcl_model_destroy(&sp);
+    flexcl_model_destroy(&sm);
 }
 
 /* E(s) = ½Σ‖s_k‖² − Σ b_k·s_k − Σ s_{l+1}ᵀ W_l s_l (states in [0, 1]) of
@@ -541,6 +608,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     static const test_case cases[] = {
         {"beta_limit", test_beta_limit},
+        {"beta_sign", test_beta_sign},
         {"energy", test_energy},
         {"state", test_state},
         {"memory", test_memory},
