@@ -4,6 +4,7 @@
 #ifndef FLEXCL_BENCH_UTIL_H
 #define FLEXCL_BENCH_UTIL_H
 
+#include <omp.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -24,6 +25,34 @@ static inline double bench_load(void)
         fclose(f);
     }
     return l;
+}
+
+/* One-way core-to-core hand-off latency in ns: two OpenMP threads pass a
+ * token back and forth through one atomic int (`rounds` round trips). On a
+ * virtual machine it tells whether the two vCPUs share a last-level cache
+ * at the moment (tens of ns) or sit on different dies (100+ ns). Needs 2
+ * OpenMP threads; returns -1 otherwise. */
+static inline double bench_handoff_ns(int rounds)
+{
+    static _Atomic int token;
+    double dt = -1.0;
+    token = 0;
+#pragma omp parallel num_threads(2) shared(dt, rounds)
+    {
+        int me = omp_get_thread_num();
+        if (omp_get_num_threads() == 2) {
+#pragma omp barrier
+            double t0 = bench_now();
+            for (int r = 0; r < rounds; ++r) {
+                int want = 2 * r + me;
+                while (__atomic_load_n(&token, __ATOMIC_ACQUIRE) != want) {
+                }
+                __atomic_store_n(&token, want + 1, __ATOMIC_RELEASE);
+            }
+            if (me == 0) dt = bench_now() - t0;
+        }
+    }
+    return dt < 0 ? -1.0 : 1e9 * dt / (2.0 * rounds);
 }
 
 static inline void bench_result(const char *name, double ratio, double goal)

@@ -129,7 +129,9 @@ int main(int argc, char **argv)
            flexcl_data_dim(d), NH, BATCH, steps, 100 * fraction, n_rows, threads,
            flexcl_kern_path(), openblas_get_config());
 
+    double handoff0 = threads == 2 ? bench_handoff_ns(200000) : -1.0;
     double *theta = flexcl_model_params(m);
+    double t_upd = 0.0;
     double t_ref = 0.0, t_train = 0.0, t0 = 0.0, best_ref = 1e30, best_seg = 1e30;
     int n_ref = 0;
     for (size_t k = 0; k < steps; ++k) {
@@ -154,7 +156,9 @@ int main(int argc, char **argv)
         flexcl_model_chain_reset(m, c, rows);
         flexcl_model_step(m, c, FLEXCL_PHASE_NEGATIVE, &s, t + 1);
         flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_NEGATIVE, -1.0, g);
+        double tu = bench_now();
         flexcl_optim_apply(opt, theta, g, 0.01);
+        t_upd += bench_now() - tu;
     }
     double last = bench_now() - t0;
     size_t last_n = steps - (steps - 1) / SEGMENT * SEGMENT;
@@ -184,6 +188,11 @@ int main(int argc, char **argv)
     flexcl_kern_set_simd(1);
 
     double flops = 5.0 * 2.0 * BATCH * NH * (double)NV;
+    if (threads == 2)
+        printf("core-to-core hand-off %.0f ns before, %.0f ns after (one way, 2 threads)\n",
+               handoff0, bench_handoff_ns(200000));
+    printf("SGD update %.3f ms per step (of the training step below)\n",
+           1e3 * t_upd / (double)steps);
     printf("training step %.3f ms = %.1f GFLOP/s (scalar kernels: %.3f ms)\n", 1e3 * t_train,
            flops / t_train * 1e-9, 1e3 * t_scalar);
     printf("DGEMM reference step %.3f ms = %.1f GFLOP/s (%d steps interleaved)\n", 1e3 * ref,
