@@ -4,16 +4,21 @@
 Usage:  curves.py RESULTS.h5 [RESULTS2.h5 ...] --out DIR [--x auto|steps|phases|updates|epochs]
                   [--window 0.25] [--level 0.95]
 
-Reads every train point of the files (docs/schema.md; RBM points and the supervised learners ff, dp, dpt,
-backprop) and writes into DIR:
+Reads every train point of the files (docs/schema.md; the registry models rbm and eqprop under any
+estimator, tcl included, and the supervised learners ff, dp, dpt, backprop) and writes into DIR:
 
-  - curves_<g>.png, one figure per (model, estimator, data set): one panel per metric — `nll` (the exact
-    summed NLL of the training rows, RBMs with n_h ≤ 24) and `error` (RBM: the fraction of the training
-    rows whose label is not the argmax of the exact label posterior; supervised learners: 1 − test
-    accuracy, or 1 − train accuracy without a test set), plus `train error` (1 − train accuracy) for
-    supervised learners — against phases (RBM default) or epochs (supervised default), steps or updates.
-    One line per configuration (the points that differ only in replicate): the mean over every curve
-    (learners × replicates), with a band of ± 1 sd over those curves.
+  - curves_<g>.png, one figure per (model, estimator, data set): an `error` panel with, per
+    configuration, the train error (solid) and the test error (dashed) where the points have them, and
+    an `nll` panel (the exact summed NLL of the training rows, RBMs with n_h ≤ 24) — against phases
+    (registry models rbm and eqprop; tcl cycles for estimator tcl) or epochs (supervised learners),
+    steps or updates (--x). Train error: registry models curve/error (the training rows: all of them
+    for the RBM, the first run.eval_rows for eqprop); supervised learners 1 − curve/train_acc (first
+    run.eval_rows training rows). Test error: registry models curve/test_error (the first
+    run.eval_rows test rows; written for labelled IDX data with data.test_images); supervised learners
+    1 − curve/test_acc (every test row; NaN, so no series, without a test set). A file without a test
+    curve draws the train series only. One colour per configuration (the points that differ only in
+    replicate): the mean over every curve (learners × replicates), with a band of ± 1 sd over those
+    curves. curve_series() returns exactly what is drawn.
   - brobust.png, when some configurations differ only in estimator.b: the final metric against b, one
     panel per such group (a data set), with 95 % t-intervals over replicates (seeds).
   - curves.md: the tables and findings below (also printed).
@@ -60,6 +65,7 @@ from scipy import stats
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 PROG = "curves.py"
 WINDOW = 0.25                 # final window: the last quarter of the steps
@@ -71,7 +77,16 @@ NOT_CONFIG = {"index", "replicate", "seed"}          # what replicates of one co
 SWEPT_B = {"b", "estimator.b"}
 METRIC_LABEL = {"nll": "summed NLL of the training rows (nats)",
                 "error": "classification error",
-                "train_error": "train error (1 − train accuracy)"}
+                "train_error": "train error (training rows)",
+                "test_error": "test error (test rows)"}
+# The panels of a curve figure and the series each may hold: (split, metric). The error panel draws
+# the training-row error and the test-row error of every configuration side by side (solid, dashed);
+# curve/error of unknown split ('error', split "") only for a point that has neither.
+PANELS = (("error", (("train", "train_error"), ("test", "test_error"))),
+          ("nll", (("", "nll"),)))
+PANEL_LABEL = {"error": "classification error (1 − accuracy)",
+               "nll": METRIC_LABEL["nll"]}
+SPLIT_STYLE = {"train": "-", "test": "--", "": "-"}
 
 
 class CurveError(Exception):
@@ -98,7 +113,9 @@ class Run:
     job: str                    # digest of the job (job_hash, else job_text): task files share it
     steps: np.ndarray           # [E]
     x: dict                     # 'steps' | 'phases' | 'updates' | 'epochs' -> [L, E]
-    metrics: dict               # 'nll' | 'error' | 'train_error' -> [L, E], only when some value is finite
+    metrics: dict               # 'nll' | 'error' | 'train_error' | 'test_error' -> [L, E], only when
+    #                             some value is finite; 'error' is curve/error as written (b-robustness,
+    #                             paired.py), train_error/test_error say which rows (_split_errors)
 
     model = property(lambda self: str(self.attrs.get("model", "?")))
     estimator = property(lambda self: str(self.attrs.get("estimator", "?")))
@@ -153,6 +170,42 @@ def _rows(f, name, E, dtype=float):
     return a
 
 
+def _metric(f, point, name, E, flip=False):
+    """curve/<name> as [rows, E] (1 − it when flip), or None when absent or all NaN."""
+    a = _rows(f, f"{point}/curve/{name}", E)
+    if a is None or not np.isfinite(a).any():
+        return None
+    return 1.0 - a if flip else a
+
+
+def _split_errors(f, point, E, supervised, metrics):
+    """{'train_error': [L, E], 'test_error': [L, E]}, each only when the point has it.
+
+    Registry models (rbm, eqprop; any estimator, tcl included) write curve/error on the training rows
+    and, with a test set (labelled IDX data, data.test_images), curve/test_error on the test rows.
+    Supervised learners (ff, dp, dpt, backprop) write curve/train_acc and curve/test_acc (NaN without a
+    test set); their curve/error is 1 − test accuracy, or 1 − train accuracy without a test set. A
+    supervised point without curve/test_acc (flexcl run always writes it; synthetic files such as
+    make_synthetic.write_paired's may lack it) counts its curve/error as the test error when it
+    differs from 1 − train accuracy. Files from before curve/test_error (registry models) simply have
+    no test error."""
+    out = {}
+    if supervised:
+        train = _metric(f, point, "train_acc", E, flip=True)
+        test = _metric(f, point, "test_acc", E, flip=True)
+        if (test is None and f"{point}/curve/test_acc" not in f and "error" in metrics
+                and train is not None
+                and not np.allclose(metrics["error"], train, equal_nan=True)):
+            test = metrics["error"]
+    else:
+        train, test = metrics.get("error"), _metric(f, point, "test_error", E)
+    if train is not None:
+        out["train_error"] = train
+    if test is not None:
+        out["test_error"] = test
+    return out
+
+
 def read_point(f, point, path="?", job=None):
     """The Run of group `point` of the open h5py file f, or None when it is not a train point."""
     try:
@@ -167,15 +220,11 @@ def read_point(f, point, path="?", job=None):
             if a is not None:
                 x[key] = a
         metrics = {}
-        for key, name, flip in (("nll", "nll", False), ("error", "error", False),
-                                ("train_error", "train_acc", True)):
-            a = _rows(f, f"{point}/curve/{name}", E)
-            if a is not None and np.isfinite(a).any():
-                metrics[key] = 1.0 - a if flip else a
-        if "train_error" in metrics and (attrs.get("model") not in SUPERVISED or (
-                "error" in metrics and np.allclose(metrics["error"], metrics["train_error"],
-                                                   equal_nan=True))):
-            del metrics["train_error"]      # without a test set curve/error is the train error
+        for key in ("nll", "error"):
+            a = _metric(f, point, key, E)
+            if a is not None:
+                metrics[key] = a
+        metrics.update(_split_errors(f, point, E, attrs.get("model") in SUPERVISED, metrics))
     except CurveError as e:
         raise CurveError(f"{path}: {point}: {e}")
     except (KeyError, OSError, ValueError, TypeError) as e:
@@ -504,17 +553,26 @@ def x_axis_of(run, choice):
         key = natural if natural in run.x else "steps"
     label = {"steps": "time steps", "phases": "phases completed", "updates": "parameter updates",
              "epochs": "epochs"}[key]
+    if run.estimator == "tcl" and key in ("phases", "updates"):
+        label = "tcl cycles completed"      # one phase and one update per cycle (docs/tcl.md)
     return key, label
 
 
+def table_metrics(config):
+    """The metrics of a configuration's table rows: train_error, test_error (or curve/error when the
+    point says neither split), nll — those every run of the configuration has."""
+    ms = [m for m in ("train_error", "test_error") if all(m in r.metrics for r in config.runs)]
+    if not ms and all("error" in r.metrics for r in config.runs):
+        ms = ["error"]
+    return ms + (["nll"] if all("nll" in r.metrics for r in config.runs) else [])
+
+
 def config_table_lines(configs, window=WINDOW, level=LEVEL):
-    """Markdown table: one row per configuration of a curve group."""
+    """Markdown table: one row per configuration and metric of a curve group."""
     lines = [f"| configuration | replicates | curves | metric | first | final (last {window:.0%}) "
              f"mean | {level:.0%} CI over replicates |", "|---|---|---|---|---|---|---|"]
     for c in configs:
-        for m in ("error", "nll", "train_error"):
-            if not all(m in r.metrics for r in c.runs):
-                continue
+        for m in table_metrics(c):
             first = np.nanmean([np.nanmean(r.metrics[m][:, 0]) for r in c.runs])
             n, mean, _, lo, hi = t_interval([r.final(m, window) for r in c.runs], level)
             lines.append(f"| {c.label} | {len(c.runs)} | {c.curves} | {m} | {_num(first)} | "
@@ -522,41 +580,91 @@ def config_table_lines(configs, window=WINDOW, level=LEVEL):
     return lines
 
 
+@dataclass
+class Series:
+    """One line of a curve figure: a configuration's mean curve of one metric over its curves."""
+    config: str         # the configuration's label
+    index: int          # its position in the group (colour)
+    b: float
+    split: str          # 'train' | 'test' | '' (nll; curve/error of unknown split)
+    metric: str         # the key in Run.metrics
+    x: np.ndarray       # [E] mean x over the curves
+    xlabel: str
+    y: np.ndarray       # [E] mean over the curves (learners × replicates)
+    sd: np.ndarray      # [E] sd over the curves
+    curves: int
+
+
+def curve_series(configs, xchoice="auto"):
+    """[(panel, [Series])]: what curve_figure draws, panel by panel ('error', then 'nll'; a panel
+    only when some configuration has one of its metrics). Every configuration contributes its train
+    and its test series to the error panel when its points have them."""
+    out = []
+    for panel, splits in PANELS:
+        series = []
+        for i, c in enumerate(configs):
+            keys = [(sp, m) for sp, m in splits if any(m in r.metrics for r in c.runs)]
+            if panel == "error" and not keys and any("error" in r.metrics for r in c.runs):
+                keys = [("", "error")]
+            for split, m in keys:
+                runs = [r for r in c.runs if m in r.metrics]
+                xkey, xlabel = x_axis_of(runs[0], xchoice)
+                ys = np.vstack([r.metrics[m] for r in runs])
+                xs = np.vstack([np.broadcast_to(r.x[xkey], r.metrics[m].shape) for r in runs])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    x, y, sd = np.nanmean(xs, axis=0), np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
+                series.append(Series(c.label, i, c.b, split, m, x, xlabel, y, sd, ys.shape[0]))
+        if series:
+            out.append((panel, series))
+    return out
+
+
 def curve_figure(title, configs, xchoice="auto"):
-    """One panel per metric: mean ± 1 sd over every curve of a configuration against x."""
-    metrics = [m for m in ("error", "nll", "train_error")
-               if any(all(m in r.metrics for r in c.runs) for c in configs)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.2 * len(metrics) + 2.2, 4.6),
+    """One panel per metric (curve_series): mean ± 1 sd over every curve of a configuration against
+    x; one colour per configuration, its train series solid and its test series dashed. One legend:
+    the configurations by colour, then train and test by line style."""
+    panels = curve_series(configs, xchoice) or [("error", [])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels) + 2.6, 4.6),
                              squeeze=False)
     bs = [c.b for c in configs]
     by_b = len(configs) > 1 and len(set(bs)) == len(configs) and all(np.isfinite(bs))
     cmap = plt.get_cmap("viridis")
     lo_b, hi_b = (min(bs), max(bs)) if by_b else (0.0, 1.0)
-    for ax, m in zip(axes[0], metrics):
-        xlabel = ""
-        for i, c in enumerate(configs):
-            runs = [r for r in c.runs if m in r.metrics]
-            if not runs:
-                continue
-            xkey, xlabel = x_axis_of(runs[0], xchoice)
-            ys = np.vstack([r.metrics[m] for r in runs])
-            xs = np.vstack([np.broadcast_to(r.x[xkey], r.metrics[m].shape) for r in runs])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                x, y, sd = np.nanmean(xs, axis=0), np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
-            col = cmap(0.9 * (c.b - lo_b) / (hi_b - lo_b)) if by_b and hi_b > lo_b else f"C{i % 10}"
-            ax.plot(x, y, color=col, lw=1.4, label=f"{c.label} ({ys.shape[0]} curves)")
-            if ys.shape[0] > 1:
-                ax.fill_between(x, y - sd, y + sd, color=col, alpha=0.15, lw=0)
-        if m == "nll":
+
+    def colour(i):
+        return (cmap(0.9 * (configs[i].b - lo_b) / (hi_b - lo_b)) if by_b and hi_b > lo_b
+                else f"C{i % 10}")
+    handles, used, splits = [], set(), set()
+    for ax, (panel, series) in zip(axes[0], panels):
+        for s in series:
+            col = colour(s.index)
+            ax.plot(s.x, s.y, color=col, lw=1.4, ls=SPLIT_STYLE[s.split])
+            if s.curves > 1:
+                ax.fill_between(s.x, s.y - s.sd, s.y + s.sd, color=col, alpha=0.15, lw=0)
+            used.add(s.index)
+            if panel == "error" and s.split:
+                splits.add(s.split)
+        if panel == "nll":
             opt = bas_optimum(configs[0].runs[0].data)
             if opt is not None:
-                ax.axhline(opt, color="k", ls=":", lw=1, label=f"perfect model {opt:.1f} nats")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(METRIC_LABEL[m])
+                handles.append(ax.axhline(opt, color="k", ls=":", lw=1,
+                                          label=f"perfect model {opt:.1f} nats"))
+        ax.set_xlabel(series[0].xlabel if series else "")
+        ax.set_ylabel(PANEL_LABEL[panel])
         ax.grid(True, alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(f"learning curves: {title} (mean ± 1 sd over learners × replicates)", fontsize=10)
+    handles = [Line2D([], [], color=colour(i), lw=1.4,
+                      label=f"{configs[i].label} ({configs[i].curves} "
+                            f"curve{'' if configs[i].curves == 1 else 's'})")
+               for i in sorted(used)] + handles
+    handles += [Line2D([], [], color="k", lw=1.4, ls=SPLIT_STYLE[sp],
+                       label={"train": "train error (training rows)",
+                              "test": "test error (test rows)"}[sp])
+                for sp in ("train", "test") if sp in splits]
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    width = int(fig.get_size_inches()[0] * 11)         # characters of a 10-point line
+    fig.suptitle("\n".join(textwrap.wrap(f"learning curves: {title} (mean ± 1 sd over learners × "
+                                         "replicates)", width)), fontsize=10)
     return fig
 
 
@@ -649,14 +757,19 @@ def brobust_figure(bgroups):
 # --------------------------------------------------------------------------------------------------
 
 EXPLAIN_CURVES = """\
-One figure per (model, estimator, data set), one panel per metric: `nll` (exact summed NLL of the
-training rows, RBMs with n_h ≤ 24), `error` (RBM with label units: the fraction of the training rows
-— all rows kept by data.max_rows — whose label is not the argmax over the 10 one-hot label
-configurations of the exact posterior p(y | pixels) ∝ exp(a_y) Π_j (1 + exp(c_j + W_j·x + W_jy)); no Gibbs
-sampling; supervised learners: 1 − test accuracy, or 1 − train accuracy without a test set) and, for
-supervised learners, `train_error` (1 − train accuracy). One line per configuration: the mean over
-every curve of its replicates and learners, band ± 1 sd over those curves. The table gives the final
-value — the mean over the last {window:.0%} of each run's curve points, averaged over learners — with a
+One figure per (model, estimator, data set). The `error` panel draws per configuration the train error
+(solid) and, where the points have a test set, the test error (dashed). Train error: the RBM with label
+units, the fraction of the training rows — all rows kept by data.max_rows — whose label is not the
+argmax over the 10 one-hot label configurations of the exact posterior p(y | pixels) ∝ exp(a_y) Π_j (1 +
+exp(c_j + W_j·x + W_jy)) (no Gibbs sampling); eqprop (any estimator, tcl included), the fraction of the
+first run.eval_rows training rows misclassified after model.eval_steps free relaxation steps
+(`curve/error`); supervised learners, 1 − accuracy on the first run.eval_rows training rows
+(`curve/train_acc`). Test error: the same on the first run.eval_rows rows of data.test_images for the RBM
+and eqprop (`curve/test_error`), 1 − accuracy on every test row for supervised learners
+(`curve/test_acc`). The `nll` panel: the exact summed NLL of the training rows (RBMs with n_h ≤ 24). One
+colour per configuration: the mean over every curve of its replicates and learners, band ± 1 sd over
+those curves. The table gives the final value of each metric (`train_error`, `test_error`, `nll`) —
+the mean over the last {window:.0%} of each run's curve points, averaged over learners — with a
 {level:.0%} t-interval over replicates."""
 
 EXPLAIN_B = """\

@@ -20,7 +20,8 @@ Contents (P = 24 parameters, N = 20000 samples per point, M = 1000 raw samples):
 
 write_brobust() writes a file of train points only for analysis/curves.py (the b-robustness finding):
 b = 0.1 … 0.9 × R replicates, L learners each, whose final metric is known (see its docstring), and
-write_supervised() a file of supervised-learner points (no nll; epoch, train/test accuracy).
+write_supervised() a file of supervised-learner points (no nll; epoch, train/test accuracy), and
+write_registry() eqprop (two_term, tcl) and labelled rbm points with curve/error and curve/test_error.
 """
 from __future__ import annotations
 
@@ -252,9 +253,10 @@ def write_brobust(path, slope, metric="nll", replicates=6, learners=2, seed=1, r
     return path
 
 
-def write_supervised(path, seed=1):
+def write_supervised(path, seed=1, test=True):
     """Two supervised points (model ff, estimators two_term and isd), 3 epochs, the layout
-    src/cli/run.c writes for ff/dp/dpt/backprop: no curve/nll, curve/error = 1 − test accuracy."""
+    src/cli/run.c writes for ff/dp/dpt/backprop: no curve/nll, curve/error = 1 − test accuracy.
+    test=False: a job without a test set (curve/test_acc NaN, curve/error = 1 − train accuracy)."""
     rng = np.random.default_rng(seed)
     with h5py.File(path, "w") as f:
         w = Writer(f, seed)
@@ -268,7 +270,7 @@ def write_supervised(path, seed=1):
             epoch = np.arange(4, dtype=np.uint64)
             updates = epoch * 2000
             train_acc = 0.1 + 0.7 * (1 - np.exp(-epoch.astype(float) / 1.5)) + rng.normal(0, 0.01, 4)
-            test_acc = train_acc - 0.05
+            test_acc = train_acc - 0.05 if test else np.full(4, np.nan)
             w.dataset(f"{name}/curve/epoch", epoch, "<u8")
             w.dataset(f"{name}/curve/steps", updates, "<u8")
             w.dataset(f"{name}/curve/updates", updates[None, :], "<u8")
@@ -276,10 +278,54 @@ def write_supervised(path, seed=1):
             w.dataset(f"{name}/curve/train_acc", train_acc[None, :], "<f8")
             w.dataset(f"{name}/curve/test_acc", test_acc[None, :], "<f8")
             w.dataset(f"{name}/curve/seconds", (epoch * 1.5)[None, :].astype(float), "<f8")
-            w.dataset(f"{name}/curve/error", (1 - test_acc)[None, :], "<f8")
+            w.dataset(f"{name}/curve/error", (1 - (test_acc if test else train_acc))[None, :],
+                      "<f8")
             w.dataset(f"{name}/params/theta", rng.normal(0, 0.1, (1, P)), "<f8")
         w.finish(2)
         f.attrs["job_text"] = f"; synthetic supervised file (make_synthetic.write_supervised), seed {seed}\n"
+    return path
+
+
+def write_registry(path, test=True, seed=1):
+    """Train points of the registry models on labelled image data in the layout src/cli/run.c writes
+    for them (write_point): eqprop / two_term (2 replicates × 2 learners), eqprop / tcl (1 × 1) and a
+    labelled rbm / isd (1 × 2), 6 curve points each. curve/error is the error on the training rows,
+    curve/test_error (only with test=True: a job with data.test_images) the error on the test rows,
+    about 0.1 above it; eqprop's curve/nll is NaN. Every curve differs (noise per learner and point),
+    so a series that mixes up train and test, or learners, is caught."""
+    rng = np.random.default_rng(seed)
+    data = ("idx /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz (10000 of 60000 rows, "
+            "28x28, threshold 0.8, label block 10)")
+    steps = np.arange(0, 26001, 5200, dtype=np.uint64)
+    t = steps.astype(float)
+    with h5py.File(path, "w") as f:
+        w = Writer(f, seed)
+        for model, est, reps, L, per_update in (("eqprop", "two_term", 2, 2, 40),
+                                                ("eqprop", "tcl", 1, 1, 52), ("rbm", "isd", 1, 2, 50)):
+            for r in range(reps):
+                name = w.point("train", "", est, 0.05, 20.0, 0.5, "fixed", "importance", 0,
+                               {"estimator.kind": est})
+                w.index[-1] = w.index[-1][:4] + (r, "train")
+                g = f[name]
+                g.attrs["model"], g.attrs["learners"] = model, np.int64(L)
+                g.attrs["replicate"], g.attrs["data"] = np.int64(r), data
+                g.attrs["average_every"], g.attrs["averaging"] = np.int64(0), "blocking"
+                train = 0.3 + 0.6 * np.exp(-t / 8000.0)[None, :] + rng.normal(0, 0.01, (L, t.size))
+                nll = (np.full((L, t.size), np.nan) if model == "eqprop" else
+                       4e5 + 1.5e5 * np.exp(-t / 8000.0) + np.zeros((L, 1)))
+                updates = np.tile(steps // per_update, (L, 1))
+                w.dataset(f"{name}/curve/steps", steps, "<u8")
+                w.dataset(f"{name}/curve/nll", nll, "<f8")
+                w.dataset(f"{name}/curve/error", train, "<f8")
+                if test:
+                    w.dataset(f"{name}/curve/test_error",
+                              train + 0.1 + rng.normal(0, 0.01, (L, t.size)), "<f8")
+                w.dataset(f"{name}/curve/phases", updates * (2 if est == "two_term" else 1), "<u8")
+                w.dataset(f"{name}/curve/updates", updates, "<u8")
+                w.dataset(f"{name}/params/theta", rng.normal(0, 0.1, (L, P)), "<f8")
+        w.finish(2)
+        f.attrs["job_text"] = (f"; synthetic registry-model file (make_synthetic.write_registry), "
+                               f"seed {seed}, test {int(test)}\n")
     return path
 
 

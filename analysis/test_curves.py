@@ -16,6 +16,9 @@ the case would fail over seeds if the code were right):
   coverage_*            (3 bands in coverage_slope/mean_and_ols: ≈ 0.3 % each) empirical coverage of 400 simulated 95 % intervals within 3 binomial SEs of
                         0.95: ≈ 0.3 % each; the pooled-OLS twin on paired data must over-cover (it
                         ignores the shared replicate offsets) and FAIL that band
+  test_error_series     deterministic (no statistics): the figure's train and test series equal the
+                        file's curves; its twin (the pre-fix reader without curve/test_error, and
+                        train/test swapped) must FAIL that check
   paired_differences    analysis/paired.py: each of 3 known paired differences within 4 SE
                         (df 5): ≈ 1.0 % each; its twin (pairing broken by shifting the replicate
                         index) must give an interval ≥ 5× wider (replicate offsets sd 2 points
@@ -235,6 +238,112 @@ def case_cli_errors(tmp):
     return "; ".join(lines)
 
 
+def _expected_split(path, run, split):
+    """The truth of a point's train or test error curve [L, E], read straight from the file by the
+    schema (docs/schema.md), or None when the file has none: registry models curve/error and
+    curve/test_error, supervised learners 1 − curve/train_acc and 1 − curve/test_acc (NaN = none)."""
+    with h5py.File(path, "r") as f:
+        c = f[run.point]["curve"]
+        if run.model in curves.SUPERVISED:
+            name = {"train": "train_acc", "test": "test_acc"}[split]
+            a = 1.0 - np.atleast_2d(c[name][...]) if name in c else None
+        else:
+            name = {"train": "error", "test": "test_error"}[split]
+            a = np.atleast_2d(c[name][...]) if name in c else None
+    return a if a is not None and np.isfinite(a).any() else None
+
+
+def check_split_series(files_runs):
+    """Every configuration of every curve group whose points have a train (test) error curve in the
+    file must have a 'train' ('test') series in its figure's error panel equal to the mean of those
+    curves over learners × replicates; no series where the file has none. files_runs: [(path, runs)].
+    Returns (groups, train series, test series) checked; raises Failure otherwise."""
+    where = {id(r): p for p, runs in files_runs for r in runs}
+    runs = [r for _, rs in files_runs for r in rs if r.metrics]
+    seen = {"train": 0, "test": 0}
+    groups = curves.curve_groups(runs)
+    for title, configs in groups:
+        panels = dict(curves.curve_series(configs))
+        got = {(s.config, s.split): s for s in panels.get("error", [])}
+        for c in configs:
+            for split in ("train", "test"):
+                truth = [a for a in (_expected_split(where[id(r)], r, split) for r in c.runs)
+                         if a is not None]
+                s = got.get((c.label, split))
+                if not truth:
+                    expect(s is None, f"{title}, {c.label}: a {split} series without {split} data")
+                    continue
+                expect(s is not None, f"{title}, {c.label}: the {split} error curve is in the file "
+                       f"but not in the figure data")
+                want = np.nanmean(np.vstack(truth), axis=0)
+                expect(s.curves == sum(a.shape[0] for a in truth),
+                       f"{title}, {c.label}, {split}: {s.curves} curves, file has "
+                       f"{sum(a.shape[0] for a in truth)}")
+                expect(np.allclose(s.y, want, atol=1e-12),
+                       f"{title}, {c.label}, {split}: series {np.round(s.y, 4)} != file "
+                       f"{np.round(want, 4)}")
+                seen[split] += 1
+    return len(groups), seen["train"], seen["test"]
+
+
+def case_test_error_series(tmp):
+    """The figure data of curves.py hold the test-error curve of every model kind that writes one
+    (eqprop two_term and tcl, labelled rbm: curve/test_error; ff: 1 − curve/test_acc) beside the
+    train-error curve, each the mean over learners × replicates of the file's curves (checked
+    against the file read directly), and the tables list both; the figures draw."""
+    reg = make_synthetic.write_registry(os.path.join(tmp, "registry.h5"), seed=41)
+    sup = make_synthetic.write_supervised(os.path.join(tmp, "sup_test.h5"), seed=42)
+    fr = [(p, curves.read_file(p)) for p in (reg, sup)]
+    n, ntrain, ntest = check_split_series(fr)
+    expect(n == 5 and ntrain == 5 and ntest == 5, f"{n} groups, {ntrain} train and {ntest} test "
+           "series (expected 5 each: eqprop two_term, eqprop tcl, rbm, ff two_term, ff isd)")
+    sections, _ = curves.report([r for _, rs in fr for r in rs])
+    for title, _configs, lines, fig in sections:
+        expect(any("| test_error |" in ln for ln in lines), f"{title}: no test_error table row")
+        expect(len(fig.axes) == (2 if "rbm" in title else 1), f"{title}: {len(fig.axes)} panels")
+        curves.plt.close(fig)
+    return f"{n} groups: {ntrain} train and {ntest} test series equal to the file's curves"
+
+
+def case_test_error_series_twin_fails(tmp):
+    """The twins that must fail check_split_series: (a) the runs as the reader before the fix
+    extracted them (curve/test_error never read: no test_error metric) — the test curve in the file
+    is missing from the figure data; (b) train and test swapped."""
+    reg = make_synthetic.write_registry(os.path.join(tmp, "registry_twin.h5"), seed=43)
+    out = []
+    for what, tamper in (("without test_error", lambda r: r.metrics.pop("test_error", None)),
+                         ("train/test swapped", lambda r: r.metrics.update(
+                             train_error=r.metrics["test_error"],
+                             test_error=r.metrics["train_error"]))):
+        runs = curves.read_file(reg)
+        for r in runs:
+            tamper(r)
+        try:
+            check_split_series([(reg, runs)])
+        except Failure as e:
+            out.append(f"{what}: fails as it must ({str(e).split(' — ')[-1]})")
+            continue
+        raise Failure(f"{what}: check_split_series passed")
+    return "; ".join(out)
+
+
+def case_no_test_data(tmp):
+    """Files without test curves (a registry-model file from before curve/test_error, a supervised
+    job without a test set) keep working: train series only, no test rows, figures drawn, exit 0."""
+    reg = make_synthetic.write_registry(os.path.join(tmp, "registry_old.h5"), test=False, seed=44)
+    sup = make_synthetic.write_supervised(os.path.join(tmp, "sup_notest.h5"), seed=45, test=False)
+    fr = [(p, curves.read_file(p)) for p in (reg, sup)]
+    n, ntrain, ntest = check_split_series(fr)
+    expect(ntrain == 5 and ntest == 0, f"{ntrain} train and {ntest} test series")
+    out = os.path.join(tmp, "notest_out")
+    p = subprocess.run([sys.executable, CURVES, reg, sup, "--out", out], capture_output=True,
+                       text=True)
+    expect(p.returncode == 0, f"curves.py exit {p.returncode}: {p.stderr.strip()}")
+    expect("test_error" not in p.stdout and "train_error" in p.stdout, "table rows")
+    expect(sum(name.startswith("curves_") for name in os.listdir(out)) == n, "figures")
+    return f"{n} groups, {ntrain} train series, no test series; curves.py exit 0"
+
+
 def case_paired_differences(tmp):
     """paired.py recovers known paired differences (+0.10, −0.40, +2.00 points, replicate offsets of
     sd 2 points shared within a replicate, pair noise sd 0.2 points, 6 replicates): each truth within
@@ -297,6 +406,7 @@ def case_paired_errors(tmp):
 CASES = [case_slope_detected, case_flat_not_resolved, case_wrong_sign, case_error_metric,
          case_final_window, case_coverage_slope, case_coverage_pooled_twin_fails,
          case_coverage_mean_and_ols, case_cli_and_report, case_cli_errors,
+         case_test_error_series, case_test_error_series_twin_fails, case_no_test_data,
          case_paired_differences, case_paired_errors]
 
 
