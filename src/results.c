@@ -5,10 +5,18 @@
  * outcome, and only then makes HDF5 calls, which are themselves collective;
  * before returning the ranks agree again, so a rank that failed never leaves
  * the others waiting in a later collective call. When ranks disagree, the
- * ranks that did not fail report the failing rank's message. */
+ * ranks that did not fail report the failing rank's message.
+ *
+ * A full disk is the one failure that agreement after a call cannot catch:
+ * when a write fails on one rank inside a collective HDF5 call, the others
+ * wait in that call for ever. So before every call that can write, rank 0
+ * reserves the disk blocks the file can grow into (reserve()), and the ranks
+ * agree on the outcome first: a full disk fails that reservation, on every
+ * rank, before HDF5 writes anything. */
 #include "flexcl/results.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +38,9 @@ struct flexcl_results {
     char *partial;  /* path ".partial" */
     int created;    /* the partial file was created by this handle */
     int finished;   /* renamed to the final path */
+    int fd;         /* rank 0: the partial file, to reserve disk space for it; else -1 */
+    unsigned long long reserved; /* rank 0: bytes [0, reserved) of it have disk blocks */
+    unsigned long long holes;    /* bytes allocated to unfiltered chunks and never written */
 };
 
 enum {
@@ -37,6 +48,10 @@ enum {
     HINT_MAX = 4200, /* space_hint: a directory and a number */
     /* Target size of one uncompressed chunk. */
     CHUNK_BYTES = 1 << 20,
+    /* What a call may add to the file besides its data (object headers,
+     * B-tree nodes, heap blocks, HDF5's 2 KiB allocation blocks), and the
+     * step in which disk space is reserved. */
+    RESERVE_MARGIN = 1 << 16,
 };
 
 /* --- HDF5 error reporting ------------------------------------------------ */
@@ -246,6 +261,7 @@ flexcl_code flexcl_results_create(MPI_Comm comm, const char *path,
     FLEXCL_ALLOC(r, 1);
     r->comm = MPI_COMM_NULL;
     r->file = H5I_INVALID_HID;
+    r->fd = -1;
     FLEXCL_MPI(MPI_Comm_dup(comm, &r->comm));
     FLEXCL_MPI(MPI_Comm_rank(r->comm, &r->rank));
     FLEXCL_MPI(MPI_Comm_size(r->comm, &r->size));
@@ -287,6 +303,13 @@ flexcl_code flexcl_results_create(MPI_Comm comm, const char *path,
                     why[0] ? why : "H5Fcreate failed");
     }
     r->created = 1;
+    /* Rank 0's own descriptor of the file, through which it reserves the
+     * disk space the file grows into (reserve()). */
+    if (r->rank == 0) {
+        r->fd = open(r->partial, O_WRONLY | O_CLOEXEC);
+        FLEXCL_CHECK(r->fd >= 0, FLEXCL_ERR_IO, "%s: cannot open results file: %s",
+                     r->partial, strerror(errno));
+    }
 
 done:
     close_id(&fapl, H5Pclose, "file access list", path, &err);
@@ -317,6 +340,87 @@ static void space_hint(const flexcl_results *r, char *hint, size_t n)
                  dir, free_bytes);
 }
 
+/* Rank 0's half of reserve(): allocate the disk blocks of [0, want) of the
+ * file, want = a bound on HDF5's end of allocated space + more +
+ * RESERVE_MARGIN, rounded up to RESERVE_MARGIN. fallocate with
+ * FALLOC_FL_KEEP_SIZE leaves the file's size, and so what HDF5 sees and
+ * writes, as it is. A file system that cannot reserve (no fallocate) gets
+ * a check that the space is free instead, which another program can still
+ * use up before the write. Not collective. */
+static flexcl_code reserve_local(flexcl_results *r, unsigned long long more)
+{
+    size_t cache_max = 0, cache_min_clean = 0, cache_size = 0;
+    int cache_entries = 0;
+    struct stat st;
+    struct statvfs vfs;
+    char dir[4096];
+    int e = EOPNOTSUPP;
+
+    /* HDF5 writes below its end of allocated space, which it does not tell
+     * (H5Fget_eoa refuses the MPI-IO driver, and H5Fget_filesize fails once
+     * the driver has written). What lies beyond the end of the file's data
+     * on disk is metadata not yet written, all of it in the metadata cache,
+     * the parts of unfiltered chunks past their dataset's end (r->holes),
+     * and a part of HDF5's 2 KiB allocation blocks (in RESERVE_MARGIN). */
+    if (H5Fget_mdc_size(r->file, &cache_max, &cache_min_clean, &cache_size, &cache_entries) < 0)
+        return h5_fail(__FILE__, __LINE__, __func__, "%s: cannot read the metadata cache's size",
+                       r->partial);
+    const off_t end = lseek(r->fd, 0, SEEK_END);
+    if (end < 0)
+        return flexcl_error_set(FLEXCL_ERR_IO, __FILE__, __LINE__, __func__,
+                                "%s: cannot read the file's size: %s", r->partial, strerror(errno));
+    const unsigned long long size = (unsigned long long)end + cache_size + r->holes;
+    /* Beyond 2^62 bytes no file system goes: say so without overflowing. */
+    const unsigned long long huge = 1ULL << 62;
+    unsigned long long want = huge;
+    if (size < huge && more < huge) {
+        want = size + more + 2ULL * RESERVE_MARGIN - 1;
+        want -= want % RESERVE_MARGIN;
+        if (want <= r->reserved) return FLEXCL_OK;
+#ifdef FALLOC_FL_KEEP_SIZE
+        if (fallocate(r->fd, FALLOC_FL_KEEP_SIZE, (off_t)r->reserved,
+                      (off_t)(want - r->reserved)) == 0) {
+            r->reserved = want;
+            return FLEXCL_OK;
+        }
+        e = errno;
+#endif
+    } else {
+        e = EFBIG;
+    }
+    directory_of(r->path, dir, sizeof dir);
+    const int have_stats = fstat(r->fd, &st) == 0 && statvfs(dir, &vfs) == 0;
+    const unsigned long long used = have_stats ? (unsigned long long)st.st_blocks * 512ULL : 0;
+    const unsigned long long free_bytes =
+        have_stats ? (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize : 0;
+    const unsigned long long missing = want > used ? want - used : 0;
+    if (e != ENOSPC && e != EDQUOT && e != EFBIG) {
+        /* No reservation on this file system: check the free space. */
+        if (!have_stats || missing <= free_bytes) return FLEXCL_OK;
+        e = ENOSPC;
+    }
+    if (!have_stats)
+        return flexcl_error_set(FLEXCL_ERR_NOSPACE, __FILE__, __LINE__, __func__,
+                                "%s: cannot write results file: %s", r->partial, strerror(e));
+    return flexcl_error_set(FLEXCL_ERR_NOSPACE, __FILE__, __LINE__, __func__,
+                            "%s: cannot write results file: %s (reserving %llu more bytes for "
+                            "it failed; the file system of %s has %llu bytes free)",
+                            r->partial, strerror(e), missing, dir, free_bytes);
+}
+
+/* Make sure that the disk has room for everything the next HDF5 call can
+ * write into the file: the space HDF5 has allocated so far, `more` bytes
+ * of data and RESERVE_MARGIN of metadata. On a full disk (or quota) every
+ * rank fails here with FLEXCL_ERR_NOSPACE and one message, before any
+ * collective write: a write failing on one rank inside a collective HDF5
+ * call leaves the other ranks waiting in it for ever. Collective. */
+static flexcl_code reserve(flexcl_results *r, unsigned long long more)
+{
+    flexcl_code err = FLEXCL_OK;
+    if (r->rank == 0) err = reserve_local(r, more);
+    return agree(r->comm, err);
+}
+
 /* Give back the disk space of the partial file before HDF5 closes it: a
  * file whose close fails (on a full disk, say) is left half-closed inside
  * HDF5 1.10, which then crashes when the library shuts down. With the
@@ -326,7 +430,22 @@ static void release_partial(flexcl_results *r)
 {
     (void)MPI_Barrier(r->comm);
     if (r->rank == 0) (void)truncate(r->partial, 0);
+    r->reserved = 0;
     (void)MPI_Barrier(r->comm);
+}
+
+/* Rank 0 closes its descriptor of the file, first giving back the disk
+ * blocks reserved beyond the file's end (truncating a file to its own size
+ * frees blocks allocated past it). Best effort: a failure leaves only
+ * unused blocks behind. Not collective. */
+static void drop_reservation(flexcl_results *r)
+{
+    if (r->fd < 0) return;
+    const off_t end = lseek(r->fd, 0, SEEK_END);
+    if (end >= 0) (void)ftruncate(r->fd, end);
+    (void)close(r->fd);
+    r->fd = -1;
+    r->reserved = 0;
 }
 
 flexcl_code flexcl_results_finish(flexcl_results *r)
@@ -337,8 +456,11 @@ flexcl_code flexcl_results_finish(flexcl_results *r)
 
     FLEXCL_CALL(check_handle(r, __func__));
     /* Write everything first; only a file that is on disk in full is
-     * closed and renamed. */
-    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0) {
+     * closed and renamed. The disk space for the metadata that the flush
+     * writes is reserved before it (a failed write inside the flush would
+     * leave the other ranks waiting in it). */
+    err = reserve(r, 0);
+    if (err == FLEXCL_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0) {
         space_hint(r, hint, sizeof hint);
         err = h5_fail(__FILE__, __LINE__, __func__, "%s: cannot write results file%s",
                       r->partial, hint);
@@ -360,7 +482,9 @@ flexcl_code flexcl_results_finish(flexcl_results *r)
     FLEXCL_CALL(agree(r->comm, err));
 
     /* H5Fclose closed the MPI-IO file collectively: every rank's writes are
-     * complete before rank 0 renames it. */
+     * complete before rank 0 gives back the space reserved past the file's
+     * end and renames it. */
+    drop_reservation(r);
     if (r->rank == 0 && rename(r->partial, r->path) != 0) problem = errno;
     FLEXCL_MPI(MPI_Bcast(&problem, 1, MPI_INT, 0, r->comm));
     FLEXCL_CHECK(problem == 0, FLEXCL_ERR_IO, "%s: cannot rename to %s: %s",
@@ -382,6 +506,7 @@ void flexcl_results_destroy(flexcl_results **rp)
         if (H5Fclose(r->file) < 0) (void)H5Eclear2(H5E_DEFAULT);
         r->file = H5I_INVALID_HID;
     }
+    drop_reservation(r);
     if (r->created && !r->finished && r->comm != MPI_COMM_NULL) {
         /* Every rank has closed its view of the file before it goes. */
         (void)MPI_Barrier(r->comm);
@@ -412,6 +537,7 @@ flexcl_code flexcl_results_group(flexcl_results *r, const char *group)
         err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
                                "group name is %s", group ? "empty" : "NULL");
     FLEXCL_CALL(agree(r->comm, err));
+    FLEXCL_CALL(reserve(r, 0));
 
     FLEXCL_CALL(object_exists(r->file, group, &exists));
     if (exists) {
@@ -441,10 +567,11 @@ done:
 /* --- attributes ------------------------------------------------------------ */
 
 /* Write one scalar attribute of file type ftype from value in memory type
- * mtype, replacing an existing attribute of the same name. */
+ * mtype, replacing an existing attribute of the same name; bytes is the
+ * value's size in the file (a string's length). */
 static flexcl_code write_attr(flexcl_results *r, const char *object,
                               const char *name, hid_t ftype, hid_t mtype,
-                              const void *value, const char *func)
+                              const void *value, size_t bytes, const char *func)
 {
     flexcl_code err = FLEXCL_OK;
     hid_t obj = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
@@ -456,6 +583,7 @@ static flexcl_code write_attr(flexcl_results *r, const char *object,
                                "attribute %s on object %s: name is empty or NULL",
                                name ? name : "(NULL)", object ? object : "(NULL)");
     FLEXCL_CALL(agree(r->comm, err));
+    FLEXCL_CALL(reserve(r, bytes));
 
     RESULTS_H5(obj = H5Oopen(r->file, object, H5P_DEFAULT),
                "%s: cannot open object to set attribute %s", object, name);
@@ -502,7 +630,7 @@ flexcl_code flexcl_results_attr_string(flexcl_results *r, const char *object,
     RESULTS_H5(type = H5Tcopy(H5T_C_S1), "cannot create string type");
     RESULTS_H5(H5Tset_size(type, H5T_VARIABLE), "cannot size string type");
     RESULTS_H5(H5Tset_cset(type, H5T_CSET_UTF8), "cannot set UTF-8 on string type");
-    FLEXCL_CALL(write_attr(r, object, name, type, type, &value, __func__));
+    FLEXCL_CALL(write_attr(r, object, name, type, type, &value, strlen(value) + 1, __func__));
 done:
     close_id(&type, H5Tclose, "string type", "attribute", &err);
     return err;
@@ -513,7 +641,7 @@ flexcl_code flexcl_results_attr_double(flexcl_results *r, const char *object,
 {
     flexcl_code err = FLEXCL_OK;
     FLEXCL_CALL(write_attr(r, object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
-                           &value, __func__));
+                           &value, sizeof value, __func__));
 done:
     return err;
 }
@@ -524,7 +652,7 @@ flexcl_code flexcl_results_attr_int(flexcl_results *r, const char *object,
     flexcl_code err = FLEXCL_OK;
     int64_t v = (int64_t)value;
     FLEXCL_CALL(write_attr(r, object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v,
-                           __func__));
+                           sizeof v, __func__));
 done:
     return err;
 }
@@ -545,7 +673,7 @@ static flexcl_code write_rows(flexcl_results *r, const char *dataset, size_t row
     int ndims = cols == 1 ? 1 : 2;
     hsize_t dims[2] = {rows, cols}, chunk[2], start[2] = {first_row, 0};
     hsize_t count[2] = {n_rows, cols}, one[2] = {1, 1};
-    unsigned long long shape[4], lo[4], hi[4];
+    unsigned long long shape[4], lo[4], hi[4], data_bytes = 0, tail = 0;
     static const double dummy = 0.0; /* a non-NULL buffer for empty writes */
 
     FLEXCL_CALL(check_handle(r, func));
@@ -585,14 +713,6 @@ static flexcl_code write_rows(flexcl_results *r, const char *dataset, size_t row
     FLEXCL_CALL(same_everywhere(r->comm, dataset, &same));
     FLEXCL_CHECK(same, FLEXCL_ERR_ARG, "%s: ranks passed different dataset names",
                  dataset);
-
-    FLEXCL_CALL(object_exists(r->file, dataset, &exists));
-    FLEXCL_CHECK(!exists, FLEXCL_ERR_ARG, "%s: dataset already exists", dataset);
-
-    RESULTS_H5(fspace = H5Screate_simple(ndims, dims, NULL),
-               "%s: cannot create file dataspace", dataset);
-    RESULTS_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE),
-               "%s: cannot create dataset creation list", dataset);
     if (rows > 0) {
         /* Chunks of whole rows up to about 1 MiB; a longer row is split into
          * 1 MiB pieces. Compressed chunks need collective writes (below). */
@@ -605,6 +725,27 @@ static flexcl_code write_rows(flexcl_results *r, const char *dataset, size_t row
             chunk[0] = 1;
             chunk[1] = CHUNK_BYTES / elem_size;
         }
+        /* What the data takes in the file at most: parallel HDF5 allocates
+         * every chunk whole (the rows or columns past the dataset's end
+         * included), and deflate can grow an incompressible chunk a little
+         * (1/64 covers that and the chunk index). */
+        data_bytes = (unsigned long long)((rows + chunk[0] - 1) / chunk[0]) *
+                     ((cols + chunk[1] - 1) / chunk[1]) * chunk[0] * chunk[1] * elem_size;
+        /* Unfiltered chunks are written only as far as the data goes. */
+        if (comp == FLEXCL_COMPRESSION_NONE)
+            tail = data_bytes - (unsigned long long)rows * cols * elem_size;
+    }
+    FLEXCL_CALL(reserve(r, data_bytes + data_bytes / 64));
+    r->holes += tail;
+
+    FLEXCL_CALL(object_exists(r->file, dataset, &exists));
+    FLEXCL_CHECK(!exists, FLEXCL_ERR_ARG, "%s: dataset already exists", dataset);
+
+    RESULTS_H5(fspace = H5Screate_simple(ndims, dims, NULL),
+               "%s: cannot create file dataspace", dataset);
+    RESULTS_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE),
+               "%s: cannot create dataset creation list", dataset);
+    if (rows > 0) {
         RESULTS_H5(H5Pset_chunk(dcpl, ndims, chunk), "%s: cannot set chunking", dataset);
         if (comp == FLEXCL_COMPRESSION_DEFLATE) {
             RESULTS_H5(H5Pset_shuffle(dcpl), "%s: cannot set shuffle filter", dataset);

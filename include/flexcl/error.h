@@ -29,7 +29,8 @@ extern "C" {
     X(FLEXCL_ERR_UNSUPPORTED, 8, "operation not supported by this model")      \
     X(FLEXCL_ERR_NUMERIC, 9, "numerical failure")                              \
     X(FLEXCL_ERR_INTERNAL, 10, "internal error")                              \
-    X(FLEXCL_ERR_INTERRUPTED, 11, "interrupted; completed work is kept for a rerun")
+    X(FLEXCL_ERR_INTERRUPTED, 11, "interrupted; completed work is kept for a rerun") \
+    X(FLEXCL_ERR_NOSPACE, 12, "no space left for the output (disk full or quota)")
 
 typedef enum {
 #define FLEXCL_X_ENUM(name, value, msg) name = value,

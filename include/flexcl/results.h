@@ -7,7 +7,12 @@
  * communicator given at create time, and every rank passes the same group
  * names, dataset shapes and attribute values (data blocks differ per rank).
  * HDF5's automatic error printing is switched off; failures come back as
- * FLEXCL_ERR_HDF5 with the object named.
+ * FLEXCL_ERR_HDF5 with the object named. Before each call that writes, the
+ * disk space the file can grow into is reserved (on rank 0, with fallocate;
+ * a file system without it gets a free-space check), so that a full disk or
+ * quota fails every rank with FLEXCL_ERR_NOSPACE, naming the file, before
+ * any collective write (one failing inside it would leave the other ranks
+ * waiting there). The finished file holds no reserved space past its end.
  */
 #ifndef FLEXCL_RESULTS_H
 #define FLEXCL_RESULTS_H

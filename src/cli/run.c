@@ -1209,7 +1209,7 @@ int flexcl_cli_run(MPI_Comm comm, int argc, char **argv)
     size_t *mine = NULL;
     int rank = 0, locked = 0;
     char out_path[FLEXCL_PATH_MAX + 64], stem[256], cmdline[4096] = "";
-    char parts[FLEXCL_PATH_MAX + 80];
+    char parts[FLEXCL_PATH_MAX + 80] = "";
     time_t start = time(NULL);
     MPI_Comm_rank(comm, &rank);
     int st = parse_options(argc, argv, rank, 0, &o);
@@ -1339,7 +1339,12 @@ done:
      * directory stays for the rerun, and the lock goes. */
     if (locked && rank == 0) flexcl_cli_lock_release(parts);
     if (err != FLEXCL_OK && rank == 0) {
-        fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());
+        /* A full disk (or quota) is not the end of the run: say how to go on. */
+        if (err == FLEXCL_ERR_NOSPACE && parts[0])
+            fprintf(stderr, "flexcl: error: %s; finished grid points are kept in %s: free space and "
+                    "rerun the same command to resume\n", flexcl_error_message(), parts);
+        else
+            fprintf(stderr, "flexcl: error: %s\n", flexcl_error_message());
         if (o.trace) fprintf(stderr, "%s", flexcl_error_trace());
     }
     return exit_status(err);

@@ -4,6 +4,7 @@
  * Run under mpiexec at any rank count; exits non-zero if any rank failed. */
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <hdf5.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -500,6 +502,51 @@ static void test_destroy_unfinished(void)
     CU_ASSERT_FALSE(exists_everywhere(path));
 }
 
+/* Disk space is reserved ahead of the writes (so that a full disk fails on
+ * every rank before a collective write; tests/faults fills a disk) and the
+ * part past the file's end is given back when the file is finished. */
+static void test_reservation(void)
+{
+    flexcl_results *r = NULL;
+    char path[512], partial[600];
+    struct stat st;
+    long long held = -1, size_after = -1, blocks_after = -1;
+    int can = 0;
+    double rows[3 * 100];
+    snprintf(path, sizeof path, "%s", join("reserve.h5"));
+    snprintf(partial, sizeof partial, "%s.partial", path);
+    for (size_t i = 0; i < 300; i++) rows[i] = value_1d(i + (size_t)rank * 300);
+    /* Whether this file system can reserve at all (without fallocate,
+     * flexcl only checks the free space). */
+    if (rank == 0) {
+        int fd = open(join("probe"), O_CREAT | O_WRONLY, 0600);
+        can = fd >= 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+        if (fd >= 0) close(fd);
+    }
+    MPI_Bcast(&can, 1, MPI_INT, 0, MPI_COMM_WORLD);
+
+    CU_ASSERT_EQUAL_FATAL(flexcl_results_create(MPI_COMM_WORLD, path, &r), FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_write_rows(r, "x", 100 * (size_t)size, 3, 100 * (size_t)rank,
+                                              100, rows),
+                    FLEXCL_OK);
+    CU_ASSERT_EQUAL(flexcl_results_attr_string(r, "/", "note", "reserved"), FLEXCL_OK);
+    if (rank == 0 && stat(partial, &st) == 0)
+        held = (long long)st.st_blocks * 512 - (long long)st.st_size;
+    CU_ASSERT_EQUAL(flexcl_results_finish(r), FLEXCL_OK);
+    flexcl_results_destroy(&r);
+    if (rank == 0 && stat(path, &st) == 0) {
+        size_after = (long long)st.st_size;
+        blocks_after = (long long)st.st_blocks * 512;
+    }
+    if (rank == 0) {
+        /* At least the 64 KiB margin past the end while the file is open... */
+        if (can) CU_ASSERT(held >= 65536);
+        /* ...and none of it after the finish (file system blocks aside). */
+        CU_ASSERT(size_after > 0);
+        CU_ASSERT(blocks_after <= size_after + 16384);
+    }
+}
+
 /* Bad arguments on one rank must fail on every rank without a hang, and the
  * file must stay usable afterwards. */
 static void test_agreement(void)
@@ -668,6 +715,7 @@ int main(int argc, char **argv)
         !CU_add_test(s, "compression modes", test_compression_modes) ||
         !CU_add_test(s, "missing directory", test_missing_directory) ||
         !CU_add_test(s, "destroy unfinished", test_destroy_unfinished) ||
+        !CU_add_test(s, "disk space reserved and given back", test_reservation) ||
         !CU_add_test(s, "ranks agree on failure", test_agreement) ||
         !CU_add_test(s, "provenance", test_provenance))
         MPI_Abort(MPI_COMM_WORLD, 2);
