@@ -1875,14 +1875,24 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                     where);
     }
     if (sup) {
-        if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL) {
+        /* ff under aol: a time step is one minibatch and the rate is
+         * eta/tau per step, so the mean phase length must be tau: the fixed
+         * and uniform laws centre T on llround(tau), which is tau only for a
+         * whole tau (1e15 keeps it an exact integer). */
+        if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL &&
+            (es->tau > 1e15 || (es->law != FLEXCL_LAW_GEOMETRIC && es->tau != floor(es->tau)))) {
             describe_point(g, idx, point, where, sizeof where);
+            format_real(es->tau, tau, sizeof tau);
             FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                        "%s: estimator.kind: aol needs time steps; a "
-                        "Forward-Forward phase is one pass (model.kind = ff: "
-                        "use two_term or isd)%s",
-                        loc_of(job, g, key_by_name("estimator.kind"),
-                               key_by_name("model.kind")),
+                        "%s: estimator.tau: %s; Forward-Forward under aol with "
+                        "estimator.law = %s needs %s%s",
+                        loc_of(job, g, key_by_name("estimator.tau"),
+                               key_by_name("estimator.law")),
+                        tau, flexcl_phase_law_name(es->law),
+                        es->law == FLEXCL_LAW_GEOMETRIC
+                            ? "tau <= 1e15"
+                            : "a whole number of steps up to 1e15 (its phases last "
+                              "llround(tau) steps on average and the rate is eta/tau)",
                         where);
         }
         if (sk == FLEXCL_SUP_DP && s->supervised.alpha != 0.5) {

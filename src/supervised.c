@@ -91,6 +91,11 @@ struct flexcl_supervised {
     uint64_t pos;
     size_t epoch_rows;
     double lsum;
+    /* ff under aol: the current phase's type (1 positive, 0 negative) and
+     * the steps left in it (0: the next step begins a new phase). */
+    int aol_z;
+    uint64_t aol_left;
+    double lr; /* the optimiser's rate: η, or η/τ for ff under aol */
 };
 
 /* Network settings of the trainer; validated by the network's create. */
@@ -151,6 +156,30 @@ done:
     return err;
 }
 
+/* The phase-length settings of ff under aol: E[T] must be τ, so under the
+ * fixed and uniform laws (whose T centres on llround(τ)) τ is a whole
+ * number, and the uniform law's support {τ−w, …, τ+w} starts at 1 or more. */
+static flexcl_code check_aol(const flexcl_estimator_settings *est)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(isfinite(est->tau) && est->tau >= 1.0 && est->tau <= 1e15, FLEXCL_ERR_ARG,
+                 "estimator.tau: %g must be finite and in [1, 1e15]", est->tau);
+    FLEXCL_CHECK(est->law == FLEXCL_LAW_FIXED || est->law == FLEXCL_LAW_GEOMETRIC ||
+                     est->law == FLEXCL_LAW_UNIFORM,
+                 FLEXCL_ERR_ARG, "estimator.law: %d is not a phase-length law", (int)est->law);
+    FLEXCL_CHECK(est->law == FLEXCL_LAW_GEOMETRIC || est->tau == floor(est->tau),
+                 FLEXCL_ERR_ARG,
+                 "estimator.tau: %g is not a whole number of steps (estimator.law = %s "
+                 "centres T on llround(tau), so E[T] would not be tau)",
+                 est->tau, flexcl_phase_law_name(est->law));
+    FLEXCL_CHECK(est->law != FLEXCL_LAW_UNIFORM ||
+                     (est->uniform_halfwidth >= 0 && (double)est->uniform_halfwidth < est->tau),
+                 FLEXCL_ERR_ARG, "estimator.uniform_halfwidth: %d is outside [0, tau = %g)",
+                 est->uniform_halfwidth, est->tau);
+done:
+    return err;
+}
+
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                                      const flexcl_model_settings *model,
                                      const flexcl_estimator_settings *est,
@@ -172,11 +201,15 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
     FLEXCL_CHECK(n_classes >= 2, FLEXCL_ERR_ARG,
                  "supervised: needs >= 2 classes, got %zu", n_classes);
     if (s->kind == FLEXCL_SUP_FF) {
-        FLEXCL_CHECK(est->kind != FLEXCL_EST_AOL, FLEXCL_ERR_UNSUPPORTED,
-                     "estimator.kind: aol needs time steps; a Forward-Forward "
-                     "phase is one pass (use two_term or isd)");
+        FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || est->kind == FLEXCL_EST_ISD ||
+                         est->kind == FLEXCL_EST_AOL,
+                     FLEXCL_ERR_UNSUPPORTED,
+                     "estimator.kind: %s; Forward-Forward trains under two_term, isd "
+                     "or aol", flexcl_estimator_kind_name(est->kind));
         FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || (est->b > 0.0 && est->b < 1.0),
                      FLEXCL_ERR_ARG, "estimator.b: %g is outside (0, 1)", est->b);
+        if (est->kind == FLEXCL_EST_AOL)
+            FLEXCL_CALL(check_aol(est));
     }
     FLEXCL_CALL(net_settings(s, model, n_inputs, n_classes, (size_t)est->batch, &fs, &ds));
     FLEXCL_ALLOC(t, 1);
@@ -186,6 +219,8 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
     t->n_in = n_inputs;
     t->n_classes = n_classes;
     t->batch = (size_t)est->batch;
+    t->lr = s->kind == FLEXCL_SUP_FF && est->kind == FLEXCL_EST_AOL ? est->eta / est->tau
+                                                                    : est->eta;
     if (s->kind == FLEXCL_SUP_FF) {
         FLEXCL_CALL(flexcl_ff_create(&fs, &t->ff));
         flexcl_ff_init(t->ff, stream);
@@ -268,26 +303,44 @@ done:
     return err;
 }
 
-/* One Forward-Forward update direction into t->g; *loss = summed layer loss. */
-static flexcl_code ff_direction(flexcl_supervised *t, size_t B, double *loss)
+/* The aol phase of the step about to be taken (update t->updates): the
+ * current phase, or a new one when none is left — its type z ~ Bernoulli(b)
+ * from the draw isd makes at this update (FLEXCL_RNG_PHASE, unit 0) and its
+ * length from the FLEXCL_RNG_LENGTH lane at the same counter. *z and *left
+ * (the steps left including this one) are the trainer's state after the
+ * step once the step has succeeded. */
+static void aol_phase(const flexcl_supervised *t, int *z, uint64_t *left)
+{
+    if (t->aol_left > 0) {
+        *z = t->aol_z;
+        *left = t->aol_left;
+        return;
+    }
+    const flexcl_estimator_settings *es = &t->est;
+    *z = flexcl_stream_uniform1(&t->stream, t->updates, FLEXCL_RNG_PHASE, 0) < es->b;
+    const double u = flexcl_stream_uniform1(&t->stream, t->updates, FLEXCL_RNG_LENGTH, 0);
+    *left = flexcl_phase_length(es->law, es->tau, es->uniform_halfwidth, u);
+}
+
+/* One Forward-Forward update direction into t->g; *loss = summed layer loss.
+ * Under aol, *aol_z and *aol_left are the phase of this step (aol_phase). */
+static flexcl_code ff_direction(flexcl_supervised *t, size_t B, double *loss, int *aol_z,
+                                uint64_t *aol_left)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t L = flexcl_ff_settings_get(t->ff)->n_layers;
-    const double b = t->est.b;
     int pos = 1, neg = 1;
     double w1 = 1.0, w0 = -1.0;
-    if (t->est.kind == FLEXCL_EST_ISD) {
-        const int z = flexcl_stream_uniform1(&t->stream, t->updates,
-                                             FLEXCL_RNG_PHASE, 0) < b;
+    if (t->est.kind == FLEXCL_EST_ISD || t->est.kind == FLEXCL_EST_AOL) {
+        int z;
+        if (t->est.kind == FLEXCL_EST_AOL)
+            aol_phase(t, &z, aol_left);
+        else
+            z = flexcl_stream_uniform1(&t->stream, t->updates, FLEXCL_RNG_PHASE, 0) < t->est.b;
+        *aol_z = z;
         pos = z;
         neg = !z;
-        if (t->est.weights == FLEXCL_WEIGHTS_IMPORTANCE) {
-            w1 = 1.0 / b;
-            w0 = -1.0 / (1.0 - b);
-        } else if (t->est.weights == FLEXCL_WEIGHTS_SWAPPED) {
-            w1 = 1.0 / (1.0 - b);
-            w0 = -1.0 / b;
-        }
+        flexcl_estimator_weights(t->est.weights, t->est.b, &w1, &w0);
     }
     *loss = 0.0;
     if (pos) {
@@ -374,10 +427,12 @@ flexcl_code flexcl_supervised_advance(flexcl_supervised *t, const flexcl_data *d
         const size_t first = (size_t)t->pos * t->batch;
         const size_t B = n - first < t->batch ? n - first : t->batch;
         double l = 0.0;
+        int z = 0;
+        uint64_t left = 0;
         FLEXCL_CALL(load_batch(t, d, t->perm + first, 0, B));
         memset(t->g, 0, t->n_params * sizeof *t->g);
         if (t->ff)
-            FLEXCL_CALL(ff_direction(t, B, &l));
+            FLEXCL_CALL(ff_direction(t, B, &l, &z, &left));
         else
             FLEXCL_CALL(flexcl_dualprop_gradient(t->mlp, t->x, t->y, B, 1.0,
                                                  t->g, &l));
@@ -386,7 +441,11 @@ flexcl_code flexcl_supervised_advance(flexcl_supervised *t, const flexcl_data *d
                          "supervised: %s update %llu: coordinate %zu of the "
                          "direction is %g", flexcl_supervised_kind_name(t->s.kind),
                          (unsigned long long)t->updates, c, t->g[c]);
-        flexcl_optim_apply(t->opt, t->theta, t->g, t->est.eta);
+        flexcl_optim_apply(t->opt, t->theta, t->g, t->lr);
+        if (t->ff && t->est.kind == FLEXCL_EST_AOL) {
+            t->aol_left = left - 1;
+            t->aol_z = t->aol_left > 0 ? z : 0; /* 0 when no phase is in progress */
+        }
         t->updates++;
         t->pos++;
         t->lsum += l;
@@ -438,6 +497,22 @@ void flexcl_supervised_state_get(const flexcl_supervised *t, double *state,
     clock[FLEXCL_SUP_CLOCK_POSITION] = t->pos;
     clock[FLEXCL_SUP_CLOCK_ROWS] = (uint64_t)t->epoch_rows;
     clock[FLEXCL_SUP_CLOCK_OPTIM] = (uint64_t)flexcl_optim_count(t->opt);
+    clock[FLEXCL_SUP_CLOCK_PHASE] = (uint64_t)t->aol_z;
+    clock[FLEXCL_SUP_CLOCK_REMAINING] = t->aol_left;
+}
+
+/* The longest phase the aol law of t can draw (UINT64_MAX: unbounded, the
+ * geometric law), 0 when t does not run ff under aol. */
+static uint64_t aol_max_length(const flexcl_supervised *t)
+{
+    const flexcl_estimator_settings *es = &t->est;
+    if (!t->ff || es->kind != FLEXCL_EST_AOL) return 0;
+    switch (es->law) {
+    case FLEXCL_LAW_GEOMETRIC: return UINT64_MAX;
+    case FLEXCL_LAW_UNIFORM: return (uint64_t)llround(es->tau) + (uint64_t)es->uniform_halfwidth;
+    case FLEXCL_LAW_FIXED:
+    default: return (uint64_t)llround(es->tau);
+    }
 }
 
 flexcl_code flexcl_supervised_state_set(flexcl_supervised *t, const double *state,
@@ -466,6 +541,17 @@ flexcl_code flexcl_supervised_state_set(flexcl_supervised *t, const double *stat
     FLEXCL_CHECK(isfinite(state[P + Q]) && (pos > 0 || state[P + Q] == 0.0),
                  FLEXCL_ERR_DATA, "supervised: state's loss sum %g at minibatch "
                  "%llu of its epoch", state[P + Q], (unsigned long long)pos);
+    const uint64_t z = clock[FLEXCL_SUP_CLOCK_PHASE], left = clock[FLEXCL_SUP_CLOCK_REMAINING];
+    /* A phase in progress has steps left, and a step has been taken in it. */
+    FLEXCL_CHECK(z <= 1 && (z == 0 || left > 0) && (left == 0 || left < aol_max_length(t)) &&
+                     (left == 0 || clock[FLEXCL_SUP_CLOCK_UPDATES] > 0),
+                 FLEXCL_ERR_DATA,
+                 "supervised: state's aol phase (type %llu, %llu steps left) is impossible "
+                 "for this %s trainer under %s%s%s", (unsigned long long)z,
+                 (unsigned long long)left, flexcl_supervised_kind_name(t->s.kind),
+                 flexcl_estimator_kind_name(t->est.kind),
+                 aol_max_length(t) ? ", law " : "",
+                 aol_max_length(t) ? flexcl_phase_law_name(t->est.law) : "");
     memcpy(t->theta, state, P * sizeof *state);
     flexcl_optim_state_set(t->opt, state + P,
                            (unsigned long long)clock[FLEXCL_SUP_CLOCK_OPTIM]);
@@ -474,6 +560,8 @@ flexcl_code flexcl_supervised_state_set(flexcl_supervised *t, const double *stat
     t->updates = clock[FLEXCL_SUP_CLOCK_UPDATES];
     t->pos = pos;
     t->epoch_rows = (size_t)rows;
+    t->aol_z = (int)z;
+    t->aol_left = left;
 done:
     return err;
 }

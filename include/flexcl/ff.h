@@ -8,7 +8,9 @@
  * detach between layers). Parameter layout: for l = 0..L−1, W_l
  * (n_{l+1} × n_l, row-major) then b_l.
  *
- * In flexcl's contrastive framing a phase is one pass:
+ * In flexcl's contrastive framing one time step is one pass (the state is
+ * reached at once: FF is non-equilibrium); a two_term or isd phase is one
+ * step, an aol phase T steps on successive examples:
  *   positive phase: the image with its true label overlaid; statistic
  *       G⁺ = −∇θ Σ_l softplus(θ − G_l)      (the descent direction of the
  *                                              positive loss term)
@@ -18,8 +20,10 @@
  * descent direction of the authors' per-layer loss, and the estimators of
  * SPEC §2 apply unchanged: two_term uses G⁺ − G⁻, isd draws one phase with
  * probability b and weights it (z/b)G⁺ − ((1−z)/(1−b))G⁻ (importance) or
- * ±1 (unit, what the authors ran). Each layer's block of G^± depends on that
- * layer's parameters only (the layer-local gradients). Batches are averaged.
+ * ±1 (unit, what the authors ran), aol applies w_z G^z at every step of a
+ * phase of type z with rate η/τ (flexcl/supervised.h). Each layer's block
+ * of G^± depends on that layer's parameters only (the layer-local
+ * gradients). Batches are averaged.
  *
  * Label overlay (authors): the first n_classes pixels are set to 0 and pixel
  * y to the maximum of the original row (per row here; the authors' batch is 1).

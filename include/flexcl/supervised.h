@@ -30,8 +30,22 @@
  *   two_term  g = G⁺(true labels) − G⁻(random wrong labels);
  *   isd       z ~ Bernoulli(b) (stream, step = update, FLEXCL_RNG_PHASE):
  *             g = w₁ G⁺ if z = 1 else w₀ G⁻ with (w₁, w₀) = (1/b, −1/(1−b))
- *             (importance), (1, −1) (unit) or (1/(1−b), −1/b) (swapped);
- *   aol       not supported (an ff phase has no time steps).
+ *             (importance), (1, −1) (unit) or (1/(1−b), −1/b) (swapped)
+ *             (flexcl_estimator_weights);
+ *   aol       always-on learning. A time step is one minibatch (one pass:
+ *             FF is non-equilibrium, so a phase's state is reached at once,
+ *             transient s = 0). A phase has a type z ~ Bernoulli(b) and a
+ *             length T from estimator.law with mean estimator.tau (and
+ *             estimator.uniform_halfwidth; flexcl_phase_length), both drawn
+ *             when the phase begins, at the update counter u₀ of its first
+ *             step: z from (stream, u₀, FLEXCL_RNG_PHASE, unit 0) — the very
+ *             draw isd makes at update u₀ — and T from (stream, u₀,
+ *             FLEXCL_RNG_LENGTH, unit 0), a lane no other ff draw uses. Every
+ *             step of the phase takes the next minibatch and moves θ with
+ *             g = w_z G^z at rate η/τ (the optimiser's lr; per-layer Adam as
+ *             for the other estimators). Within one trainer each (step,
+ *             purpose, unit) is used once. With τ = 1 every phase is one step
+ *             (any law) and aol is bitwise isd with the same η.
  * Wrong labels: uniform over the n_classes − 1 others (stream, step =
  * update, FLEXCL_RNG_LABEL, unit = row in the batch).
  * dp, dpt, backprop: g = the rule's direction (flexcl/dualprop.h); the
@@ -110,8 +124,12 @@ typedef struct flexcl_supervised flexcl_supervised;
  * initialised from stream (FLEXCL_RNG_INIT), which also keys the shuffles
  * and draws of every later epoch. model supplies hidden and beta; est
  * supplies eta (learning rate), batch (minibatch size) and, for ff, kind, b
- * and weights. Bad values fail with FLEXCL_ERR_ARG naming the field; ff
- * with estimator aol fails with FLEXCL_ERR_UNSUPPORTED. Not collective. */
+ * and weights, and for ff under aol tau, law and uniform_halfwidth. Bad
+ * values fail with FLEXCL_ERR_ARG naming the field (for ff under aol: tau
+ * must be finite and >= 1, a whole number of steps under the fixed and
+ * uniform laws so that E[T] = τ, and 0 <= uniform_halfwidth < τ under the
+ * uniform law); ff with estimator tcl fails with FLEXCL_ERR_UNSUPPORTED.
+ * Not collective. */
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                                      const flexcl_model_settings *model,
                                      const flexcl_estimator_settings *est,
@@ -157,14 +175,20 @@ enum {
     FLEXCL_SUP_CLOCK_POSITION = 2,/* minibatches done in the epoch in progress */
     FLEXCL_SUP_CLOCK_ROWS = 3,    /* that epoch's data rows (0 between epochs) */
     FLEXCL_SUP_CLOCK_OPTIM = 4,   /* the optimiser's update count (Adam's bias correction) */
-    FLEXCL_SUP_CLOCK = 5
+    FLEXCL_SUP_CLOCK_PHASE = 5,   /* ff under aol: the current phase's type z (1 positive,
+                                     0 negative); 0 otherwise */
+    FLEXCL_SUP_CLOCK_REMAINING = 6, /* ff under aol: steps left in that phase (0 = the next
+                                       step begins a new phase); 0 otherwise */
+    FLEXCL_SUP_CLOCK = 7
 };
 /* Random numbers are counter-based (keyed by the epoch and update
  * counters), so the snapshot is the whole state: a trainer created with the
  * same arguments and given a snapshot by state_set continues bitwise as the
  * one state_get was called on. state_set checks the length (n must be
  * state_size) and the counters' consistency (a position inside the epoch's
- * minibatches, a finite loss accumulator) before changing anything, and
+ * minibatches, a finite loss accumulator, an aol phase type of 0 or 1 and
+ * steps left that its law can produce, both 0 for the other estimators
+ * and models) before changing anything, and
  * fails with FLEXCL_ERR_DATA naming the problem. Not collective. */
 size_t flexcl_supervised_state_size(const flexcl_supervised *t);
 void flexcl_supervised_state_get(const flexcl_supervised *t, double *state,

@@ -579,6 +579,11 @@ done:
  * an epoch (counted from the epoch's start) and at every epoch's start. */
 enum { SUPERVISED_SLICE = 16 };
 
+/* Counters in supervised/clock of a checkpoint without the root attribute
+ * `clock` (written before ff's aol phase was saved, when no ff point could
+ * run aol): the five before FLEXCL_SUP_CLOCK_PHASE; the rest read as 0. */
+enum { SUPERVISED_CLOCK_V1 = FLEXCL_SUP_CLOCK_PHASE };
+
 /* Checkpoint a supervised point at a safe point inside curve point e (curve
  * points [0, e) recorded; `seconds` of epoch e's training so far): the
  * trainer's snapshot and the curve. Every rank holds the same trainer; rank
@@ -609,6 +614,7 @@ static flexcl_code write_supervised_checkpoint(session *ss, size_t i, const char
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "epochs", E - 1));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "curve_points", e));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "clock", FLEXCL_SUP_CLOCK));
     FLEXCL_CALL(flexcl_checkpoint_write(ck, "supervised/state", 1, S, 0, mine, state));
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "supervised/clock", 1, FLEXCL_SUP_CLOCK, 0,
                                             mine, clock));
@@ -638,13 +644,20 @@ static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char 
     flexcl_code err = FLEXCL_OK;
     flexcl_checkpoint *ck = NULL;
     double *state = NULL;
-    uint64_t clock[FLEXCL_SUP_CLOCK], pts = 0, P = 0, S = 0, epochs = 0;
+    uint64_t clock[FLEXCL_SUP_CLOCK] = {0}, pts = 0, P = 0, S = 0, epochs = 0, width = 0;
     const size_t E = c->n_points, want_S = flexcl_supervised_state_size(t);
     FLEXCL_CALL(flexcl_checkpoint_open(ss->comm, ckpt, ss->hash, i, "supervised", &ck));
     flexcl_code local = flexcl_checkpoint_get(ck, "params", &P);
     if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "state_size", &S);
     if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "epochs", &epochs);
     if (local == FLEXCL_OK) local = flexcl_checkpoint_get(ck, "curve_points", &pts);
+    if (local == FLEXCL_OK && flexcl_checkpoint_get(ck, "clock", &width) != FLEXCL_OK)
+        width = SUPERVISED_CLOCK_V1;
+    if (local == FLEXCL_OK && width != FLEXCL_SUP_CLOCK && width != SUPERVISED_CLOCK_V1)
+        local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
+                                 "%s: a supervised clock of %llu counters (this flexcl reads "
+                                 "%d or %d)", ckpt, (unsigned long long)width,
+                                 (int)SUPERVISED_CLOCK_V1, (int)FLEXCL_SUP_CLOCK);
     if (local == FLEXCL_OK &&
         (P != flexcl_supervised_n_params(t) || S != want_S || epochs + 1 != E))
         local = flexcl_error_set(FLEXCL_ERR_DATA, __FILE__, __LINE__, __func__,
@@ -662,7 +675,7 @@ static flexcl_code read_supervised_checkpoint(session *ss, size_t i, const char 
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read(ck, "supervised/state", want_S, 0, 1, state);
     if (local == FLEXCL_OK)
-        local = flexcl_checkpoint_read_u64(ck, "supervised/clock", FLEXCL_SUP_CLOCK, 0, 1, clock);
+        local = flexcl_checkpoint_read_u64(ck, "supervised/clock", (size_t)width, 0, 1, clock);
     if (local == FLEXCL_OK)
         local = flexcl_checkpoint_read(ck, "supervised/epoch_seconds", 1, 0, 1, seconds);
     if (local == FLEXCL_OK) local = flexcl_checkpoint_read_u64(ck, "curve/epoch", E, 0, 1, c->epoch);

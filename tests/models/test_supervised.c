@@ -7,8 +7,9 @@
  *   - an epoch run in slices of minibatches (flexcl_supervised_advance) is
  *     bitwise flexcl_supervised_epoch, and a state snapshot taken inside an
  *     epoch and restored into a fresh trainer continues bitwise (must-fail
- *     twin: without the optimiser state it differs); bad snapshots are
- *     refused.
+ *     twin: without the optimiser state it differs); for ff under aol also
+ *     inside a phase (must-fail twin: without the phase type and the steps
+ *     left it differs); bad snapshots are refused.
  * Every run is deterministic (fixed Philox seeds, thread-count invariant
  * arithmetic), so an accuracy threshold is a fixed comparison: the
  * thresholds sit far below the measured values printed by the test and far
@@ -173,10 +174,33 @@ static void test_errors(void)
     CU_ASSERT(strstr(flexcl_error_message(), "model.hidden") != NULL);
     strcpy(ms.hidden, "64, 32");
     s.kind = FLEXCL_SUP_FF;
-    es.kind = FLEXCL_EST_AOL;
+    es.kind = FLEXCL_EST_TCL;
     CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
                     FLEXCL_ERR_UNSUPPORTED);
+    CU_ASSERT(strstr(flexcl_error_message(), "estimator.kind: tcl") != NULL);
     CU_ASSERT_PTR_NULL(t);
+    /* ff under aol: E[T] must be tau. */
+    es.kind = FLEXCL_EST_AOL;
+    es.tau = 2.5;
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
+                    FLEXCL_ERR_ARG);
+    CU_ASSERT(strstr(flexcl_error_message(), "estimator.tau: 2.5 is not a whole") != NULL);
+    es.law = FLEXCL_LAW_UNIFORM;
+    es.tau = 3.0;
+    es.uniform_halfwidth = 3;
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
+                    FLEXCL_ERR_ARG);
+    CU_ASSERT(strstr(flexcl_error_message(), "estimator.uniform_halfwidth: 3") != NULL);
+    es.tau = 0.5;
+    es.law = FLEXCL_LAW_GEOMETRIC;
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
+                    FLEXCL_ERR_ARG);
+    CU_ASSERT(strstr(flexcl_error_message(), "estimator.tau: 0.5") != NULL);
+    CU_ASSERT_PTR_NULL(t);
+    es.tau = 2.5; /* a geometric law takes any tau >= 1 */
+    CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t), FLEXCL_OK);
+    flexcl_supervised_destroy(&t);
+    flexcl_estimator_settings_default(&es);
     es.kind = FLEXCL_EST_ISD;
     CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t), FLEXCL_OK);
     CU_ASSERT_EQUAL(flexcl_supervised_n_params(t), 784 * 64 + 64 + 64 * 32 + 32);
@@ -204,6 +228,7 @@ static flexcl_supervised *small_trainer(flexcl_supervised_kind kind,
     es.b = 0.3;
     es.eta = 0.01;
     es.batch = 7;
+    es.tau = 5.0; /* aol: fixed phases of 5 minibatches (5 ∤ 286, so phases straddle epochs) */
     flexcl_optim_settings os;
     flexcl_optim_settings_default(&os);
     os.kind = FLEXCL_OPTIM_ADAM;
@@ -260,6 +285,7 @@ static void check_slices(flexcl_supervised_kind kind, flexcl_estimator_kind est)
 
 static void test_advance_dpt(void) { check_slices(FLEXCL_SUP_DPT, FLEXCL_EST_TWO_TERM); }
 static void test_advance_ff(void) { check_slices(FLEXCL_SUP_FF, FLEXCL_EST_ISD); }
+static void test_advance_ff_aol(void) { check_slices(FLEXCL_SUP_FF, FLEXCL_EST_AOL); }
 
 /* Snapshot in the middle of epoch 2 (after 286 + 101 minibatches), restore
  * it into a fresh trainer and finish: θ and the epoch loss are bitwise the
@@ -295,6 +321,11 @@ static void check_snapshot(flexcl_supervised_kind kind, flexcl_estimator_kind es
     CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_POSITION], 101);
     CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_ROWS], 2000);
     CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_OPTIM], 286 + 101);
+    /* aol, fixed T = 5 from update 0: 387 = 5·77 + 2 updates done, so the
+     * snapshot is 2 steps into a phase with 3 left; other runs have none. */
+    const int aol = est == FLEXCL_EST_AOL;
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_REMAINING], aol ? 3 : 0);
+    CU_ASSERT(aol || clock[FLEXCL_SUP_CLOCK_PHASE] == 0);
     flexcl_supervised_destroy(&t);
 
     /* Restore everything: bitwise the uninterrupted run. */
@@ -325,6 +356,22 @@ static void check_snapshot(flexcl_supervised_kind kind, flexcl_estimator_kind es
     CU_ASSERT(memcmp(flexcl_supervised_params(r), flexcl_supervised_params(ref),
                      P * sizeof(double)) != 0);
     flexcl_supervised_destroy(&r);
+
+    if (aol) {
+        /* Twin: everything restored but the aol phase (as a snapshot without
+         * it would be: a new phase begins at the next step). */
+        r = small_trainer(kind, est);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        memcpy(fclock, clock, sizeof clock);
+        fclock[FLEXCL_SUP_CLOCK_PHASE] = 0;
+        fclock[FLEXCL_SUP_CLOCK_REMAINING] = 0;
+        CU_ASSERT_EQUAL(flexcl_supervised_state_set(r, snap, S, fclock), FLEXCL_OK);
+        lr = finish_epoch(r, 16);
+        CU_ASSERT(memcmp(&lr, &l2, sizeof lr) != 0);
+        CU_ASSERT(memcmp(flexcl_supervised_params(r), flexcl_supervised_params(ref),
+                         P * sizeof(double)) != 0);
+        flexcl_supervised_destroy(&r);
+    }
     flexcl_supervised_destroy(&ref);
     free(snap);
     free(again);
@@ -333,6 +380,7 @@ static void check_snapshot(flexcl_supervised_kind kind, flexcl_estimator_kind es
 
 static void test_snapshot_dpt(void) { check_snapshot(FLEXCL_SUP_DPT, FLEXCL_EST_TWO_TERM); }
 static void test_snapshot_ff(void) { check_snapshot(FLEXCL_SUP_FF, FLEXCL_EST_TWO_TERM); }
+static void test_snapshot_ff_aol(void) { check_snapshot(FLEXCL_SUP_FF, FLEXCL_EST_AOL); }
 
 /* Bad snapshots are refused before anything changes; an epoch in progress
  * refuses data of another row count. */
@@ -365,6 +413,10 @@ static void test_snapshot_errors(void)
     bad[FLEXCL_SUP_CLOCK_ROWS] = 0;
     CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, S, bad), FLEXCL_ERR_DATA);
     CU_ASSERT(strstr(flexcl_error_message(), "loss sum") != NULL);
+    memcpy(bad, clock, sizeof bad);
+    bad[FLEXCL_SUP_CLOCK_REMAINING] = 2; /* an aol phase in a dpt trainer */
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, S, bad), FLEXCL_ERR_DATA);
+    CU_ASSERT(strstr(flexcl_error_message(), "aol phase (type 0, 2 steps left)") != NULL);
     CU_ASSERT(memcmp(before, flexcl_supervised_params(t), P * sizeof *before) == 0);
     CU_ASSERT_EQUAL(flexcl_supervised_epoch_position(t), 10);
 
@@ -374,6 +426,32 @@ static void test_snapshot_errors(void)
     flexcl_supervised_destroy(&t);
     free(st);
     free(before);
+
+    /* ff under aol with fixed T = 5: after 10 updates no phase is in
+     * progress; a type outside {0, 1}, a positive phase with no steps left
+     * or 5 steps left (at most 4 after a step) are refused, 4 is not. */
+    t = small_trainer(FLEXCL_SUP_FF, FLEXCL_EST_AOL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const size_t Sf = flexcl_supervised_state_size(t);
+    st = calloc(Sf, sizeof *st);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(flexcl_supervised_advance(t, train_set, 10, &done, NULL), FLEXCL_OK);
+    flexcl_supervised_state_get(t, st, clock);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_PHASE], 0);
+    CU_ASSERT_EQUAL(clock[FLEXCL_SUP_CLOCK_REMAINING], 0);
+    const uint64_t phases[][2] = {{2, 3}, {1, 0}, {0, 5}, {1, 5}};
+    for (size_t k = 0; k < sizeof phases / sizeof phases[0]; ++k) {
+        memcpy(bad, clock, sizeof bad);
+        bad[FLEXCL_SUP_CLOCK_PHASE] = phases[k][0];
+        bad[FLEXCL_SUP_CLOCK_REMAINING] = phases[k][1];
+        CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, Sf, bad), FLEXCL_ERR_DATA);
+        CU_ASSERT(strstr(flexcl_error_message(), "is impossible for this ff trainer under "
+                                                 "aol, law fixed") != NULL);
+    }
+    bad[FLEXCL_SUP_CLOCK_REMAINING] = 4;
+    CU_ASSERT_EQUAL(flexcl_supervised_state_set(t, st, Sf, bad), FLEXCL_OK);
+    flexcl_supervised_destroy(&t);
+    free(st);
 }
 
 int main(void)
@@ -395,8 +473,10 @@ int main(void)
         {"threads_ff_bitwise", test_threads_ff},
         {"advance_slices_dpt_bitwise", test_advance_dpt},
         {"advance_slices_ff_bitwise", test_advance_ff},
+        {"advance_slices_ff_aol_bitwise", test_advance_ff_aol},
         {"snapshot_round_trip_dpt", test_snapshot_dpt},
         {"snapshot_round_trip_ff", test_snapshot_ff},
+        {"snapshot_round_trip_ff_aol", test_snapshot_ff_aol},
         {"snapshot_errors", test_snapshot_errors},
     };
     if (add_suite("supervised", cases, sizeof cases / sizeof *cases)) return 1;

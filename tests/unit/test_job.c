@@ -1281,6 +1281,19 @@ static void test_supervised_keys(void)
     CU_ASSERT_EQUAL(point(job, 1).supervised.threshold, 2.0);
     CU_ASSERT_STRING_EQUAL(point(job, 0).model.hidden, "auto");
     flexcl_job_destroy(&job);
+    /* ff trains under aol: whole tau under fixed/uniform, any tau >= 1 under
+     * geometric. */
+    job = create_ok("[model]\nkind = ff\n[estimator]\ntau = 10\n[grid.a]\n"
+                    "estimator.kind = two_term, isd, aol\n[grid.geo]\nestimator.kind = aol\n"
+                    "estimator.law = geometric\nestimator.tau = 2.5\n",
+                    0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+    CU_ASSERT_EQUAL(flexcl_job_n_points(job), 4);
+    CU_ASSERT_EQUAL(point(job, 2).estimator.kind, FLEXCL_EST_AOL);
+    CU_ASSERT_EQUAL(point(job, 2).estimator.tau, 10.0);
+    CU_ASSERT_EQUAL(point(job, 3).estimator.law, FLEXCL_LAW_GEOMETRIC);
+    CU_ASSERT_EQUAL(point(job, 3).estimator.tau, 2.5);
+    flexcl_job_destroy(&job);
     /* Defaults. */
     flexcl_settings d;
     flexcl_settings_default(&d);
@@ -1321,8 +1334,12 @@ static void test_supervised_keys(void)
         {"[model]\nhidden = 500,x\n", FILE_NAME ":2: model.hidden: '500,x' is not auto"},
         {"[model]\nhidden = 0\n", FILE_NAME ":2: model.hidden: '0' is not auto"},
         {"[run]\nepochs = 0\n", FILE_NAME ":2: run.epochs: 0 is outside [1, 1000000]"},
-        {"[model]\nkind = ff\n[estimator]\nkind = aol\n",
-         FILE_NAME ":4: estimator.kind: aol needs time steps"},
+        {"[model]\nkind = ff\n[estimator]\nkind = aol\ntau = 2.5\n",
+         FILE_NAME ":5: estimator.tau: 2.5; Forward-Forward under aol with estimator.law = "
+                   "fixed needs a whole number of steps"},
+        {"[model]\nkind = ff\n[estimator]\nkind = aol\nlaw = geometric\ntau = 1e16\n",
+         FILE_NAME ":6: estimator.tau: 1e+16; Forward-Forward under aol with "
+                   "estimator.law = geometric needs tau <= 1e15"},
         {"[model]\nkind = dp\nalpha = 0, 0.5\n",
          FILE_NAME ":3: model.alpha: 0; original dual propagation"},
         {"[model]\nkind = boltzmann\n",
@@ -1344,7 +1361,10 @@ static void test_supervised_keys(void)
         const char *path;
         size_t points;
         const char *kind0;
-    } files[] = {{"jobs/ff_fmnist.ini", 2, "ff"}, {"jobs/dualprop_fmnist.ini", 5, "dpt"}};
+    } files[] = {{"jobs/ff_fmnist.ini", 2, "ff"},
+                 {"jobs/ff_isd_compare.ini", 3, "ff"},
+                 {"jobs/ff_aol.ini", 4, "ff"},
+                 {"jobs/dualprop_fmnist.ini", 5, "dpt"}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; ++i) {
         char *t = NULL;
         flexcl_job *fj = NULL;
