@@ -13,18 +13,6 @@
 #include "check.h"
 #include "kernels.h"
 
-/* The overlapped average's allgather is a persistent collective where the
- * MPI library has one (MPI 4's MPI_Allgather_init, or Open MPI 4.1's
- * MPIX_Allgather_init): its schedule is built once, not at every average. */
-#if defined(OPEN_MPI) && OPEN_MPI
-#include <mpi-ext.h>
-#endif
-#if MPI_VERSION >= 4
-#define FLEXCL_ALLGATHER_INIT MPI_Allgather_init
-#elif defined(OMPI_HAVE_MPI_EXT_PCOLLREQ) && OMPI_HAVE_MPI_EXT_PCOLLREQ
-#define FLEXCL_ALLGATHER_INIT MPIX_Allgather_init
-#endif
-
 void flexcl_estimator_settings_default(flexcl_estimator_settings *s)
 {
     s->kind = FLEXCL_EST_ISD;
@@ -186,10 +174,12 @@ struct flexcl_learner {
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
     int pending;
     uint64_t pending_step, apply_at;
-    /* Its one collective, an allgather of the blocks (snapshots and whether
-     * each rank had failed by pending_step): a persistent request made at the
-     * first average (or MPI_REQUEST_NULL without persistent collectives);
-     * in_flight while started and not yet completed. */
+    /* Its one collective, an MPI_Iallgather of the blocks (snapshots and
+     * whether each rank had failed by pending_step); in_flight while started
+     * and not yet completed (req is then MPI_REQUEST_NULL). A persistent
+     * collective (MPIX_Allgather_init) was tried in session 6: its start is
+     * 500 cycles cheaper, but under isd's uneven loads the averaging figure
+     * fell from 0.958 to about 0.93 (paired runs, docs/performance.md). */
     MPI_Request req;
     int in_flight;
     /* Averages applied so far. */
@@ -537,7 +527,6 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     /* Every rank started the same overlapped average, so every rank can
      * complete it here. */
     if (l->in_flight) MPI_Wait(&l->req, MPI_STATUS_IGNORE);
-    if (l->req != MPI_REQUEST_NULL) MPI_Request_free(&l->req);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
@@ -654,16 +643,8 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
     flexcl_code err = FLEXCL_OK;
     if (!failed) copy_mine(l);
     l->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
-#ifdef FLEXCL_ALLGATHER_INIT
-    if (l->req == MPI_REQUEST_NULL)
-        FLEXCL_MPI(FLEXCL_ALLGATHER_INIT(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather,
-                                         (int)l->stride, MPI_DOUBLE, l->comm, MPI_INFO_NULL,
-                                         &l->req));
-    FLEXCL_MPI(MPI_Start(&l->req));
-#else
     FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
                               MPI_DOUBLE, l->comm, &l->req));
-#endif
     l->in_flight = 1;
     l->pending = 1;
     l->pending_step = t;

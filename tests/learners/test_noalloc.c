@@ -17,7 +17,8 @@
  *   learners on 1 and 2 OpenMP threads (A = 0: no MPI inside the window);
  *   blocking and overlapped averaging every 100 steps on this communicator
  *   (what Open MPI allocates inside its collectives is reported, not
- *   asserted: measured 1 per average and rank blocking, 2 overlapped, at 2
+ *   asserted: measured 1 per average and rank blocking, 7 overlapped (the
+ *   non-blocking allgather builds its schedule at every start), at 2
  *   ranks; none at 1 rank).
  * Twin that must count: flexcl_learner_spread, which allocates its gather
  * buffer, inside the window (> 0). Deterministic: no tolerance. */
