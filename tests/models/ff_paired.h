@@ -32,7 +32,9 @@
 #ifndef FLEXCL_TEST_FF_PAIRED_H
 #define FLEXCL_TEST_FF_PAIRED_H
 
+#include <CUnit/Basic.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,7 @@
 #include "flexcl/ff.h"
 #include "flexcl/supervised.h"
 
+#include "../test_util.h"
 #include "fmnist.h"
 
 /* One estimator configuration. */
@@ -329,6 +332,26 @@ static void ffp_free(ffp *f)
     free(f->u);
     free(f->ptt);
     f->state0 = f->u = f->ptt = NULL;
+}
+
+/* The programs' main: set up f (its failure fails every case, which then
+ * finds ptt == NULL), run the cases as suite `name`, print the total time,
+ * free f; the exit status. */
+static int ffp_main(ffp *f, const char *name, const test_case *cases, size_t n)
+{
+    const double t0 = omp_get_wtime();
+    const int bad = ffp_setup(f);
+    if (bad) {
+        fprintf(stderr, "set-up failed\n");
+        free(f->ptt);
+        f->ptt = NULL;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    if (add_suite(name, cases, n)) return 1;
+    int rc = run_all();
+    printf("\n  total %.1f s\n", omp_get_wtime() - t0);
+    ffp_free(f);
+    return rc || bad ? 1 : 0;
 }
 
 #endif

@@ -285,14 +285,6 @@ static void test_swapped_detected(void)
 
 int main(void)
 {
-    const double t0 = omp_get_wtime();
-    const int bad = ffp_setup(&F);
-    if (bad) { /* every case then fails on ptt == NULL */
-        fprintf(stderr, "set-up failed\n");
-        free(F.ptt);
-        F.ptt = NULL;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {
         {"aol_tau1_is_isd_bitwise", test_tau1_is_isd},
         {"aol_draws_geometric", test_draws_geometric},
@@ -304,9 +296,5 @@ int main(void)
         {"aol_fixed16_b03_unbiased", test_fixed16_03},
         {"aol_swapped_b03_detected", test_swapped_detected},
     };
-    if (add_suite("ff_aol", cases, sizeof cases / sizeof *cases)) return 1;
-    int rc = run_all();
-    printf("\n  total %.1f s\n", omp_get_wtime() - t0);
-    ffp_free(&F);
-    return rc || bad ? 1 : 0;
+    return ffp_main(&F, "ff_aol", cases, sizeof cases / sizeof *cases);
 }

@@ -156,14 +156,6 @@ static void test_swapped_half_and_threads(void)
 
 int main(void)
 {
-    const double t0 = omp_get_wtime();
-    const int bad = ffp_setup(&F);
-    if (bad) { /* every case then fails on ptt == NULL */
-        fprintf(stderr, "set-up failed\n");
-        free(F.ptt);
-        F.ptt = NULL;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {
         {"isd_importance_b05_unbiased", test_importance_half},
         {"isd_importance_b03_unbiased", test_importance_03},
@@ -171,9 +163,5 @@ int main(void)
         {"isd_unit_b03_detected", test_unit_03},
         {"isd_swapped_b05_is_importance_and_threads", test_swapped_half_and_threads},
     };
-    if (add_suite("ff_isd", cases, sizeof cases / sizeof *cases)) return 1;
-    int rc = run_all();
-    printf("\n  total %.1f s\n", omp_get_wtime() - t0);
-    ffp_free(&F);
-    return rc || bad ? 1 : 0;
+    return ffp_main(&F, "ff_isd", cases, sizeof cases / sizeof *cases);
 }
