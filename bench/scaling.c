@@ -23,6 +23,9 @@
  *                 under two_term, whose learners all carry the same load,
  *                 are printed first (`averaging_two_term:`): they are the
  *                 cost of averaging without the waits for a slower rank.
+ *                 A last configuration, overlapped with the delay D = A
+ *                 (run.average_delay) instead of ⌈A/2⌉, prints the line
+ *                 `averaging_delay_A:` (staler averages, fewer waits).
  *                 Figures are paired medians (see averaging() below).
  * weak_scaling's figures are the best of ROUNDS interleaved repetitions.
  *
@@ -100,7 +103,7 @@ static void idle_barrier(MPI_Comm comm, int rank)
  * CHUNK is a multiple of every A, so every chunk holds the same averaging
  * points; an overlapped average started at a chunk's end completes in the
  * learner's next chunk, as it would in a run. Returns nonzero on failure. */
-enum { AVG_CONFIGS = 7, AVG_ROUNDS = 31 };
+enum { AVG_CONFIGS = 8, AVG_ROUNDS = 31 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -109,13 +112,15 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int averaging(const workload *w, int rank, uint64_t chunk, const char *title,
-                     double *med_blocking, double *med_overlapped)
+                     double *med_blocking, double *med_overlapped, double *med_delay_a)
 {
-    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000};
+    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100};
     const flexcl_averaging modes[AVG_CONFIGS] = {
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
-        FLEXCL_AVERAGING_OVERLAPPED};
+        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
+    /* The last: overlapped with the delay D = A (run.average_delay). */
+    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100};
     flexcl_learner *l[AVG_CONFIGS] = {NULL};
     static double t[AVG_CONFIGS][AVG_ROUNDS], ratio[AVG_CONFIGS][AVG_ROUNDS];
     int failed = 0;
@@ -127,6 +132,7 @@ static int averaging(const workload *w, int rank, uint64_t chunk, const char *ti
         ls.learners_per_rank = L;
         ls.average_every = As[c];
         ls.averaging = modes[c];
+        ls.average_delay = delays[c];
         failed |= flexcl_learner_create(MPI_COMM_WORLD, &ls, &w->ms, &w->es, &w->os, w->data, 1,
                                         &l[c]) != FLEXCL_OK;
         if (!failed) failed |= flexcl_learner_advance(l[c], 1000) != FLEXCL_OK; /* warm up */
@@ -156,14 +162,16 @@ static int averaging(const workload *w, int rank, uint64_t chunk, const char *ti
             qsort(ratio[c], AVG_ROUNDS, sizeof(double), cmp_double);
             qsort(ts, AVG_ROUNDS, sizeof(double), cmp_double);
             med[c] = ratio[c][AVG_ROUNDS / 2];
-            printf("%-10s A=%-5llu %.3f us per step (median); no-averaging/this = %.3f "
+            printf("%-10s A=%-5llu%s %.3f us per step (median); no-averaging/this = %.3f "
                    "[%.3f, %.3f]\n",
                    flexcl_averaging_name(modes[c]), (unsigned long long)As[c],
+                   delays[c] ? " D=A" : "",
                    1e6 * ts[AVG_ROUNDS / 2] / (double)chunk, med[c],
                    ratio[c][AVG_ROUNDS / 4], ratio[c][3 * AVG_ROUNDS / 4]);
         }
         *med_blocking = med[1];
         *med_overlapped = med[4];
+        *med_delay_a = med[7];
     }
     for (int c = 0; c < AVG_CONFIGS; ++c) flexcl_learner_destroy(&l[c]);
     return failed;
@@ -226,16 +234,19 @@ int main(int argc, char **argv)
          * equal loads): its ratios are the cost of the averaging itself.
          * Then the benchmark's workload, ISD, whose ratios add the waits for
          * the rank with more negative phases. */
-        double tt_b = 0, tt_o = 0, isd_b = 0, isd_o = 0;
+        double tt_b = 0, tt_o = 0, tt_d = 0, isd_b = 0, isd_o = 0, isd_d = 0;
         workload tt = w;
         tt.es.kind = FLEXCL_EST_TWO_TERM;
-        failed = averaging(&tt, rank, steps, "two_term (equal loads)", &tt_b, &tt_o);
-        if (!failed) failed = averaging(&w, rank, steps, "isd (the benchmark)", &isd_b, &isd_o);
+        failed = averaging(&tt, rank, steps, "two_term (equal loads)", &tt_b, &tt_o, &tt_d);
+        if (!failed)
+            failed = averaging(&w, rank, steps, "isd (the benchmark)", &isd_b, &isd_o, &isd_d);
         if (rank == 0 && !failed) {
             printf("load %.2f\n", bench_load());
             printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt_b);
             printf("averaging_two_term: ratio=%.3f goal=0.98\n", tt_o);
             printf("averaging_blocking: ratio=%.3f goal=0.98\n", isd_b);
+            printf("averaging_delay_A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = A)\n",
+                   isd_d);
             printf("final line: overlapped averaging, A = 100, isd\n");
             bench_result("averaging", isd_o, 0.98);
         }

@@ -167,6 +167,10 @@ static const key_def keys[] = {
      .unit = "", .help = "How learners average: blocking = all wait and take the mean every "
                          "A steps; overlapped = non-blocking, the mean is added as a delta "
                          "ceil(A/2) steps later (deterministic: never depends on timing)."},
+    {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
+     .help = "Overlapped averaging: steps from an average's start to its application, "
+             "1..run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer waits "
+             "for a slower rank."},
     {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
@@ -1833,6 +1837,15 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                            key_by_name("run.steps")),
                     (unsigned long long)s->run.eval_every,
                     (unsigned long long)s->run.steps, where);
+    }
+    if (s->run.average_delay > s->run.average_every) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: run.average_delay: %llu exceeds run.average_every = %llu%s",
+                    loc_of(job, g, key_by_name("run.average_delay"),
+                           key_by_name("run.average_every")),
+                    (unsigned long long)s->run.average_delay,
+                    (unsigned long long)s->run.average_every, where);
     }
     if (s->run.raw_samples > s->run.samples) {
         describe_point(g, idx, point, where, sizeof where);

@@ -174,6 +174,7 @@ struct flexcl_learner {
     /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
     int pending;
     uint64_t pending_step, apply_at;
+    uint64_t delay; /* D: apply_at − pending_step */
     /* Its one collective, an MPI_Iallgather of the blocks (snapshots and
      * whether each rank had failed by pending_step); in_flight while started
      * and not yet completed (req is then MPI_REQUEST_NULL). A persistent
@@ -438,6 +439,9 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
                      ls->averaging == FLEXCL_AVERAGING_OVERLAPPED,
                  FLEXCL_ERR_ARG, "averaging must be blocking or overlapped, got %d",
                  (int)ls->averaging);
+    FLEXCL_CHECK(ls->average_delay <= ls->average_every, FLEXCL_ERR_ARG,
+                 "average_delay %llu exceeds average_every %llu",
+                 (unsigned long long)ls->average_delay, (unsigned long long)ls->average_every);
     FLEXCL_CHECK(es->b > 0.0 && es->b < 1.0, FLEXCL_ERR_ARG,
                  "estimator b must be in (0, 1), got %g", es->b);
     FLEXCL_CHECK(es->eta > 0.0 && es->tau >= 1.0 && es->batch >= 1, FLEXCL_ERR_ARG,
@@ -455,6 +459,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
     l->ls = *ls;
+    l->delay = ls->average_delay ? ls->average_delay : flexcl_averaging_delay(ls->average_every);
     l->es = *es;
     l->data = data;
     l->L = ls->learners_per_rank;
@@ -648,7 +653,7 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
     l->in_flight = 1;
     l->pending = 1;
     l->pending_step = t;
-    l->apply_at = t + flexcl_averaging_delay(l->ls.average_every);
+    l->apply_at = t + l->delay;
 done:
     return err;
 }
@@ -958,6 +963,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "state_size", S));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "optim_state", OS));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "average_every", l->ls.average_every));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "average_delay", l->delay));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "averaging", (uint64_t)l->ls.averaging));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "ranks", (uint64_t)l->size));
 
@@ -1079,6 +1085,8 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
     FLEXCL_CALL(expect(ck, "optim_state", OS, again));
     FLEXCL_CALL(expect(ck, "average_every", l->ls.average_every, again));
     FLEXCL_CALL(expect(ck, "averaging", (uint64_t)l->ls.averaging, again));
+    /* Checkpoints before session 6 carry no delay: theirs was the default. */
+    if (l->ls.average_delay != 0) FLEXCL_CALL(expect(ck, "average_delay", l->delay, again));
     FLEXCL_ALLOC(buf, L * width);
     FLEXCL_ALLOC(u, L * (CLK_N > B ? CLK_N : B));
 

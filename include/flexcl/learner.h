@@ -159,7 +159,8 @@ typedef enum {
 
 /* "blocking", "overlapped". */
 const char *flexcl_averaging_name(flexcl_averaging a);
-/* The stale delay D = ⌈A/2⌉ of overlapped averaging (0 when A = 0). */
+/* The default stale delay D = ⌈A/2⌉ of overlapped averaging (0 when A = 0);
+ * flexcl_learner_settings.average_delay overrides it. */
 uint64_t flexcl_averaging_delay(uint64_t average_every);
 
 typedef struct {
@@ -168,6 +169,9 @@ typedef struct {
     int learners_per_rank;  /* L >= 1 */
     uint64_t average_every; /* A steps between parameter averages; 0 = never */
     flexcl_averaging averaging; /* how averages are taken; default blocking */
+    uint64_t average_delay; /* overlapped: steps from an average's start to
+                               its application, 1..A; 0 = ⌈A/2⌉ (default).
+                               Longer = staler averages, fewer waits. */
     uint64_t id_offset;     /* learner k = rank·L + i of the communicator draws
                                from the stream (seed, point, id_offset + k);
                                default 0. Lets a subset of a job's learners be

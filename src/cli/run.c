@@ -285,6 +285,11 @@ static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_
     /* Parameter averaging: its schedule, and the spread before every average. */
     FLEXCL_CALL(flexcl_results_attr_int(res, g, "average_every", (long long)s->run.average_every));
     FLEXCL_CALL(flexcl_results_attr_string(res, g, "averaging", flexcl_averaging_name(averaging)));
+    /* Overlapped: the steps from an average's start to its application. */
+    FLEXCL_CALL(flexcl_results_attr_int(
+        res, g, "average_delay",
+        (long long)(s->run.average_delay ? s->run.average_delay
+                                         : flexcl_averaging_delay(s->run.average_every))));
     size_t K = flexcl_learner_n_averages(lr);
     if (K > 0) {
         const flexcl_average_record *h = flexcl_learner_averages(lr);
@@ -930,6 +935,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     ls.learners_per_rank = s.run.learners_per_rank;
     ls.average_every = s.run.average_every;
     ls.averaging = averaging_of(&s);
+    ls.average_delay = s.run.average_delay;
     FLEXCL_CALL(flexcl_learner_create(comm, &ls, &s.model, &s.estimator, &s.optim, data,
                                       s.run.same_init, &lr));
     int L = flexcl_learner_local_count(lr);

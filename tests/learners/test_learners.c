@@ -40,11 +40,12 @@ typedef struct {
     int same_init;
     uint64_t id_offset;
     int batch;
+    uint64_t delay; /* overlapped: average_delay (0 = default) */
 } cfg;
 
 static cfg base(int L, uint64_t A, flexcl_averaging avg)
 {
-    cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1};
+    cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1, 0};
     return c;
 }
 
@@ -64,6 +65,7 @@ static flexcl_learner *make(MPI_Comm comm, const cfg *c)
     ls.average_every = c->A;
     ls.averaging = c->avg;
     ls.id_offset = c->id_offset;
+    ls.average_delay = c->delay;
     ms.n_hidden = 8;
     es.kind = c->kind;
     es.law = c->law;
@@ -218,6 +220,51 @@ static void test_overlapped(void)
     flexcl_learner_destroy(&a);
     flexcl_learner_destroy(&b);
     flexcl_learner_destroy(&bl);
+    /* average_delay = A = 50: applied a whole period later (just before the
+     * next start); cut-invariant, rank-count invariant, not the default
+     * schedule's result; a delay above A is refused. */
+    {
+        cfg cd = c;
+        cd.delay = 50;
+        flexcl_learner *d1 = make(MPI_COMM_WORLD, &cd), *d2 = make(MPI_COMM_WORLD, &cd);
+        flexcl_learner *d0 = make(MPI_COMM_WORLD, &c);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d1);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(d1, 1000), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(d0, 1000), FLEXCL_OK);
+        uint64_t dcuts[] = {49, 2, 99, 850};
+        for (size_t k = 0; k < sizeof dcuts / sizeof *dcuts; ++k)
+            CU_ASSERT_EQUAL(flexcl_learner_advance(d2, dcuts[k]), FLEXCL_OK);
+        const flexcl_average_record *hd = flexcl_learner_averages(d1);
+        CU_ASSERT_EQUAL(flexcl_learner_n_averages(d1), 19); /* the one from 1000 is in flight */
+        for (size_t k = 0; k < flexcl_learner_n_averages(d1); ++k)
+            CU_ASSERT_EQUAL(hd[k].applied, hd[k].step + 50);
+        int dsame = 1, ddiff = 0;
+        for (int i = 0; i < 2; ++i) {
+            dsame &= same_theta(d1, i, d2, i);
+            ddiff |= !same_theta(d1, i, d0, i);
+        }
+        CU_ASSERT_TRUE(everywhere(dsame && same_history(d1, d2)));
+        CU_ASSERT_TRUE(everywhere(ddiff));
+        CU_ASSERT_TRUE(equals_single_rank(d1, &cd, 1000));
+        flexcl_learner_destroy(&d1);
+        flexcl_learner_destroy(&d2);
+        flexcl_learner_destroy(&d0);
+        flexcl_learner_settings ls;
+        flexcl_model_settings ms;
+        flexcl_estimator_settings es;
+        flexcl_optim_settings os;
+        flexcl_learner_settings_default(&ls);
+        flexcl_model_settings_default(&ms);
+        flexcl_estimator_settings_default(&es);
+        flexcl_optim_settings_default(&os);
+        ls.average_every = 50;
+        ls.averaging = FLEXCL_AVERAGING_OVERLAPPED;
+        ls.average_delay = 51;
+        flexcl_learner *bad = NULL;
+        CU_ASSERT_EQUAL(flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 1, &bad),
+                        FLEXCL_ERR_ARG);
+        CU_ASSERT_PTR_NULL(bad);
+    }
     /* A = 1: the delay is a whole period; apply then snapshot at each step. */
     c.A = 1;
     a = make(MPI_COMM_WORLD, &c);
