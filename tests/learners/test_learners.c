@@ -49,7 +49,8 @@ static cfg base(int L, uint64_t A, flexcl_averaging avg)
     return c;
 }
 
-static flexcl_learner *make(MPI_Comm comm, const cfg *c)
+/* Create the learners of c; their code (FLEXCL_OK or the refusal) in *code. */
+static flexcl_learner *create(MPI_Comm comm, const cfg *c, flexcl_code *code)
 {
     flexcl_learner_settings ls;
     flexcl_model_settings ms;
@@ -76,8 +77,15 @@ static flexcl_learner *make(MPI_Comm comm, const cfg *c)
     es.batch = c->batch;
     os.kind = c->opt;
     flexcl_learner *l = NULL;
-    CU_ASSERT_EQUAL(flexcl_learner_create(comm, &ls, &ms, &es, &os, bas, c->same_init, &l),
-                    FLEXCL_OK);
+    *code = flexcl_learner_create(comm, &ls, &ms, &es, &os, bas, c->same_init, &l);
+    return l;
+}
+
+static flexcl_learner *make(MPI_Comm comm, const cfg *c)
+{
+    flexcl_code code;
+    flexcl_learner *l = create(comm, c, &code);
+    CU_ASSERT_EQUAL(code, FLEXCL_OK);
     return l;
 }
 
@@ -249,20 +257,10 @@ static void test_overlapped(void)
         flexcl_learner_destroy(&d1);
         flexcl_learner_destroy(&d2);
         flexcl_learner_destroy(&d0);
-        flexcl_learner_settings ls;
-        flexcl_model_settings ms;
-        flexcl_estimator_settings es;
-        flexcl_optim_settings os;
-        flexcl_learner_settings_default(&ls);
-        flexcl_model_settings_default(&ms);
-        flexcl_estimator_settings_default(&es);
-        flexcl_optim_settings_default(&os);
-        ls.average_every = 50;
-        ls.averaging = FLEXCL_AVERAGING_OVERLAPPED;
-        ls.average_delay = 51;
-        flexcl_learner *bad = NULL;
-        CU_ASSERT_EQUAL(flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 1, &bad),
-                        FLEXCL_ERR_ARG);
+        cd.delay = 51;
+        flexcl_code code = FLEXCL_OK;
+        flexcl_learner *bad = create(MPI_COMM_WORLD, &cd, &code);
+        CU_ASSERT_EQUAL(code, FLEXCL_ERR_ARG);
         CU_ASSERT_PTR_NULL(bad);
     }
     /* A = 1: the delay is a whole period; apply then snapshot at each step. */
