@@ -25,48 +25,58 @@ check_fail="FAIL: "
 check_t0=$(date +%s)
 
 # Signal and delay of each interruption: awk's rand() with a fixed seed,
-# so every run of the test makes the same schedule. Delays are in units
-# of one grid point's run time (measured by the reference run, so the
-# schedule means the same on a loaded machine), 0.05 .. 2.5 points after
-# the run starts its first grid point.
+# so every run of the test makes the same schedule. The signals alternate
+# from a drawn first one, so the first two rounds already hold both kinds.
+# Delays are in units of one grid point's run time (point_s, measured by
+# the reference run from its first logged step, as the rounds count their
+# delays, so the schedule means the same on a loaded machine): SCALE x
+# 0.05 .. 1.5 points after the run starts its first grid point.
 schedule() {
-    awk -v seed="$1" -v n="$2" -v point="$point_s" 'BEGIN {
+    awk -v seed="$1" -v n="$2" -v point="$point_s" -v scale="$3" 'BEGIN {
         srand(seed)
-        for (i = 0; i < n; i++) printf "%s %.2f\n", rand() < 0.5 ? "KILL" : "USR1", point * (0.05 + 2.45 * rand()) }'
+        first = rand() < 0.5
+        for (i = 0; i < n; i++)
+            printf "%s %.2f\n", (i % 2 == first) ? "KILL" : "USR1", scale * point * (0.05 + 1.45 * rand()) }'
 }
 
-# reference RANKS OUT: the uninterrupted run; sets point_s (seconds per point).
-reference() {
-    t0=$(date +%s.%N)
-    if [ "$1" -eq 1 ]; then "$flexcl" run $job_args --out "$2" --quiet
-    else "$mpiexec" -n "$1" "$flexcl" run $job_args --out "$2" --quiet
+# start_run RANKS OUT ERR: start flexcl on OUT in the background (pid in
+# $pid, its log in ERR) and wait until it logs its first step or resumes
+# from a within-point checkpoint: its signal handlers are in place by then.
+start_run() {
+    : >"$3"
+    if [ "$1" -eq 1 ]; then
+        "$flexcl" run $job_args --out "$2" 2>"$3" >/dev/null &
+    else
+        "$mpiexec" -n "$1" "$flexcl" run $job_args --out "$2" 2>"$3" >/dev/null &
     fi
+    pid=$!
+    n=0
+    while ! grep -Eq "step [0-9]+/|resumed from" "$3" && kill -0 "$pid" 2>/dev/null &&
+        [ "$n" -lt 300 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+
+# reference RANKS OUT: the uninterrupted run; sets point_s, the seconds a
+# grid point takes from the first logged step to the end (start-up, which
+# the rounds do not count either, left out).
+reference() {
+    start_run "$1" "$2" "$tmp/ref.err"
+    t0=$(date +%s.%N)
+    wait "$pid" || stop "the uninterrupted run on $1 rank(s) failed: $(tail -n 3 "$tmp/ref.err")"
     point_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", (b - a) / 5 }')
 }
 
-# run_interrupted RANKS OUT SEED ROUNDS: interrupt, resume, ..., finish.
+# run_interrupted RANKS OUT SEED ROUNDS SCALE: interrupt, resume, ...,
+# finish; counts the interruptions in $kills and $stops.
 run_interrupted() {
     ranks=$1 out=$2
     kills=0 stops=0 rounds=0 resumes=0 parts=0
-    schedule "$3" "$4" >"$tmp/schedule"
+    schedule "$3" "$4" "$5" >"$tmp/schedule"
     while read -r sig delay; do
         [ "$parts" -eq 0 ] || resumes=$((resumes + 1))
-        : >"$tmp/round.err"
-        if [ "$ranks" -eq 1 ]; then
-            "$flexcl" run $job_args --out "$out" 2>"$tmp/round.err" >/dev/null &
-        else
-            "$mpiexec" -n "$ranks" "$flexcl" run $job_args --out "$out" 2>"$tmp/round.err" >/dev/null &
-        fi
-        pid=$!
-        # The delay counts from the first grid point this run computes
-        # (flexcl logs its steps, or resuming it from a within-point
-        # checkpoint): its signal handlers are in place by then.
-        n=0
-        while ! grep -Eq "step [0-9]+/|resumed from" "$tmp/round.err" && kill -0 "$pid" 2>/dev/null &&
-            [ "$n" -lt 300 ]; do
-            sleep 0.1
-            n=$((n + 1))
-        done
+        start_run "$ranks" "$out" "$tmp/round.err"
         sleep "$delay"
         if [ "$sig" = KILL ] && [ "$ranks" -gt 1 ]; then
             # The ranks themselves die, as on a crashed node; mpiexec follows.
@@ -97,8 +107,24 @@ run_interrupted() {
         else "$mpiexec" -n "$ranks" "$flexcl" run $job_args --out "$out" --quiet >>"$tmp/log" 2>&1
         fi
     fi
-    [ "$kills" -gt 0 ] && [ "$stops" -gt 0 ] || stop "the schedule interrupted with $kills SIGKILL and $stops SIGUSR1; need both"
-    [ "$resumes" -gt 0 ] || stop "no run resumed from saved grid points (point time ${point_s}s)"
+}
+
+# series RANKS OUT SEED ROUNDS: run_interrupted on OUT until the schedule
+# has interrupted with both signals and a run has resumed saved points.
+# Should the grid finish first (the machine ran faster than the reference
+# said), the series starts again on a fresh directory with the delays
+# halved, at most twice; the ok line reports the scale used.
+series() {
+    scale=1
+    for attempt in 1 2 3; do
+        out=$2.$attempt
+        run_interrupted "$1" "$out" "$3" "$4" "$scale"
+        [ "$kills" -eq 0 ] || [ "$stops" -eq 0 ] || [ "$resumes" -eq 0 ] || return 0
+        [ "$attempt" -lt 3 ] || break
+        scale=$(awk -v s="$scale" 'BEGIN { print s / 2 }')
+        echo "the grid finished after $kills SIGKILL, $stops SIGUSR1 and $resumes resumed runs: again with delays x$scale"
+    done
+    stop "$4 rounds on $1 rank(s) interrupted with $kills SIGKILL and $stops SIGUSR1, $resumes resumed runs, at delays x$scale of ${point_s}s a point; need both signals and a resume"
 }
 
 compare() {
@@ -108,15 +134,15 @@ compare() {
 
 # 1 rank: flexcl alone (a singleton MPI process).
 reference 1 "$tmp/ref1"
-run_interrupted 1 "$tmp/int1" 20231 6
-compare "$tmp/ref1/task_0.h5" "$tmp/int1/task_0.h5"
-ok "1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+series 1 "$tmp/int1" 20231 6
+compare "$tmp/ref1/task_0.h5" "$out/task_0.h5"
+ok "1 rank: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point, delays x$scale), result identical"
 
 # 2 ranks under mpiexec, with points half as long (MPI start-up and two
 # ranks on a shared 2-core machine make each round slower).
 job_args="$job_args --set run.steps=500000"
 reference 2 "$tmp/ref2"
-run_interrupted 2 "$tmp/int2" 7 4
-compare "$tmp/ref2/task_0.h5" "$tmp/int2/task_0.h5"
-ok "2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point), result identical"
+series 2 "$tmp/int2" 7 4
+compare "$tmp/ref2/task_0.h5" "$out/task_0.h5"
+ok "2 ranks: $((kills + stops)) interruptions ($kills SIGKILL, $stops SIGUSR1; $resumes runs resumed saved points; ${point_s}s a point, delays x$scale), result identical"
 finish
