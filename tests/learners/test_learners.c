@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../mpi_test_util.h"
 #include "../test_util.h"
 #include "flexcl/checkpoint.h"
 #include "flexcl/flexcl.h"
@@ -573,13 +574,9 @@ int main(int argc, char **argv)
     if (rank != 0) CU_basic_set_mode(CU_BRM_SILENT);
     omp_set_num_threads(1);
     flexcl_data_create_bas(4, &bas);
-    if (rank == 0) {
-        snprintf(tmpdir, sizeof tmpdir, "%s/flexcl_learners_XXXXXX",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(tmpdir)) tmpdir[0] = '\0';
-    }
-    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (!tmpdir[0] || CU_initialize_registry() != CUE_SUCCESS) return 1;
+    if (mpi_tmpdir_create(tmpdir, sizeof tmpdir, "flexcl_learners") != 0 ||
+        CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
     test_case cases[] = {{"blocking_bitwise_and_rank_independent", test_blocking},
                          {"overlapped_stale_deterministic", test_overlapped},
                          {"spread_zero_after_average", test_spread},
@@ -591,12 +588,7 @@ int main(int argc, char **argv)
     if (add_suite("learners", cases, sizeof cases / sizeof *cases)) return 1;
     int failures = run_all(), total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (rank == 0) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-    }
+    mpi_tmpdir_remove(tmpdir);
     flexcl_data_destroy(&bas);
     MPI_Finalize();
     return total ? 1 : 0;

@@ -10,7 +10,6 @@
  * generated from a hash of the indices so that every rank and every
  * sub-communicator writes the same numbers. */
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../mpi_test_util.h"
 #include "flexcl/flexcl.h"
 
 /* LAPACK (OpenBLAS's), Fortran: hidden character lengths at the end. */
@@ -704,33 +704,9 @@ static void test_errors(void)
 
 /* --- main -------------------------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+static int suite_init(void) { return mpi_tmpdir_create(tmpdir, sizeof tmpdir, "flexcl_spectrum"); }
 
-static int suite_init(void)
-{
-    int ok = 1;
-    memset(tmpdir, 0, sizeof tmpdir);
-    if (rank == 0) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/flexcl_spectrum_XXXXXX");
-        ok = mkdtemp(tmpdir) != NULL;
-    }
-    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Bcast(tmpdir, sizeof tmpdir, MPI_CHAR, 0, MPI_COMM_WORLD);
-    return ok ? 0 : -1;
-}
-
-static int suite_clean(void)
-{
-    MPI_Barrier(MPI_COMM_WORLD);
-    if (rank == 0 && tmpdir[0] != '\0') nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
+static int suite_clean(void) { return mpi_tmpdir_remove(tmpdir); }
 
 int main(int argc, char **argv)
 {
@@ -748,25 +724,5 @@ int main(int argc, char **argv)
         !CU_add_test(s, "failures seen by every rank", test_errors))
         MPI_Abort(MPI_COMM_WORLD, 2);
 
-    if (rank == 0) {
-        CU_basic_set_mode(CU_BRM_VERBOSE);
-        CU_basic_run_tests();
-    } else {
-        CU_run_all_tests();
-    }
-    int failures = (int)CU_get_number_of_failures();
-    if (CU_get_error() != CUE_SUCCESS) failures++;
-    if (rank != 0 && failures > 0) {
-        for (CU_pFailureRecord f = CU_get_failure_list(); f != NULL; f = f->pNext)
-            fprintf(stderr, "rank %d: %s:%u: %s: %s\n", rank, f->strFileName, f->uiLineNumber,
-                    f->pTest ? f->pTest->pName : "?", f->strCondition);
-    }
-    int total = 0;
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("spectrum test on %d rank%s: %d failure%s over all ranks\n", size,
-               size == 1 ? "" : "s", total, total == 1 ? "" : "s");
-    CU_cleanup_registry();
-    MPI_Finalize();
-    return total == 0 ? 0 : 1;
+    return mpi_run_all("spectrum");
 }
