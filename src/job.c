@@ -1829,33 +1829,24 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                            key_by_name("data.labels")),
                     where);
     }
-    if (s->run.eval_every > s->run.steps) {
-        describe_point(g, idx, point, where, sizeof where);
-        FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                    "%s: run.eval_every: %llu exceeds run.steps = %llu%s",
-                    loc_of(job, g, key_by_name("run.eval_every"),
-                           key_by_name("run.steps")),
-                    (unsigned long long)s->run.eval_every,
-                    (unsigned long long)s->run.steps, where);
-    }
-    if (s->run.average_delay > s->run.average_every) {
-        describe_point(g, idx, point, where, sizeof where);
-        FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                    "%s: run.average_delay: %llu exceeds run.average_every = %llu%s",
-                    loc_of(job, g, key_by_name("run.average_delay"),
-                           key_by_name("run.average_every")),
-                    (unsigned long long)s->run.average_delay,
-                    (unsigned long long)s->run.average_every, where);
-    }
-    if (s->run.raw_samples > s->run.samples) {
-        describe_point(g, idx, point, where, sizeof where);
-        FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                    "%s: run.raw_samples: %llu exceeds run.samples = %llu%s",
-                    loc_of(job, g, key_by_name("run.raw_samples"),
-                           key_by_name("run.samples")),
-                    (unsigned long long)s->run.raw_samples,
-                    (unsigned long long)s->run.samples, where);
-    }
+    /* Counts that may not exceed another key's count. */
+    const struct {
+        const char *key, *limit_key;
+        unsigned long long value, limit;
+    } at_most[] = {
+        {"run.eval_every", "run.steps", s->run.eval_every, s->run.steps},
+        {"run.average_delay", "run.average_every", s->run.average_delay, s->run.average_every},
+        {"run.raw_samples", "run.samples", s->run.raw_samples, s->run.samples},
+    };
+    for (size_t i = 0; i < sizeof at_most / sizeof at_most[0]; ++i)
+        if (at_most[i].value > at_most[i].limit) {
+            describe_point(g, idx, point, where, sizeof where);
+            FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: %llu exceeds %s = %llu%s",
+                        loc_of(job, g, key_by_name(at_most[i].key),
+                               key_by_name(at_most[i].limit_key)),
+                        at_most[i].key, at_most[i].value, at_most[i].limit_key,
+                        at_most[i].limit, where);
+        }
     flexcl_supervised_kind sk;
     const int sup = flexcl_supervised_kind_parse(s->model.kind, &sk);
     if (!(isfinite(s->model.beta) && s->model.beta != 0.0 && (s->model.beta > 0.0 || !sup))) {
