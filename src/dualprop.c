@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "gemm.h"
+#include "supervised_impl.h"
 
 struct flexcl_dualprop {
     flexcl_dualprop_settings s;
@@ -342,3 +343,176 @@ flexcl_code flexcl_dualprop_gradient(flexcl_dualprop *m, const double *x,
 done:
     return err;
 }
+
+/* ---- The MLP as a supervised learner (src/supervised_impl.h) ----
+ * One direction per minibatch, the rule's (dp, dpt or backprop: one table
+ * each); prediction = argmax of the feed-forward logits. */
+
+typedef struct {
+    flexcl_dualprop *mlp;
+    double *logits; /* max_batch × n_classes */
+} mlp_learner;
+
+/* The network of the trainer's settings under rule (validated by
+ * flexcl_dualprop_create): the hidden widths, then an output layer of
+ * n_classes logits. */
+static flexcl_code learner_settings(flexcl_mlp_rule rule, const flexcl_supervised_settings *s,
+                                    const flexcl_model_settings *model, size_t n_in,
+                                    size_t n_classes, size_t max_batch,
+                                    flexcl_dualprop_settings *ds)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t hid[FLEXCL_SUP_MAX_HIDDEN], nh = 0;
+    FLEXCL_CALL(flexcl_supervised_hidden(s, model, hid, FLEXCL_SUP_MAX_HIDDEN, &nh));
+    flexcl_dualprop_settings_default(ds);
+    ds->n_layers = nh + 1;
+    ds->widths[0] = n_in;
+    for (size_t l = 0; l < nh; ++l) ds->widths[l + 1] = hid[l];
+    ds->widths[nh + 1] = n_classes;
+    ds->rule = rule;
+    ds->alpha = s->alpha;
+    ds->beta = model->beta;
+    ds->sweeps = s->sweeps;
+    ds->max_batch = max_batch;
+done:
+    return err;
+}
+
+static flexcl_code learner_param_count(const flexcl_supervised_settings *s,
+                                       const flexcl_model_settings *model, size_t n_in,
+                                       size_t n_classes, size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_dualprop_settings ds;
+    size_t sum = 0;
+    FLEXCL_CALL(learner_settings(FLEXCL_MLP_DPT, s, model, n_in, n_classes, 1, &ds));
+    for (size_t k = 0; k < ds.n_layers; ++k)
+        sum += ds.widths[k + 1] * ds.widths[k] + ds.widths[k + 1];
+    *n = sum;
+done:
+    return err;
+}
+
+static void learner_destroy(void *impl)
+{
+    mlp_learner *p = impl;
+    if (!p) return;
+    flexcl_dualprop_destroy(&p->mlp);
+    free(p->logits);
+    free(p);
+}
+
+static flexcl_code learner_create(flexcl_mlp_rule rule, const flexcl_supervised_settings *s,
+                                  const flexcl_model_settings *model, size_t n_in,
+                                  size_t n_classes, size_t max_batch, void **impl)
+{
+    flexcl_code err = FLEXCL_OK;
+    mlp_learner *p = NULL;
+    flexcl_dualprop_settings ds;
+    FLEXCL_CALL(learner_settings(rule, s, model, n_in, n_classes, max_batch, &ds));
+    FLEXCL_ALLOC(p, 1);
+    FLEXCL_CALL(flexcl_dualprop_create(&ds, &p->mlp));
+    FLEXCL_ALLOC(p->logits, max_batch * n_classes);
+    *impl = p;
+    p = NULL;
+done:
+    learner_destroy(p);
+    return err;
+}
+
+static flexcl_code create_dp(const flexcl_supervised_settings *s,
+                             const flexcl_model_settings *model, size_t n_in,
+                             size_t n_classes, size_t max_batch, void **impl)
+{
+    return learner_create(FLEXCL_MLP_DP, s, model, n_in, n_classes, max_batch, impl);
+}
+static flexcl_code create_dpt(const flexcl_supervised_settings *s,
+                              const flexcl_model_settings *model, size_t n_in,
+                              size_t n_classes, size_t max_batch, void **impl)
+{
+    return learner_create(FLEXCL_MLP_DPT, s, model, n_in, n_classes, max_batch, impl);
+}
+static flexcl_code create_backprop(const flexcl_supervised_settings *s,
+                                   const flexcl_model_settings *model, size_t n_in,
+                                   size_t n_classes, size_t max_batch, void **impl)
+{
+    return learner_create(FLEXCL_MLP_BACKPROP, s, model, n_in, n_classes, max_batch, impl);
+}
+
+static size_t learner_n_params(const void *impl)
+{
+    return flexcl_dualprop_n_params(((const mlp_learner *)impl)->mlp);
+}
+static double *learner_params(void *impl)
+{
+    return flexcl_dualprop_params(((mlp_learner *)impl)->mlp);
+}
+static void learner_init(void *impl, const flexcl_stream *s)
+{
+    flexcl_dualprop_init(((mlp_learner *)impl)->mlp, s);
+}
+
+static flexcl_code learner_direction(void *impl, const double *x, const int *y, size_t B,
+                                     double *g, double *loss)
+{
+    return flexcl_dualprop_gradient(((mlp_learner *)impl)->mlp, x, y, B, 1.0, g, loss);
+}
+
+static flexcl_code learner_predict(void *impl, const double *x, size_t B, int *pred)
+{
+    flexcl_code err = FLEXCL_OK;
+    mlp_learner *p = impl;
+    const size_t C = p->mlp->n[p->mlp->L];
+    FLEXCL_CALL(flexcl_dualprop_forward(p->mlp, x, NULL, B, p->logits, NULL));
+    for (size_t r = 0; r < B; ++r) {
+        const double *z = p->logits + r * C;
+        size_t best = 0;
+        for (size_t c = 1; c < C; ++c)
+            if (z[c] > z[best]) best = c;
+        pred[r] = (int)best;
+    }
+done:
+    return err;
+}
+
+const flexcl_supervised_model_ops flexcl_supervised_dp_ops = {
+    .name = "dp",
+    .default_hidden = 512, /* 784-512-512-10, the authors' network */
+    .param_count = learner_param_count,
+    .create = create_dp,
+    .destroy = learner_destroy,
+    .n_params = learner_n_params,
+    .params = learner_params,
+    .init = learner_init,
+    .phase = NULL,
+    .direction = learner_direction,
+    .predict = learner_predict,
+};
+
+const flexcl_supervised_model_ops flexcl_supervised_dpt_ops = {
+    .name = "dpt",
+    .default_hidden = 512, /* 784-512-512-10, the authors' network */
+    .param_count = learner_param_count,
+    .create = create_dpt,
+    .destroy = learner_destroy,
+    .n_params = learner_n_params,
+    .params = learner_params,
+    .init = learner_init,
+    .phase = NULL,
+    .direction = learner_direction,
+    .predict = learner_predict,
+};
+
+const flexcl_supervised_model_ops flexcl_supervised_backprop_ops = {
+    .name = "backprop",
+    .default_hidden = 512, /* 784-512-512-10, the authors' network */
+    .param_count = learner_param_count,
+    .create = create_backprop,
+    .destroy = learner_destroy,
+    .n_params = learner_n_params,
+    .params = learner_params,
+    .init = learner_init,
+    .phase = NULL,
+    .direction = learner_direction,
+    .predict = learner_predict,
+};

@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "gemm.h"
+#include "supervised_impl.h"
 
 struct flexcl_ff {
     flexcl_ff_settings s;
@@ -265,3 +266,136 @@ flexcl_code flexcl_ff_predict(flexcl_ff *ff, const double *x, size_t B,
 done:
     return err;
 }
+
+/* ---- Forward-Forward as a supervised learner (src/supervised_impl.h) ----
+ * Two phases: positive = the batch with its true labels overlaid, negative
+ * = with wrong labels, uniform over the n_classes − 1 others. */
+
+typedef struct {
+    flexcl_ff *ff;
+    double *xo;         /* overlaid batch, max_batch × n_0 */
+    int *yneg;          /* the negative phase's labels, max_batch */
+    double *layer_loss; /* per-layer loss of a phase, n_layers */
+} ff_learner;
+
+/* The network of the trainer's settings (validated by flexcl_ff_create). */
+static flexcl_code learner_settings(const flexcl_supervised_settings *s,
+                                    const flexcl_model_settings *model, size_t n_in,
+                                    size_t n_classes, size_t max_batch,
+                                    flexcl_ff_settings *fs)
+{
+    flexcl_code err = FLEXCL_OK;
+    size_t hid[FLEXCL_SUP_MAX_HIDDEN], nh = 0;
+    FLEXCL_CALL(flexcl_supervised_hidden(s, model, hid, FLEXCL_SUP_MAX_HIDDEN, &nh));
+    flexcl_ff_settings_default(fs);
+    fs->n_layers = nh;
+    fs->widths[0] = n_in;
+    for (size_t l = 0; l < nh; ++l) fs->widths[l + 1] = hid[l];
+    fs->threshold = s->threshold;
+    fs->n_classes = n_classes;
+    fs->max_batch = max_batch;
+done:
+    return err;
+}
+
+static flexcl_code learner_param_count(const flexcl_supervised_settings *s,
+                                       const flexcl_model_settings *model, size_t n_in,
+                                       size_t n_classes, size_t *n)
+{
+    flexcl_code err = FLEXCL_OK;
+    flexcl_ff_settings fs;
+    size_t sum = 0;
+    FLEXCL_CALL(learner_settings(s, model, n_in, n_classes, 1, &fs));
+    for (size_t l = 0; l < fs.n_layers; ++l)
+        sum += fs.widths[l + 1] * fs.widths[l] + fs.widths[l + 1];
+    *n = sum;
+done:
+    return err;
+}
+
+static void learner_destroy(void *impl)
+{
+    ff_learner *f = impl;
+    if (!f) return;
+    flexcl_ff_destroy(&f->ff);
+    free(f->xo);
+    free(f->yneg);
+    free(f->layer_loss);
+    free(f);
+}
+
+static flexcl_code learner_create(const flexcl_supervised_settings *s,
+                                  const flexcl_model_settings *model, size_t n_in,
+                                  size_t n_classes, size_t max_batch, void **impl)
+{
+    flexcl_code err = FLEXCL_OK;
+    ff_learner *f = NULL;
+    flexcl_ff_settings fs;
+    FLEXCL_CALL(learner_settings(s, model, n_in, n_classes, max_batch, &fs));
+    FLEXCL_ALLOC(f, 1);
+    FLEXCL_CALL(flexcl_ff_create(&fs, &f->ff));
+    FLEXCL_ALLOC(f->xo, max_batch * n_in);
+    FLEXCL_ALLOC(f->yneg, max_batch);
+    FLEXCL_ALLOC(f->layer_loss, fs.n_layers);
+    *impl = f;
+    f = NULL;
+done:
+    learner_destroy(f);
+    return err;
+}
+
+static size_t learner_n_params(const void *impl)
+{
+    return flexcl_ff_n_params(((const ff_learner *)impl)->ff);
+}
+static double *learner_params(void *impl) { return flexcl_ff_params(((ff_learner *)impl)->ff); }
+static void learner_init(void *impl, const flexcl_stream *s)
+{
+    flexcl_ff_init(((ff_learner *)impl)->ff, s);
+}
+
+static flexcl_code learner_phase(void *impl, flexcl_phase phase, const double *x,
+                                 const int *y, size_t B, const flexcl_stream *s,
+                                 uint64_t update, double w, double *g, double *loss)
+{
+    flexcl_code err = FLEXCL_OK;
+    ff_learner *f = impl;
+    const flexcl_ff_settings *fs = &f->ff->s;
+    const int *labels = y;
+    FLEXCL_CHECK(B >= 1 && B <= fs->max_batch, FLEXCL_ERR_ARG,
+                 "ff: batch %zu is outside [1, max_batch = %zu]", B, fs->max_batch);
+    if (phase == FLEXCL_PHASE_NEGATIVE) {
+        const size_t C = fs->n_classes;
+        for (size_t r = 0; r < B; ++r) {
+            const double u = flexcl_stream_uniform1(s, update, FLEXCL_RNG_LABEL, r);
+            size_t k = (size_t)(u * (double)(C - 1));
+            if (k >= C - 1) k = C - 2;
+            f->yneg[r] = (int)k < y[r] ? (int)k : (int)k + 1;
+        }
+        labels = f->yneg;
+    }
+    FLEXCL_CALL(flexcl_ff_overlay(f->ff, x, labels, B, f->xo));
+    FLEXCL_CALL(flexcl_ff_phase(f->ff, f->xo, B, phase, w, g, f->layer_loss));
+    for (size_t l = 0; l < fs->n_layers; ++l) *loss += f->layer_loss[l];
+done:
+    return err;
+}
+
+static flexcl_code learner_predict(void *impl, const double *x, size_t B, int *pred)
+{
+    return flexcl_ff_predict(((ff_learner *)impl)->ff, x, B, pred);
+}
+
+const flexcl_supervised_model_ops flexcl_supervised_ff_ops = {
+    .name = "ff",
+    .default_hidden = 500, /* 784-500-500, the authors' network */
+    .param_count = learner_param_count,
+    .create = learner_create,
+    .destroy = learner_destroy,
+    .n_params = learner_n_params,
+    .params = learner_params,
+    .init = learner_init,
+    .phase = learner_phase,
+    .direction = NULL,
+    .predict = learner_predict,
+};

@@ -1,5 +1,7 @@
-/* Minibatch training of ff, dp, dpt and backprop; see
- * include/flexcl/supervised.h. */
+/* Minibatch training of the feed-forward learners; see
+ * include/flexcl/supervised.h. The trainer owns the estimator, optimiser,
+ * epochs and snapshots and reaches each kind's network through its
+ * operations table (src/supervised_impl.h). */
 #include "flexcl/supervised.h"
 
 #include <math.h>
@@ -9,19 +11,27 @@
 #include <string.h>
 
 #include "check.h"
-#include "flexcl/dualprop.h"
-#include "flexcl/ff.h"
+#include "supervised_impl.h"
 
-enum { MAX_LAYERS = FLEXCL_FF_MAX_LAYERS < FLEXCL_MLP_MAX_LAYERS
-                        ? FLEXCL_FF_MAX_LAYERS
-                        : FLEXCL_MLP_MAX_LAYERS };
+/* The kind → table lookup: one entry per flexcl_supervised_kind. */
+static const flexcl_supervised_model_ops *const models[] = {
+    [FLEXCL_SUP_FF] = &flexcl_supervised_ff_ops,
+    [FLEXCL_SUP_DP] = &flexcl_supervised_dp_ops,
+    [FLEXCL_SUP_DPT] = &flexcl_supervised_dpt_ops,
+    [FLEXCL_SUP_BACKPROP] = &flexcl_supervised_backprop_ops,
+};
+enum { N_MODELS = sizeof models / sizeof models[0] };
 
-static const char *const kind_names[] = {"ff", "dp", "dpt", "backprop"};
+/* The table of a kind; NULL for an unknown value. */
+static const flexcl_supervised_model_ops *model_of(flexcl_supervised_kind kind)
+{
+    return (unsigned)kind < N_MODELS ? models[kind] : NULL;
+}
 
 int flexcl_supervised_kind_parse(const char *name, flexcl_supervised_kind *kind)
 {
-    for (size_t i = 0; name && i < sizeof kind_names / sizeof kind_names[0]; ++i)
-        if (strcmp(name, kind_names[i]) == 0) {
+    for (size_t i = 0; name && i < N_MODELS; ++i)
+        if (strcmp(name, models[i]->name) == 0) {
             *kind = (flexcl_supervised_kind)i;
             return 1;
         }
@@ -30,11 +40,11 @@ int flexcl_supervised_kind_parse(const char *name, flexcl_supervised_kind *kind)
 
 const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind)
 {
-    return (unsigned)kind < sizeof kind_names / sizeof kind_names[0]
-               ? kind_names[kind]
-               : "?";
+    return model_of(kind) ? model_of(kind)->name : "?";
 }
 
+/* The names of the tables in kind order (a constant: it is returned to
+ * callers that keep it). */
 const char *flexcl_supervised_kind_list(void) { return "ff, dp, dpt, backprop"; }
 
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
@@ -54,9 +64,10 @@ flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
     flexcl_code err = FLEXCL_OK;
     FLEXCL_CALL(flexcl_widths_parse(model->hidden, widths, max, n));
     if (*n == 0) { /* "auto": the authors' network of the kind */
-        const size_t def = s->kind == FLEXCL_SUP_FF ? 500 : 512;
+        const flexcl_supervised_model_ops *ops = model_of(s->kind);
+        FLEXCL_CHECK(ops != NULL, FLEXCL_ERR_ARG, "supervised: unknown kind %d", (int)s->kind);
         FLEXCL_CHECK(max >= 2, FLEXCL_ERR_ARG, "model.hidden: room for %zu layers", max);
-        widths[0] = widths[1] = def;
+        widths[0] = widths[1] = ops->default_hidden;
         *n = 2;
     }
 done:
@@ -68,16 +79,15 @@ struct flexcl_supervised {
     flexcl_estimator_settings est;
     flexcl_stream stream;
     size_t n_in, n_classes, batch;
-    flexcl_ff *ff;
-    flexcl_dualprop *mlp;
+    const flexcl_supervised_model_ops *ops;
+    void *net;     /* the network, ops' impl */
+    int aol;       /* a two-phase model under aol */
     flexcl_optim *opt;
     double *theta; /* view into the network */
     size_t n_params;
     double *g;
-    double *x, *xo; /* batch × n_in */
-    int *y, *yneg, *pred;
-    double *logits; /* batch × n_classes */
-    double *layer_loss;
+    double *x; /* batch × n_in */
+    int *y, *pred;
     size_t *perm;   /* grown to the data's rows on first use */
     double *u;
     size_t perm_n;
@@ -91,51 +101,12 @@ struct flexcl_supervised {
     uint64_t pos;
     size_t epoch_rows;
     double lsum;
-    /* ff under aol: the current phase's type (1 positive, 0 negative) and
-     * the steps left in it (0: the next step begins a new phase). */
+    /* Under aol: the current phase's type (1 positive, 0 negative) and the
+     * steps left in it (0: the next step begins a new phase). */
     int aol_z;
     uint64_t aol_left;
-    double lr; /* the optimiser's rate: η, or η/τ for ff under aol */
+    double lr; /* the optimiser's rate: η, or η/τ under aol */
 };
-
-/* Network settings of the trainer; validated by the network's create. */
-static flexcl_code net_settings(const flexcl_supervised_settings *s,
-                                const flexcl_model_settings *model,
-                                size_t n_in, size_t n_classes, size_t batch,
-                                flexcl_ff_settings *fs,
-                                flexcl_dualprop_settings *ds)
-{
-    flexcl_code err = FLEXCL_OK;
-    size_t hid[MAX_LAYERS], nh = 0;
-    FLEXCL_CALL(flexcl_supervised_hidden(s, model, hid, MAX_LAYERS - 1, &nh));
-    if (s->kind == FLEXCL_SUP_FF) {
-        flexcl_ff_settings_default(fs);
-        fs->n_layers = nh;
-        fs->widths[0] = n_in;
-        for (size_t l = 0; l < nh; ++l) fs->widths[l + 1] = hid[l];
-        fs->threshold = s->threshold;
-        fs->n_classes = n_classes;
-        fs->max_batch = batch;
-    } else {
-        FLEXCL_CHECK(s->kind == FLEXCL_SUP_DP || s->kind == FLEXCL_SUP_DPT ||
-                         s->kind == FLEXCL_SUP_BACKPROP,
-                     FLEXCL_ERR_ARG, "supervised: unknown kind %d", (int)s->kind);
-        flexcl_dualprop_settings_default(ds);
-        ds->n_layers = nh + 1;
-        ds->widths[0] = n_in;
-        for (size_t l = 0; l < nh; ++l) ds->widths[l + 1] = hid[l];
-        ds->widths[nh + 1] = n_classes;
-        ds->rule = s->kind == FLEXCL_SUP_DP    ? FLEXCL_MLP_DP
-                   : s->kind == FLEXCL_SUP_DPT ? FLEXCL_MLP_DPT
-                                               : FLEXCL_MLP_BACKPROP;
-        ds->alpha = s->alpha;
-        ds->beta = model->beta;
-        ds->sweeps = s->sweeps;
-        ds->max_batch = batch;
-    }
-done:
-    return err;
-}
 
 flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
                                           const flexcl_model_settings *model,
@@ -143,20 +114,15 @@ flexcl_code flexcl_supervised_param_count(const flexcl_supervised_settings *s,
                                           size_t *n)
 {
     flexcl_code err = FLEXCL_OK;
-    flexcl_ff_settings fs;
-    flexcl_dualprop_settings ds;
-    const size_t *w;
-    size_t L;
+    const flexcl_supervised_model_ops *ops = model_of(s->kind);
     *n = 0;
-    FLEXCL_CALL(net_settings(s, model, n_inputs, n_classes, 1, &fs, &ds));
-    w = s->kind == FLEXCL_SUP_FF ? fs.widths : ds.widths;
-    L = s->kind == FLEXCL_SUP_FF ? fs.n_layers : ds.n_layers;
-    for (size_t l = 0; l < L; ++l) *n += w[l + 1] * w[l] + w[l + 1];
+    FLEXCL_CHECK(ops != NULL, FLEXCL_ERR_ARG, "supervised: unknown kind %d", (int)s->kind);
+    FLEXCL_CALL(ops->param_count(s, model, n_inputs, n_classes, n));
 done:
     return err;
 }
 
-/* The phase-length settings of ff under aol: E[T] must be τ, so under the
+/* The phase-length settings of aol: E[T] must be τ, so under the
  * fixed and uniform laws (whose T centres on llround(τ)) τ is a whole
  * number, and the uniform law's support {τ−w, …, τ+w} starts at 1 or more. */
 static flexcl_code check_aol(const flexcl_estimator_settings *est)
@@ -190,8 +156,7 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_supervised *t = NULL;
-    flexcl_ff_settings fs;
-    flexcl_dualprop_settings ds;
+    const flexcl_supervised_model_ops *ops = NULL;
     FLEXCL_CHECK(s && model && est && opt && stream && out, FLEXCL_ERR_ARG,
                  "supervised: NULL argument");
     FLEXCL_CHECK(est->eta > 0.0 && isfinite(est->eta), FLEXCL_ERR_ARG,
@@ -200,18 +165,19 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                  "estimator.batch: %d is outside [1, 100000]", est->batch);
     FLEXCL_CHECK(n_classes >= 2, FLEXCL_ERR_ARG,
                  "supervised: needs >= 2 classes, got %zu", n_classes);
-    if (s->kind == FLEXCL_SUP_FF) {
+    ops = model_of(s->kind);
+    FLEXCL_CHECK(ops != NULL, FLEXCL_ERR_ARG, "supervised: unknown kind %d", (int)s->kind);
+    if (ops->phase) { /* two phases: the estimator combines them */
         FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || est->kind == FLEXCL_EST_ISD ||
                          est->kind == FLEXCL_EST_AOL,
                      FLEXCL_ERR_UNSUPPORTED,
-                     "estimator.kind: %s; Forward-Forward trains under two_term, isd "
-                     "or aol", flexcl_estimator_kind_name(est->kind));
+                     "estimator.kind: %s; model.kind = %s trains under two_term, isd "
+                     "or aol", flexcl_estimator_kind_name(est->kind), ops->name);
         FLEXCL_CHECK(est->kind == FLEXCL_EST_TWO_TERM || (est->b > 0.0 && est->b < 1.0),
                      FLEXCL_ERR_ARG, "estimator.b: %g is outside (0, 1)", est->b);
         if (est->kind == FLEXCL_EST_AOL)
             FLEXCL_CALL(check_aol(est));
     }
-    FLEXCL_CALL(net_settings(s, model, n_inputs, n_classes, (size_t)est->batch, &fs, &ds));
     FLEXCL_ALLOC(t, 1);
     t->s = *s;
     t->est = *est;
@@ -219,28 +185,18 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
     t->n_in = n_inputs;
     t->n_classes = n_classes;
     t->batch = (size_t)est->batch;
-    t->lr = s->kind == FLEXCL_SUP_FF && est->kind == FLEXCL_EST_AOL ? est->eta / est->tau
-                                                                    : est->eta;
-    if (s->kind == FLEXCL_SUP_FF) {
-        FLEXCL_CALL(flexcl_ff_create(&fs, &t->ff));
-        flexcl_ff_init(t->ff, stream);
-        t->theta = flexcl_ff_params(t->ff);
-        t->n_params = flexcl_ff_n_params(t->ff);
-        FLEXCL_ALLOC(t->layer_loss, fs.n_layers);
-    } else {
-        FLEXCL_CALL(flexcl_dualprop_create(&ds, &t->mlp));
-        flexcl_dualprop_init(t->mlp, stream);
-        t->theta = flexcl_dualprop_params(t->mlp);
-        t->n_params = flexcl_dualprop_n_params(t->mlp);
-    }
+    t->ops = ops;
+    t->aol = ops->phase && est->kind == FLEXCL_EST_AOL;
+    t->lr = t->aol ? est->eta / est->tau : est->eta;
+    FLEXCL_CALL(ops->create(s, model, n_inputs, n_classes, t->batch, &t->net));
+    ops->init(t->net, stream);
+    t->theta = ops->params(t->net);
+    t->n_params = ops->n_params(t->net);
     FLEXCL_CALL(flexcl_optim_create(opt, t->n_params, NULL, &t->opt));
     FLEXCL_ALLOC(t->g, t->n_params);
     FLEXCL_ALLOC(t->x, t->batch * n_inputs);
-    FLEXCL_ALLOC(t->xo, t->batch * n_inputs);
     FLEXCL_ALLOC(t->y, t->batch);
-    FLEXCL_ALLOC(t->yneg, t->batch);
     FLEXCL_ALLOC(t->pred, t->batch);
-    FLEXCL_ALLOC(t->logits, t->batch * n_classes);
     *out = t;
     t = NULL;
 done:
@@ -252,17 +208,12 @@ void flexcl_supervised_destroy(flexcl_supervised **t)
 {
     if (!t || !*t) return;
     flexcl_supervised *p = *t;
-    flexcl_ff_destroy(&p->ff);
-    flexcl_dualprop_destroy(&p->mlp);
+    if (p->ops) p->ops->destroy(p->net);
     flexcl_optim_destroy(&p->opt);
     free(p->g);
     free(p->x);
-    free(p->xo);
     free(p->y);
-    free(p->yneg);
     free(p->pred);
-    free(p->logits);
-    free(p->layer_loss);
     free(p->perm);
     free(p->u);
     free(p);
@@ -322,15 +273,23 @@ static void aol_phase(const flexcl_supervised *t, int *z, uint64_t *left)
     *left = flexcl_phase_length(es->law, es->tau, es->uniform_halfwidth, u);
 }
 
-/* One Forward-Forward update direction into t->g; *loss = summed layer loss.
- * Under aol, *aol_z and *aol_left are the phase of this step (aol_phase). */
-static flexcl_code ff_direction(flexcl_supervised *t, size_t B, double *loss, int *aol_z,
-                                uint64_t *aol_left)
+/* One update direction into t->g; *loss = the minibatch's training loss.
+ * A one-direction model gives its rule's direction. For a two-phase model
+ * the estimator decides the phases (include/flexcl/supervised.h): two_term
+ * g = G⁺ − G⁻; isd and aol one phase z, weighted w₁ (positive) or w₀
+ * (negative). Under aol, *aol_z and *aol_left are the phase of this step
+ * (aol_phase). */
+static flexcl_code direction(flexcl_supervised *t, size_t B, double *loss, int *aol_z,
+                             uint64_t *aol_left)
 {
     flexcl_code err = FLEXCL_OK;
-    const size_t L = flexcl_ff_settings_get(t->ff)->n_layers;
+    const flexcl_supervised_model_ops *ops = t->ops;
     int pos = 1, neg = 1;
     double w1 = 1.0, w0 = -1.0;
+    if (!ops->phase) {
+        FLEXCL_CALL(ops->direction(t->net, t->x, t->y, B, t->g, loss));
+        goto done;
+    }
     if (t->est.kind == FLEXCL_EST_ISD || t->est.kind == FLEXCL_EST_AOL) {
         int z;
         if (t->est.kind == FLEXCL_EST_AOL)
@@ -343,26 +302,12 @@ static flexcl_code ff_direction(flexcl_supervised *t, size_t B, double *loss, in
         flexcl_estimator_weights(t->est.weights, t->est.b, &w1, &w0);
     }
     *loss = 0.0;
-    if (pos) {
-        FLEXCL_CALL(flexcl_ff_overlay(t->ff, t->x, t->y, B, t->xo));
-        FLEXCL_CALL(flexcl_ff_phase(t->ff, t->xo, B, FLEXCL_PHASE_POSITIVE, w1,
-                                    t->g, t->layer_loss));
-        for (size_t l = 0; l < L; ++l) *loss += t->layer_loss[l];
-    }
-    if (neg) {
-        const size_t C = t->n_classes;
-        for (size_t r = 0; r < B; ++r) {
-            double u = flexcl_stream_uniform1(&t->stream, t->updates,
-                                              FLEXCL_RNG_LABEL, r);
-            size_t k = (size_t)(u * (double)(C - 1));
-            if (k >= C - 1) k = C - 2;
-            t->yneg[r] = (int)k < t->y[r] ? (int)k : (int)k + 1;
-        }
-        FLEXCL_CALL(flexcl_ff_overlay(t->ff, t->x, t->yneg, B, t->xo));
-        FLEXCL_CALL(flexcl_ff_phase(t->ff, t->xo, B, FLEXCL_PHASE_NEGATIVE, w0,
-                                    t->g, t->layer_loss));
-        for (size_t l = 0; l < L; ++l) *loss += t->layer_loss[l];
-    }
+    if (pos)
+        FLEXCL_CALL(ops->phase(t->net, FLEXCL_PHASE_POSITIVE, t->x, t->y, B, &t->stream,
+                               t->updates, w1, t->g, loss));
+    if (neg)
+        FLEXCL_CALL(ops->phase(t->net, FLEXCL_PHASE_NEGATIVE, t->x, t->y, B, &t->stream,
+                               t->updates, w0, t->g, loss));
 done:
     return err;
 }
@@ -431,18 +376,14 @@ flexcl_code flexcl_supervised_advance(flexcl_supervised *t, const flexcl_data *d
         uint64_t left = 0;
         FLEXCL_CALL(load_batch(t, d, t->perm + first, 0, B));
         memset(t->g, 0, t->n_params * sizeof *t->g);
-        if (t->ff)
-            FLEXCL_CALL(ff_direction(t, B, &l, &z, &left));
-        else
-            FLEXCL_CALL(flexcl_dualprop_gradient(t->mlp, t->x, t->y, B, 1.0,
-                                                 t->g, &l));
+        FLEXCL_CALL(direction(t, B, &l, &z, &left));
         for (size_t c = 0; c < t->n_params; ++c)
             FLEXCL_CHECK(isfinite(t->g[c]), FLEXCL_ERR_NUMERIC,
                          "supervised: %s update %llu: coordinate %zu of the "
                          "direction is %g", flexcl_supervised_kind_name(t->s.kind),
                          (unsigned long long)t->updates, c, t->g[c]);
         flexcl_optim_apply(t->opt, t->theta, t->g, t->lr);
-        if (t->ff && t->est.kind == FLEXCL_EST_AOL) {
+        if (t->aol) {
             t->aol_left = left - 1;
             t->aol_z = t->aol_left > 0 ? z : 0; /* 0 when no phase is in progress */
         }
@@ -502,11 +443,11 @@ void flexcl_supervised_state_get(const flexcl_supervised *t, double *state,
 }
 
 /* The longest phase the aol law of t can draw (UINT64_MAX: unbounded, the
- * geometric law), 0 when t does not run ff under aol. */
+ * geometric law), 0 when t does not train under aol. */
 static uint64_t aol_max_length(const flexcl_supervised *t)
 {
     const flexcl_estimator_settings *es = &t->est;
-    if (!t->ff || es->kind != FLEXCL_EST_AOL) return 0;
+    if (!t->aol) return 0;
     switch (es->law) {
     case FLEXCL_LAW_GEOMETRIC: return UINT64_MAX;
     case FLEXCL_LAW_UNIFORM: return (uint64_t)llround(es->tau) + (uint64_t)es->uniform_halfwidth;
@@ -574,23 +515,10 @@ flexcl_code flexcl_supervised_accuracy(flexcl_supervised *t,
     FLEXCL_CALL(check_data(t, d));
     size_t n = flexcl_data_rows(d), right = 0;
     if (rows > 0 && rows < n) n = rows;
-    const size_t C = t->n_classes;
     for (size_t first = 0; first < n; first += t->batch) {
         const size_t B = n - first < t->batch ? n - first : t->batch;
         FLEXCL_CALL(load_batch(t, d, NULL, first, B));
-        if (t->ff) {
-            FLEXCL_CALL(flexcl_ff_predict(t->ff, t->x, B, t->pred));
-        } else {
-            FLEXCL_CALL(flexcl_dualprop_forward(t->mlp, t->x, NULL, B,
-                                                t->logits, NULL));
-            for (size_t r = 0; r < B; ++r) {
-                const double *z = t->logits + r * C;
-                size_t best = 0;
-                for (size_t c = 1; c < C; ++c)
-                    if (z[c] > z[best]) best = c;
-                t->pred[r] = (int)best;
-            }
-        }
+        FLEXCL_CALL(t->ops->predict(t->net, t->x, B, t->pred));
         for (size_t r = 0; r < B; ++r) right += t->pred[r] == t->y[r];
     }
     *acc = (double)right / (double)n;

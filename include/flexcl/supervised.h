@@ -5,8 +5,14 @@
  * These models are not in the model registry (flexcl/model.h): they have no
  * persistent network state that runs for many time steps (a phase is one
  * pass, or K layer sweeps that start afresh from the feed-forward pass for
- * every batch), so the chain/step operations do not fit. The driver owns
- * the loop (STYLE: create / epoch / evaluate / destroy):
+ * every batch), so the chain/step operations do not fit. They have a table
+ * of their own instead, flexcl_supervised_model_ops (src/supervised_impl.h;
+ * private, as the kinds below are a closed enum): build, θ, init, predict,
+ * and either two phases that the estimator combines (ff) or one update
+ * direction per minibatch (dp, dpt, backprop). ff's table lives in
+ * src/ff.c, the three MLP rules' in src/dualprop.c; one trainer serves
+ * every kind with no kind-specific code. The driver owns the loop (STYLE:
+ * create / epoch / evaluate / destroy):
  *
  *     flexcl_supervised_create(&s, &model, &est, &opt, pixels, classes, &stream, &t);
  *     for (e = 1..epochs) { flexcl_supervised_epoch(t, train, &loss);
@@ -112,8 +118,8 @@ typedef struct {
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s);
 
 /* Parse model->hidden into widths[0..*n) (at most max); "" or "auto" gives
- * the default network of s->kind. FLEXCL_ERR_ARG names the text. Not
- * collective. */
+ * the default network of s->kind. FLEXCL_ERR_ARG names the text (or the
+ * kind, when it is unknown and the default is needed). Not collective. */
 flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
                                      const flexcl_model_settings *model,
                                      size_t *widths, size_t max, size_t *n);

@@ -9,7 +9,9 @@
  *     epoch and restored into a fresh trainer continues bitwise (must-fail
  *     twin: without the optimiser state it differs); for ff under aol also
  *     inside a phase (must-fail twin: without the phase type and the steps
- *     left it differs); bad snapshots are refused.
+ *     left it differs); bad snapshots are refused;
+ *   - each kind's operations table (src/supervised_impl.h) is complete,
+ *     named as the kind, and has exactly one of phase and direction.
  * Every run is deterministic (fixed Philox seeds, thread-count invariant
  * arithmetic), so an accuracy threshold is a fixed comparison: the
  * thresholds sit far below the measured values printed by the test and far
@@ -26,6 +28,7 @@
 #include "../test_util.h"
 #include "flexcl/data.h"
 #include "flexcl/supervised.h"
+#include "supervised_impl.h"
 
 #include "fmnist.h"
 
@@ -209,6 +212,48 @@ static void test_errors(void)
     flexcl_supervised_kind k;
     CU_ASSERT(flexcl_supervised_kind_parse("dpt", &k) && k == FLEXCL_SUP_DPT);
     CU_ASSERT(!flexcl_supervised_kind_parse("rbm", &k));
+}
+
+/* The tables in kind order, as src/supervised.c looks them up. */
+static void test_tables(void)
+{
+    const flexcl_supervised_model_ops *const tables[] = {
+        [FLEXCL_SUP_FF] = &flexcl_supervised_ff_ops,
+        [FLEXCL_SUP_DP] = &flexcl_supervised_dp_ops,
+        [FLEXCL_SUP_DPT] = &flexcl_supervised_dpt_ops,
+        [FLEXCL_SUP_BACKPROP] = &flexcl_supervised_backprop_ops,
+    };
+    flexcl_model_settings ms;
+    flexcl_model_settings_default(&ms); /* hidden = auto */
+    for (int k = 0; k < 4; ++k) {
+        const flexcl_supervised_model_ops *o = tables[k];
+        flexcl_supervised_settings s;
+        flexcl_supervised_settings_default(&s);
+        s.kind = (flexcl_supervised_kind)k;
+        flexcl_supervised_kind parsed = FLEXCL_SUP_DPT;
+        CU_ASSERT_STRING_EQUAL(o->name, flexcl_supervised_kind_name(s.kind));
+        CU_ASSERT(flexcl_supervised_kind_parse(o->name, &parsed) && parsed == s.kind);
+        CU_ASSERT(o->param_count && o->create && o->destroy && o->n_params && o->params &&
+                  o->init && o->predict);
+        CU_ASSERT((o->phase != NULL) != (o->direction != NULL));
+        CU_ASSERT_EQUAL(o->phase != NULL, k == FLEXCL_SUP_FF);
+        size_t w[8], n = 0, P = 0, Q = 0;
+        CU_ASSERT_EQUAL(flexcl_supervised_hidden(&s, &ms, w, 8, &n), FLEXCL_OK);
+        CU_ASSERT(n == 2 && w[0] == o->default_hidden && w[1] == o->default_hidden);
+        CU_ASSERT_EQUAL(flexcl_supervised_param_count(&s, &ms, 784, 10, &P), FLEXCL_OK);
+        CU_ASSERT_EQUAL(o->param_count(&s, &ms, 784, 10, &Q), FLEXCL_OK);
+        CU_ASSERT_EQUAL(P, Q);
+        CU_ASSERT_EQUAL(P, k == FLEXCL_SUP_FF ? 784 * 500 + 500 + 500 * 500 + 500
+                                              : 784 * 512 + 512 + 512 * 512 + 512 +
+                                                    512 * 10 + 10);
+    }
+    flexcl_supervised_settings s;
+    flexcl_supervised_settings_default(&s);
+    s.kind = (flexcl_supervised_kind)4;
+    size_t P = 1;
+    CU_ASSERT_STRING_EQUAL(flexcl_supervised_kind_name(s.kind), "?");
+    CU_ASSERT_EQUAL(flexcl_supervised_param_count(&s, &ms, 784, 10, &P), FLEXCL_ERR_ARG);
+    CU_ASSERT_EQUAL(P, 0);
 }
 
 /* A small trainer for the resumability tests: 784-20-16(-10), batch 7 (the
@@ -465,6 +510,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {
         {"errors", test_errors},
+        {"tables", test_tables},
         {"backprop_learns", test_backprop},
         {"dpt_learns", test_dpt},
         {"dp_learns", test_dp},
