@@ -475,44 +475,17 @@ done:
     return err;
 }
 
-const flexcl_supervised_model_ops flexcl_supervised_dp_ops = {
-    .name = "dp",
-    .default_hidden = 512, /* 784-512-512-10, the authors' network */
-    .param_count = learner_param_count,
-    .create = create_dp,
-    .destroy = learner_destroy,
-    .n_params = learner_n_params,
-    .params = learner_params,
-    .init = learner_init,
-    .phase = NULL,
-    .direction = learner_direction,
-    .predict = learner_predict,
-};
+/* The three rules share every operation but create, which fixes the rule. */
+#define MLP_LEARNER_OPS(NAME, CREATE)                                                      \
+    {                                                                                      \
+        .name = NAME, .default_hidden = 512, /* 784-512-512-10, the authors' network */    \
+            .param_count = learner_param_count, .create = CREATE,                          \
+            .destroy = learner_destroy, .n_params = learner_n_params,                      \
+            .params = learner_params, .init = learner_init, .phase = NULL,                 \
+            .direction = learner_direction, .predict = learner_predict,                    \
+    }
 
-const flexcl_supervised_model_ops flexcl_supervised_dpt_ops = {
-    .name = "dpt",
-    .default_hidden = 512, /* 784-512-512-10, the authors' network */
-    .param_count = learner_param_count,
-    .create = create_dpt,
-    .destroy = learner_destroy,
-    .n_params = learner_n_params,
-    .params = learner_params,
-    .init = learner_init,
-    .phase = NULL,
-    .direction = learner_direction,
-    .predict = learner_predict,
-};
-
-const flexcl_supervised_model_ops flexcl_supervised_backprop_ops = {
-    .name = "backprop",
-    .default_hidden = 512, /* 784-512-512-10, the authors' network */
-    .param_count = learner_param_count,
-    .create = create_backprop,
-    .destroy = learner_destroy,
-    .n_params = learner_n_params,
-    .params = learner_params,
-    .init = learner_init,
-    .phase = NULL,
-    .direction = learner_direction,
-    .predict = learner_predict,
-};
+const flexcl_supervised_model_ops flexcl_supervised_dp_ops = MLP_LEARNER_OPS("dp", create_dp);
+const flexcl_supervised_model_ops flexcl_supervised_dpt_ops = MLP_LEARNER_OPS("dpt", create_dpt);
+const flexcl_supervised_model_ops flexcl_supervised_backprop_ops =
+    MLP_LEARNER_OPS("backprop", create_backprop);
