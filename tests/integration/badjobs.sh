@@ -83,4 +83,16 @@ else
     bad "unwritable_out_dir: $(cat "$tmp/stderr")"
 fi
 
+# The other side: every job file the project ships (jobs/, jobs/examples/)
+# is good input, so a key renamed or a rule tightened cannot leave one
+# behind. `plan` parses and checks every grid point without running it.
+for f in jobs/*.ini jobs/examples/*.ini; do
+    if "$flexcl" plan "$f" >"$tmp/stdout" 2>"$tmp/stderr" &&
+        n=$(sed -n 's/^grid points: //p' "$tmp/stdout") && [ "${n:-0}" -gt 0 ]; then
+        case_ok "plans $(basename "$f")" "$n grid point(s)"
+    else
+        case_bad "plans $(basename "$f")" "flexcl plan failed" "$(head -3 "$tmp/stderr")"
+    fi
+done
+
 finish
