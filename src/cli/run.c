@@ -1,6 +1,7 @@
 /* `flexcl run JOB.ini`: expand the grid, train the learners of every grid
  * point, record learning curves and final parameters into one HDF5 file. */
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <math.h>
 #include <omp.h>
@@ -184,25 +185,47 @@ static void job_stem(const char *path, char *out, size_t n)
     if (dot && dot != out) *dot = '\0';
 }
 
-/* Make the output directory (rank 0) and let all ranks agree. */
+/* mkdir -p: make dir and every missing directory above it. Returns 1, or
+ * 0 with the reason in why (naming the component that failed when it is
+ * not dir itself). */
+static int make_dirs(const char *dir, char *why, size_t n)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(why, n, "%s", strerror(ENAMETOOLONG));
+        return 0;
+    }
+    for (char *p = path + 1;; ++p) {
+        if (*p != '/' && *p != '\0') continue;
+        const char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+                if (c) snprintf(why, n, "%s: %s", path, strerror(errno));
+                else snprintf(why, n, "%s", strerror(errno));
+                return 0;
+            }
+        } else if (!S_ISDIR(st.st_mode)) {
+            if (c) snprintf(why, n, "%s is not a directory", path);
+            else snprintf(why, n, "not a directory");
+            return 0;
+        }
+        if (!c) return 1;
+        *p = c;
+        while (p[1] == '/') ++p;
+    }
+}
+
+/* Make the output directory and any missing parents (rank 0), and let
+ * all ranks agree. */
 static flexcl_code make_out_dir(MPI_Comm comm, const char *dir)
 {
     flexcl_code err = FLEXCL_OK;
     int rank, ok = 1;
-    char why[256] = "";
+    char why[PATH_MAX + 64] = "";
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
-    if (rank == 0) {
-        struct stat st;
-        if (stat(dir, &st) != 0) {
-            if (mkdir(dir, 0777) != 0) {
-                ok = 0;
-                snprintf(why, sizeof why, "%s", strerror(errno));
-            }
-        } else if (!S_ISDIR(st.st_mode)) {
-            ok = 0;
-            snprintf(why, sizeof why, "not a directory");
-        }
-    }
+    if (rank == 0) ok = make_dirs(dir, why, sizeof why);
     FLEXCL_MPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
     FLEXCL_MPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
     FLEXCL_CHECK(ok, FLEXCL_ERR_IO, "%s: cannot create output directory: %s", dir, why);

@@ -82,6 +82,13 @@ if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/stderr")" -eq 1 ] && grep -q "$tmp/plainfil
 else
     bad "unwritable_out_dir: $(cat "$tmp/stderr")"
 fi
+# Its good twin: missing parents of --out are made (mkdir -p).
+if "$flexcl" run "$good" --quiet --out "$tmp/made/a/b" >"$tmp/stdout" 2>"$tmp/stderr" &&
+    [ -f "$tmp/made/a/b/tiny.h5" ]; then
+    case_ok nested_out_dir_made "$tmp/made/a/b/tiny.h5"
+else
+    bad "nested_out_dir_made: $(cat "$tmp/stderr")"
+fi
 
 # The other side: every job file the project ships (jobs/, jobs/examples/)
 # is good input, so a key renamed or a rule tightened cannot leave one
