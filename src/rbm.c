@@ -243,7 +243,7 @@ static flexcl_code rbm_chain_reset(void *impl, void *chain, const float *const *
  * Two paths compute the same sweep (SPEC §3):
  *   batched  minibatches of image-sized models: each layer's input for the
  *            whole batch is DGEMM (V Wᵀ or H W) as serial OpenBLAS calls on
- *            fixed output tiles, OpenMP over tiles (see tiling()), then the
+ *            fixed row tiles of W, OpenMP over tiles (see tiling()), then the
  *            units are drawn block by block, OpenMP over blocks;
  *   chains   small models and small batches: everything per block of chains
  *            (inputs by flexcl_kern_affine, draws, sampling), OpenMP over
