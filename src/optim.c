@@ -85,13 +85,21 @@ static void adam_range(double *theta, const double *g, const unsigned char *mask
     }
 }
 
-/* Pieces of PARALLEL_MIN / 4 elements: static blocks whatever the team. */
-enum { PIECE = PARALLEL_MIN / 4 };
+/* Thread t of a team of nt updates elements [cut(t), cut(t + 1)): θ split
+ * evenly and contiguously, cuts on whole cache lines (8 doubles). A model
+ * whose own parallel loops hand contiguous runs of θ to threads in the same
+ * way (the RBM's row tiles of W) finds its θ and gradient lines in the
+ * cache of the core that updates them. */
+static size_t cut(size_t n, int t, int nt)
+{
+    size_t x = (n * (size_t)t / (size_t)nt + 7) / 8 * 8;
+    return x < n ? x : n;
+}
 
 void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double lr)
 {
     const unsigned char *mask = o->learnable;
-    const size_t n = o->n, pieces = (n + PIECE - 1) / PIECE;
+    const size_t n = o->n;
     const int team = n >= PARALLEL_MIN && !omp_in_parallel();
     o->t++;
     if (o->s.kind == FLEXCL_OPTIM_SGD) {
@@ -99,9 +107,11 @@ void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double 
             sgd_range(theta, g, mask, lr, 0, n);
             return;
         }
-#pragma omp parallel for schedule(static) default(none) shared(theta, g, mask, lr, n, pieces)
-        for (size_t p = 0; p < pieces; ++p)
-            sgd_range(theta, g, mask, lr, p * PIECE, p * PIECE + PIECE < n ? p * PIECE + PIECE : n);
+#pragma omp parallel default(none) shared(theta, g, mask, lr, n)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            sgd_range(theta, g, mask, lr, cut(n, t, nt), cut(n, t + 1, nt));
+        }
         return;
     }
     adam_coef a = {o->s.beta1, o->s.beta2, o->s.epsilon, 0.0, 0.0};
@@ -112,11 +122,11 @@ void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double 
         adam_range(theta, g, mask, lr, m, v, &a, 0, n);
         return;
     }
-#pragma omp parallel for schedule(static) default(none) \
-    shared(theta, g, mask, lr, n, m, v, a, pieces)
-    for (size_t p = 0; p < pieces; ++p)
-        adam_range(theta, g, mask, lr, m, v, &a, p * PIECE,
-                   p * PIECE + PIECE < n ? p * PIECE + PIECE : n);
+#pragma omp parallel default(none) shared(theta, g, mask, lr, n, m, v, a)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        adam_range(theta, g, mask, lr, m, v, &a, cut(n, t, nt), cut(n, t + 1, nt));
+    }
 }
 
 unsigned long long flexcl_optim_count(const flexcl_optim *o) { return o->t; }

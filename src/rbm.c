@@ -48,6 +48,10 @@ typedef struct {
     double *act; /* B x max(nv, nh) scratch, rows rounded up to work items */
     double *u;   /* the same, for uniforms */
     double *wt;  /* Wᵀ (nv x nh) scratch of the chains path; NULL for large models */
+    /* The batched path's H W by row tiles of W: tile k >= 1's product
+     * H[:, tile k] W[tile k, :] (B x nv), tile 0's goes into act itself
+     * (see visible_input). */
+    double *part;
 } rbm_chain;
 
 static inline double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -146,10 +150,12 @@ static void chain_free(rbm_chain *c)
     free(c->act);
     free(c->u);
     free(c->wt);
+    free(c->part);
     free(c);
 }
 
 static size_t chain_block(const rbm *r);
+static void tiling(size_t n, size_t *n_tiles, size_t *width);
 
 static flexcl_code rbm_chain_create(const void *impl, size_t batch, void **out)
 {
@@ -167,6 +173,9 @@ static flexcl_code rbm_chain_create(const void *impl, size_t batch, void **out)
     FLEXCL_ALLOC(c->act, rows * wide);
     FLEXCL_ALLOC(c->u, rows * wide);
     if (r->nv * r->nh <= TRANSPOSE_MAX_WEIGHTS) FLEXCL_ALLOC(c->wt, r->nv * r->nh);
+    size_t n_tiles, width;
+    tiling(r->nh, &n_tiles, &width);
+    if (n_tiles > 1) FLEXCL_ALLOC(c->part, (n_tiles - 1) * batch * r->nv);
     *out = c;
     c = NULL;
 done:
@@ -234,7 +243,7 @@ static flexcl_code rbm_chain_reset(void *impl, void *chain, const float *const *
  * Two paths compute the same sweep (SPEC §3):
  *   batched  minibatches of image-sized models: each layer's input for the
  *            whole batch is DGEMM (V Wᵀ or H W) as serial OpenBLAS calls on
- *            fixed output tiles, OpenMP over tiles (see tiling()), then the
+ *            fixed row tiles of W, OpenMP over tiles (see tiling()), then the
  *            units are drawn block by block, OpenMP over blocks;
  *   chains   small models and small batches: everything per block of chains
  *            (inputs by flexcl_kern_affine, draws, sampling), OpenMP over
@@ -279,17 +288,26 @@ static int team_size(const rbm *r, size_t n_items)
     return t < 1 ? 1 : t;
 }
 
-/* Output tiles of the batched path's GEMMs. OpenBLAS 0.3.21's threaded
- * GEMM (level3_thread.c) splits the inner dimension at other points than
- * its serial GEMM (level3.c), so its results change with OpenBLAS's thread
+/* Tiles of the batched path's GEMMs. OpenBLAS 0.3.21's threaded GEMM
+ * (level3_thread.c) splits the inner dimension at other points than its
+ * serial GEMM (level3.c), so its results change with OpenBLAS's thread
  * count (tests/kernels shows it on the CD-1 shapes). The batched path
- * therefore runs OpenBLAS single-threaded on tiles fixed by the shape alone
- * (columns of V Wᵀ and H W, rows of Hᵀ V), OpenMP over tiles: each tile is
- * one serial GEMM whatever thread computes it, so the bits never depend on
- * the thread count. An even number of tiles of 192 to 384 columns (rows):
- * narrower tiles cost serial OpenBLAS speed (8 tiles of 98 columns of the
- * 100 x 784 x 500 product: 15% slower than one call; 2 tiles: 1%), and an
- * even count keeps 2 threads balanced. */
+ * therefore runs OpenBLAS single-threaded on tiles fixed by the shape alone,
+ * OpenMP over tiles: each tile is one serial GEMM whatever thread computes
+ * it, so the bits never depend on the thread count.
+ *
+ * Every GEMM is tiled by the same row tiles of W (hidden units), and tiles
+ * go to threads statically (contiguous runs of tiles, as the optimiser's
+ * static split of θ), so a thread reads and writes the same rows of W and
+ * of its gradient in every GEMM of every step, and their cache lines stay
+ * in one core's cache (owner computes): V Wᵀ and Hᵀ V are tiled by their
+ * output (columns, rows), H W by its inner dimension: tile k's
+ * H[:, tile k] W[tile k, :] goes to act (k = 0, on top of a) or to its own
+ * B x nv scratch (c->part), and the visible draws add the parts in tile
+ * order (act + P1 + P2 + ..., fixed by the shape). An even number of tiles
+ * of 192 to 384 rows: narrower tiles cost serial OpenBLAS speed (8 tiles of
+ * 98 columns of the 100 x 784 x 500 product: 15% slower than one call; 2
+ * tiles: 1%), and an even count keeps 2 threads balanced. */
 static void tiling(size_t n, size_t *n_tiles, size_t *width)
 {
     size_t t = 2 * (n / 384 > 1 ? n / 384 : 1);
@@ -299,7 +317,7 @@ static void tiling(size_t n, size_t *n_tiles, size_t *width)
     *n_tiles = (n + *width - 1) / *width;
 }
 
-/* act (B x nh) = V Wᵀ + c for the whole batch, tile k of the hidden units. */
+/* act (B x nh) = V Wᵀ + c for the whole batch, hidden units [j0, j1). */
 static void hidden_tile(const rbm *r, const rbm_chain *c, size_t j0, size_t j1)
 {
     const double *W = W_of(r), *cb = c_of(r);
@@ -309,18 +327,23 @@ static void hidden_tile(const rbm *r, const rbm_chain *c, size_t j0, size_t j1)
                 c->v, (int)nv, W + j0 * nv, (int)nv, 1.0, c->act + j0, (int)nh);
 }
 
-/* act (B x nv) = H W + a for the whole batch, visible units [i0, i1). */
-static void visible_tile(const rbm *r, const rbm_chain *c, size_t i0, size_t i1)
+/* Row tile k = [j0, j1) of W's part of H W (B x nv): tile 0 into act on top
+ * of a, the others into their slot of c->part. */
+static void visible_tile(const rbm *r, const rbm_chain *c, size_t k, size_t j0, size_t j1)
 {
     const double *W = W_of(r), *a = a_of(r);
     size_t B = c->B, nv = r->nv, nh = r->nh;
-    for (size_t b = 0; b < B; ++b) {
-        double *x = c->act + b * nv + i0;
-        if (a) memcpy(x, a + i0, (i1 - i0) * sizeof *a);
-        else memset(x, 0, (i1 - i0) * sizeof *x);
+    double *out = c->act, beta = 1.0;
+    if (k == 0) {
+        if (a)
+            for (size_t b = 0; b < B; ++b) memcpy(out + b * nv, a, nv * sizeof *a);
+        else beta = 0.0;
+    } else {
+        out = c->part + (k - 1) * B * nv;
+        beta = 0.0;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)(i1 - i0), (int)nh, 1.0,
-                c->h, (int)nh, W + i0, (int)nv, 1.0, c->act + i0, (int)nv);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)nv, (int)(j1 - j0), 1.0,
+                c->h + j0, (int)nh, W + j0 * nv, (int)nv, beta, out, (int)nv);
 }
 
 /* gW[j0:j1, :] += s H[:, j0:j1]ᵀ V. */
@@ -334,19 +357,20 @@ static void stats_tile(const rbm *r, const rbm_chain *c, double s, double *gW, s
 
 enum { GEMM_HIDDEN, GEMM_VISIBLE, GEMM_STATS };
 
-/* One of the batched path's GEMMs, tile by tile. */
+/* One of the batched path's GEMMs, row tile by row tile of W, tiles
+ * statically over the threads (see tiling()). */
 static void gemm_tiles(const rbm *r, const rbm_chain *c, int which, double s, double *gW)
 {
-    size_t n = which == GEMM_VISIBLE ? r->nv : r->nh, n_tiles, width;
-    tiling(n, &n_tiles, &width);
+    size_t nh = r->nh, n_tiles, width;
+    tiling(nh, &n_tiles, &width);
     blas_serial();
     int nt = team_size(r, n_tiles);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) default(none) \
-    shared(r, c, which, s, gW, n, n_tiles, width)
+#pragma omp parallel for schedule(static) num_threads(nt) default(none) \
+    shared(r, c, which, s, gW, nh, n_tiles, width)
     for (size_t k = 0; k < n_tiles; ++k) {
-        size_t lo = k * width, hi = lo + width < n ? lo + width : n;
+        size_t lo = k * width, hi = lo + width < nh ? lo + width : nh;
         if (which == GEMM_HIDDEN) hidden_tile(r, c, lo, hi);
-        else if (which == GEMM_VISIBLE) visible_tile(r, c, lo, hi);
+        else if (which == GEMM_VISIBLE) visible_tile(r, c, k, lo, hi);
         else stats_tile(r, c, s, gW, lo, hi);
     }
 }
@@ -356,9 +380,24 @@ static void hidden_input(const rbm *r, const rbm_chain *c)
     gemm_tiles(r, c, GEMM_HIDDEN, 0.0, NULL);
 }
 
+/* The tiles' parts of H W; the caller adds them up (add_parts, which
+ * draw_layer does block by block). */
 static void visible_input(const rbm *r, const rbm_chain *c)
 {
     gemm_tiles(r, c, GEMM_VISIBLE, 0.0, NULL);
+}
+
+/* act[first, first + n) of the visible layer += the parts of tiles 1, 2,
+ * ... in this order (tile 0's is in act): every sum in the tile order. */
+static void add_parts(const rbm *r, const rbm_chain *c, size_t first, size_t n)
+{
+    size_t n_tiles, width, stride = c->B * r->nv;
+    tiling(r->nh, &n_tiles, &width);
+    double *x = c->act + first;
+    for (size_t k = 1; k < n_tiles; ++k) {
+        const double *p = c->part + (k - 1) * stride + first;
+        for (size_t i = 0; i < n; ++i) x[i] += p[i];
+    }
 }
 
 /* Draw units [first, first + n) of (step, purpose) and decide them:
@@ -442,27 +481,30 @@ static void step_chains(const rbm *r, rbm_chain *c, flexcl_phase phase,
     }
 }
 
-/* Draw every unit of one layer of the batch from act, block by block. */
+/* Draw every unit of one layer of the batch from act, block by block; the
+ * visible layer's act gets the other tiles' parts of H W first (add_parts). */
 static void draw_layer(const rbm *r, rbm_chain *c, size_t units, uint32_t purpose,
                        const flexcl_stream *s, uint64_t step, double *out)
 {
     size_t B = c->B, per = chain_block(r);
     size_t n_items = (B + per - 1) / per;
-    int nt = team_size(r, n_items);
+    int nt = team_size(r, n_items), parts = purpose == FLEXCL_RNG_VISIBLE;
     size_t room = per * (r->nv > r->nh ? r->nv : r->nh); /* a thread's slot of u */
     if (nt == 1) {
         for (size_t b0 = 0; b0 < B; b0 += per) {
             size_t first = b0 * units, n = ((b0 + per < B ? b0 + per : B) - b0) * units;
+            if (parts) add_parts(r, c, first, n);
             draw_units(s, step, purpose, first, n, c->act + first, c->u, out + first);
         }
         return;
     }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) default(none) \
-    shared(c, s, step, purpose, out, n_items, per, B, units, room)
+    shared(r, c, s, step, purpose, out, n_items, per, B, units, room, parts)
     for (size_t k = 0; k < n_items; ++k) {
         size_t b0 = k * per, b1 = b0 + per < B ? b0 + per : B;
         size_t first = b0 * units, n = (b1 - b0) * units;
         double *u = c->u + (size_t)omp_get_thread_num() * room;
+        if (parts) add_parts(r, c, first, n);
         draw_units(s, step, purpose, first, n, c->act + first, u, out + first);
     }
 }
@@ -885,6 +927,7 @@ static flexcl_code rbm_equilibrium(void *impl, void *chain, flexcl_phase phase,
         for (size_t j = 0; j < r->nh; ++j) c->h[b * r->nh + j] = (double)(lo >> j & 1u);
     }
     visible_input(r, c);
+    add_parts(r, c, 0, c->B * r->nv);
     draw_units(s, step, FLEXCL_RNG_EQUILIBRIUM, c->B, c->B * r->nv, c->act, c->u, c->v);
 done:
     return err;
