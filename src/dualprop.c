@@ -384,11 +384,8 @@ static flexcl_code learner_param_count(const flexcl_supervised_settings *s,
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_dualprop_settings ds;
-    size_t sum = 0;
     FLEXCL_CALL(learner_settings(FLEXCL_MLP_DPT, s, model, n_in, n_classes, 1, &ds));
-    for (size_t k = 0; k < ds.n_layers; ++k)
-        sum += ds.widths[k + 1] * ds.widths[k] + ds.widths[k + 1];
-    *n = sum;
+    *n = flexcl_sup_dense_params(ds.widths, ds.n_layers);
 done:
     return err;
 }

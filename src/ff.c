@@ -304,11 +304,8 @@ static flexcl_code learner_param_count(const flexcl_supervised_settings *s,
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_ff_settings fs;
-    size_t sum = 0;
     FLEXCL_CALL(learner_settings(s, model, n_in, n_classes, 1, &fs));
-    for (size_t l = 0; l < fs.n_layers; ++l)
-        sum += fs.widths[l + 1] * fs.widths[l] + fs.widths[l + 1];
-    *n = sum;
+    *n = flexcl_sup_dense_params(fs.widths, fs.n_layers);
 done:
     return err;
 }

@@ -40,6 +40,15 @@
  * keeps the same limit so that one model.hidden is valid for every kind. */
 #define FLEXCL_SUP_MAX_HIDDEN 7
 
+/* Parameters of a stack of dense layers widths[0] → … → widths[n_layers]:
+ * a weight matrix and a bias vector per layer (ff and the MLP rules alike). */
+static inline size_t flexcl_sup_dense_params(const size_t *widths, size_t n_layers)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < n_layers; ++l) n += widths[l + 1] * widths[l] + widths[l + 1];
+    return n;
+}
+
 typedef struct flexcl_supervised_model_ops {
     const char *name;      /* model.kind: "ff", "dp", "dpt", "backprop" */
     size_t default_hidden; /* width of both hidden layers of model.hidden = auto */
