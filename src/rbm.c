@@ -481,14 +481,15 @@ static void step_chains(const rbm *r, rbm_chain *c, flexcl_phase phase,
     }
 }
 
-/* Draw every unit of one layer of the batch from act, block by block; the
- * visible layer's act gets the other tiles' parts of H W first (add_parts). */
-static void draw_layer(const rbm *r, rbm_chain *c, size_t units, uint32_t purpose,
+/* Draw every unit of one layer of the batch from act, block by block; with
+ * parts (the visible layer after visible_input), each block of act first
+ * gets the other tiles' parts of H W (add_parts). */
+static void draw_layer(const rbm *r, rbm_chain *c, size_t units, uint32_t purpose, int parts,
                        const flexcl_stream *s, uint64_t step, double *out)
 {
     size_t B = c->B, per = chain_block(r);
     size_t n_items = (B + per - 1) / per;
-    int nt = team_size(r, n_items), parts = purpose == FLEXCL_RNG_VISIBLE;
+    int nt = team_size(r, n_items);
     size_t room = per * (r->nv > r->nh ? r->nv : r->nh); /* a thread's slot of u */
     if (nt == 1) {
         for (size_t b0 = 0; b0 < B; b0 += per) {
@@ -513,10 +514,10 @@ static void step_batched(const rbm *r, rbm_chain *c, flexcl_phase phase,
                          const flexcl_stream *s, uint64_t step)
 {
     hidden_input(r, c);
-    draw_layer(r, c, r->nh, FLEXCL_RNG_HIDDEN, s, step, c->h);
+    draw_layer(r, c, r->nh, FLEXCL_RNG_HIDDEN, 0, s, step, c->h);
     if (phase != FLEXCL_PHASE_NEGATIVE) return;
     visible_input(r, c);
-    draw_layer(r, c, r->nv, FLEXCL_RNG_VISIBLE, s, step, c->v);
+    draw_layer(r, c, r->nv, FLEXCL_RNG_VISIBLE, 1, s, step, c->v);
 }
 
 static flexcl_code rbm_step(void *impl, void *chain, flexcl_phase phase,
