@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -473,16 +474,28 @@ done:
 }
 
 /* The three rules share every operation but create, which fixes the rule. */
-#define MLP_LEARNER_OPS(NAME, CREATE)                                                      \
+/* Original DP is DPᵀ's rule with the mean taken at α = ½ only (SPEC §3):
+ * any other α is DPᵀ's. */
+static const char *refuse_dp(const flexcl_supervised_settings *s, char *why, size_t n)
+{
+    if (s->alpha == 0.5) return NULL;
+    snprintf(why, n, "%g; original dual propagation (model.kind = dp) is stable only at 0.5 "
+                     "(use dpt)", s->alpha);
+    return "model.alpha";
+}
+
+#define MLP_LEARNER_OPS(NAME, CREATE, REFUSE)                                              \
     {                                                                                      \
         .name = NAME, .default_hidden = 512, /* 784-512-512-10, the authors' network */    \
             .param_count = learner_param_count, .create = CREATE,                          \
             .destroy = learner_destroy, .n_params = learner_n_params,                      \
             .params = learner_params, .init = learner_init, .phase = NULL,                 \
-            .direction = learner_direction, .predict = learner_predict,                    \
+            .direction = learner_direction, .predict = learner_predict, .refuse = REFUSE,  \
     }
 
-const flexcl_supervised_model_ops flexcl_supervised_dp_ops = MLP_LEARNER_OPS("dp", create_dp);
-const flexcl_supervised_model_ops flexcl_supervised_dpt_ops = MLP_LEARNER_OPS("dpt", create_dpt);
+const flexcl_supervised_model_ops flexcl_supervised_dp_ops =
+    MLP_LEARNER_OPS("dp", create_dp, refuse_dp);
+const flexcl_supervised_model_ops flexcl_supervised_dpt_ops =
+    MLP_LEARNER_OPS("dpt", create_dpt, NULL);
 const flexcl_supervised_model_ops flexcl_supervised_backprop_ops =
-    MLP_LEARNER_OPS("backprop", create_backprop);
+    MLP_LEARNER_OPS("backprop", create_backprop, NULL);

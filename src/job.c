@@ -726,19 +726,23 @@ static flexcl_code check_model_kind(const char *value, const char *loc,
     flexcl_supervised_kind sk;
     if (flexcl_model_lookup(value) == NULL &&
         !flexcl_supervised_kind_parse(value, &sk)) {
-        char known[256] = "";
+        char known[256] = "", sup[128] = "";
         const flexcl_model_ops *const *reg = flexcl_model_registry();
         for (size_t i = 0; reg != NULL && reg[i] != NULL; ++i) {
             size_t used = strlen(known);
             snprintf(known + used, sizeof known - used, "%s%s",
                      i ? ", " : "", reg[i]->name);
         }
+        for (int k = 0; k < FLEXCL_SUP_KINDS; ++k) {
+            size_t used = strlen(sup);
+            snprintf(sup + used, sizeof sup - used, "%s%s", k ? ", " : "",
+                     flexcl_supervised_kind_name((flexcl_supervised_kind)k));
+        }
         char e[ECHO_MAX + 4];
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: %s: '%s' is not a registered model (registered: %s; "
                     "supervised: %s)",
-                    loc, name, echo(value, e), known,
-                    flexcl_supervised_kind_list());
+                    loc, name, echo(value, e), known, sup);
     }
 done:
     return err;
@@ -1879,36 +1883,17 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                     where);
     }
     if (sup) {
-        /* ff under aol: a time step is one minibatch and the rate is
-         * eta/tau per step, so the mean phase length must be tau: the fixed
-         * and uniform laws centre T on llround(tau), which is tau only for a
-         * whole tau (1e15 keeps it an exact integer). */
-        if (sk == FLEXCL_SUP_FF && es->kind == FLEXCL_EST_AOL &&
-            (es->tau > 1e15 || (es->law != FLEXCL_LAW_GEOMETRIC && es->tau != floor(es->tau)))) {
+        /* What the kind (or the trainer with it) refuses: its own rules. */
+        flexcl_supervised_settings ss = s->supervised;
+        ss.kind = sk; /* the settings carry model.kind as text */
+        const char *context = NULL;
+        char why[256];
+        const char *bad = flexcl_supervised_refusal(&ss, es, &context, why, sizeof why);
+        if (bad != NULL) {
             describe_point(g, idx, point, where, sizeof where);
-            format_real(es->tau, tau, sizeof tau);
-            FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                        "%s: estimator.tau: %s; Forward-Forward under aol with "
-                        "estimator.law = %s needs %s%s",
-                        loc_of(job, g, key_by_name("estimator.tau"),
-                               key_by_name("estimator.law")),
-                        tau, flexcl_phase_law_name(es->law),
-                        es->law == FLEXCL_LAW_GEOMETRIC
-                            ? "tau <= 1e15"
-                            : "a whole number of steps up to 1e15 (its phases last "
-                              "llround(tau) steps on average and the rate is eta/tau)",
+            FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: %s: %s%s",
+                        loc_of(job, g, key_by_name(bad), key_by_name(context)), bad, why,
                         where);
-        }
-        if (sk == FLEXCL_SUP_DP && s->supervised.alpha != 0.5) {
-            char al[TEXT_MAX];
-            describe_point(g, idx, point, where, sizeof where);
-            format_real(s->supervised.alpha, al, sizeof al);
-            FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                        "%s: model.alpha: %s; original dual propagation "
-                        "(model.kind = dp) is stable only at 0.5 (use dpt)%s",
-                        loc_of(job, g, key_by_name("model.alpha"),
-                               key_by_name("model.kind")),
-                        al, where);
         }
     }
     if (es->kind == FLEXCL_EST_TCL || s->run.experiment == FLEXCL_EXP_TCL_SYNAPSE)

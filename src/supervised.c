@@ -7,6 +7,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ static const flexcl_supervised_model_ops *const models[] = {
     [FLEXCL_SUP_BACKPROP] = &flexcl_supervised_backprop_ops,
 };
 enum { N_MODELS = sizeof models / sizeof models[0] };
+_Static_assert((int)N_MODELS == (int)FLEXCL_SUP_KINDS, "one table per flexcl_supervised_kind");
 
 /* The table of a kind; NULL for an unknown value. */
 static const flexcl_supervised_model_ops *model_of(flexcl_supervised_kind kind)
@@ -43,9 +45,6 @@ const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind)
     return model_of(kind) ? model_of(kind)->name : "?";
 }
 
-/* The names of the tables in kind order (a constant: it is returned to
- * callers that keep it). */
-const char *flexcl_supervised_kind_list(void) { return "ff, dp, dpt, backprop"; }
 
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
 {
@@ -122,9 +121,9 @@ done:
     return err;
 }
 
-/* The phase-length settings of aol: E[T] must be τ, so under the
- * fixed and uniform laws (whose T centres on llround(τ)) τ is a whole
- * number, and the uniform law's support {τ−w, …, τ+w} starts at 1 or more. */
+/* The phase-length settings of aol: τ in [1, 1e15], a known law, and the
+ * uniform law's support {τ−w, …, τ+w} starting at 1 or more (a whole τ
+ * under the fixed and uniform laws: flexcl_supervised_refusal). */
 static flexcl_code check_aol(const flexcl_estimator_settings *est)
 {
     flexcl_code err = FLEXCL_OK;
@@ -133,17 +132,36 @@ static flexcl_code check_aol(const flexcl_estimator_settings *est)
     FLEXCL_CHECK(est->law == FLEXCL_LAW_FIXED || est->law == FLEXCL_LAW_GEOMETRIC ||
                      est->law == FLEXCL_LAW_UNIFORM,
                  FLEXCL_ERR_ARG, "estimator.law: %d is not a phase-length law", (int)est->law);
-    FLEXCL_CHECK(est->law == FLEXCL_LAW_GEOMETRIC || est->tau == floor(est->tau),
-                 FLEXCL_ERR_ARG,
-                 "estimator.tau: %g is not a whole number of steps (estimator.law = %s "
-                 "centres T on llround(tau), so E[T] would not be tau)",
-                 est->tau, flexcl_phase_law_name(est->law));
     FLEXCL_CHECK(est->law != FLEXCL_LAW_UNIFORM ||
                      (est->uniform_halfwidth >= 0 && (double)est->uniform_halfwidth < est->tau),
                  FLEXCL_ERR_ARG, "estimator.uniform_halfwidth: %d is outside [0, tau = %g)",
                  est->uniform_halfwidth, est->tau);
 done:
     return err;
+}
+
+const char *flexcl_supervised_refusal(const flexcl_supervised_settings *s,
+                                      const flexcl_estimator_settings *est,
+                                      const char **context, char *why, size_t n)
+{
+    const flexcl_supervised_model_ops *ops = model_of(s->kind);
+    if (ops == NULL) return NULL; /* create refuses an unknown kind itself */
+    /* aol's rate is eta/tau per step, so E[T] must be tau: the fixed and
+     * uniform laws centre T on llround(tau), which is tau only for a whole
+     * tau (1e15 keeps it an exact integer). */
+    if (ops->phase && est->kind == FLEXCL_EST_AOL &&
+        (est->tau > 1e15 || (est->law != FLEXCL_LAW_GEOMETRIC && est->tau != floor(est->tau)))) {
+        *context = "estimator.law";
+        snprintf(why, n, "%g; model.kind = %s under aol with estimator.law = %s needs %s",
+                 est->tau, ops->name, flexcl_phase_law_name(est->law),
+                 est->law == FLEXCL_LAW_GEOMETRIC
+                     ? "tau <= 1e15"
+                     : "a whole number of steps up to 1e15 (its phases last llround(tau) "
+                       "steps on average and the rate is eta/tau)");
+        return "estimator.tau";
+    }
+    *context = "model.kind";
+    return ops->refuse ? ops->refuse(s, why, n) : NULL;
 }
 
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
@@ -177,6 +195,12 @@ flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                      FLEXCL_ERR_ARG, "estimator.b: %g is outside (0, 1)", est->b);
         if (est->kind == FLEXCL_EST_AOL)
             FLEXCL_CALL(check_aol(est));
+    }
+    {
+        char why[256];
+        const char *context = NULL;
+        const char *key = flexcl_supervised_refusal(s, est, &context, why, sizeof why);
+        FLEXCL_CHECK(key == NULL, FLEXCL_ERR_ARG, "%s: %s", key, why);
     }
     FLEXCL_ALLOC(t, 1);
     t->s = *s;

@@ -22,8 +22,8 @@
  *       the estimator combines — two_term, isd or aol (ff);
  *   one direction (direction): an update direction per minibatch; the
  *       estimator's kind, b and weights are ignored (dp, dpt, backprop).
- * Every operation is required except that exactly one of phase and
- * direction is set.
+ * Every operation is required except refuse (optional) and that exactly
+ * one of phase and direction is set.
  */
 #ifndef FLEXCL_SUPERVISED_IMPL_H
 #define FLEXCL_SUPERVISED_IMPL_H
@@ -82,6 +82,10 @@ typedef struct flexcl_supervised_model_ops {
                              double *g, double *loss);
     /* Predicted labels pred[0..B) of the raw rows x (B × n_inputs). */
     flexcl_code (*predict)(void *impl, const double *x, size_t B, int *pred);
+    /* Optional (NULL: none). A setting the kind refuses although it is in
+     * its key's range: NULL when s suits the kind, else the job key at
+     * fault with the reason in why (n bytes); create then fails with it. */
+    const char *(*refuse)(const flexcl_supervised_settings *s, char *why, size_t n);
 } flexcl_supervised_model_ops;
 
 extern const flexcl_supervised_model_ops flexcl_supervised_ff_ops;       /* src/ff.c */

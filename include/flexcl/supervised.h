@@ -81,7 +81,8 @@ typedef enum {
     FLEXCL_SUP_FF = 0,       /* Forward-Forward */
     FLEXCL_SUP_DP = 1,       /* original dual propagation (α = ½) */
     FLEXCL_SUP_DPT = 2,      /* DPᵀ */
-    FLEXCL_SUP_BACKPROP = 3  /* backpropagation through the same MLP */
+    FLEXCL_SUP_BACKPROP = 3, /* backpropagation through the same MLP */
+    FLEXCL_SUP_KINDS = 4     /* the number of kinds, for loops over them */
 } flexcl_supervised_kind;
 
 /* The names "ff", "dp", "dpt", "backprop" (model.kind) → kind; returns 1
@@ -89,8 +90,6 @@ typedef enum {
 int flexcl_supervised_kind_parse(const char *name, flexcl_supervised_kind *kind);
 /* The name of a kind; "?" for an unknown value. */
 const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind);
-/* "ff, dp, dpt, backprop", for messages and help. */
-const char *flexcl_supervised_kind_list(void);
 
 /* The settings only the supervised learners have. The ones they share
  * with the registry models live in flexcl_model_settings (flexcl/model.h),
@@ -126,6 +125,19 @@ flexcl_code flexcl_supervised_hidden(const flexcl_supervised_settings *s,
 
 typedef struct flexcl_supervised flexcl_supervised;
 
+/* What a kind refuses although each value alone is in its key's range:
+ * NULL when s and est suit each other; else the job key at fault, with the
+ * job key that makes it so in *context (for an error's place) and the
+ * reason in why (n bytes, to follow "KEY: VALUE; "). The rules are the
+ * kinds' own (a table operation, src/supervised_impl.h) plus the
+ * trainer's: a two-phase kind (ff) under aol needs tau <= 1e15, and a
+ * whole tau under the fixed and uniform laws (they centre T on
+ * llround(tau), so E[T] = tau only then); dp needs alpha = 0.5.
+ * flexcl_supervised_create fails with the same reason. Not collective. */
+const char *flexcl_supervised_refusal(const flexcl_supervised_settings *s,
+                                      const flexcl_estimator_settings *est,
+                                      const char **context, char *why, size_t n);
+
 /* A trainer for inputs of n_inputs pixels and n_classes labels; parameters
  * initialised from stream (FLEXCL_RNG_INIT), which also keys the shuffles
  * and draws of every later epoch. model supplies hidden and beta; est
@@ -134,8 +146,8 @@ typedef struct flexcl_supervised flexcl_supervised;
  * values fail with FLEXCL_ERR_ARG naming the field (for ff under aol: tau
  * must be finite and >= 1, a whole number of steps under the fixed and
  * uniform laws so that E[T] = τ, and 0 <= uniform_halfwidth < τ under the
- * uniform law); ff with estimator tcl fails with FLEXCL_ERR_UNSUPPORTED.
- * Not collective. */
+ * uniform law; see also flexcl_supervised_refusal); ff with estimator tcl
+ * fails with FLEXCL_ERR_UNSUPPORTED. Not collective. */
 flexcl_code flexcl_supervised_create(const flexcl_supervised_settings *s,
                                      const flexcl_model_settings *model,
                                      const flexcl_estimator_settings *est,

@@ -187,7 +187,7 @@ static void test_errors(void)
     es.tau = 2.5;
     CU_ASSERT_EQUAL(flexcl_supervised_create(&s, &ms, &es, &os, 784, 10, &st, &t),
                     FLEXCL_ERR_ARG);
-    CU_ASSERT(strstr(flexcl_error_message(), "estimator.tau: 2.5 is not a whole") != NULL);
+    CU_ASSERT(strstr(flexcl_error_message(), "estimator.tau: 2.5; model.kind = ff under aol with estimator.law = fixed needs a whole number") != NULL);
     es.law = FLEXCL_LAW_UNIFORM;
     es.tau = 3.0;
     es.uniform_halfwidth = 3;
@@ -225,7 +225,7 @@ static void test_tables(void)
     };
     flexcl_model_settings ms;
     flexcl_model_settings_default(&ms); /* hidden = auto */
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < FLEXCL_SUP_KINDS; ++k) {
         const flexcl_supervised_model_ops *o = tables[k];
         flexcl_supervised_settings s;
         flexcl_supervised_settings_default(&s);
@@ -247,9 +247,67 @@ static void test_tables(void)
                                               : 784 * 512 + 512 + 512 * 512 + 512 +
                                                     512 * 10 + 10);
     }
+    /* Refusals: dp's own rule (alpha = 0.5) through its table, and the
+     * trainer's rule for a two-phase kind under aol; create refuses the
+     * same. Twins: dpt at the same alpha, ff at a whole tau. */
+    CU_ASSERT_PTR_NULL(tables[FLEXCL_SUP_FF]->refuse);
+    CU_ASSERT_PTR_NOT_NULL(tables[FLEXCL_SUP_DP]->refuse);
+    CU_ASSERT_PTR_NULL(tables[FLEXCL_SUP_DPT]->refuse);
+    CU_ASSERT_PTR_NULL(tables[FLEXCL_SUP_BACKPROP]->refuse);
     flexcl_supervised_settings s;
+    flexcl_estimator_settings es;
+    flexcl_optim_settings os;
+    flexcl_estimator_settings_default(&es);
+    flexcl_optim_settings_default(&os);
+    flexcl_stream st = flexcl_stream_make(1, 0, 0);
+    flexcl_supervised *t = NULL;
+    strcpy(ms.hidden, "8, 8");
+    const char *context = NULL;
+    char why[256];
+    const struct {
+        flexcl_supervised_kind kind;
+        double alpha, tau;
+        flexcl_estimator_kind est;
+        const char *key, *context, *why;
+    } cases[] = {
+        {FLEXCL_SUP_DP, 0.3, 200, FLEXCL_EST_TWO_TERM, "model.alpha", "model.kind",
+         "0.3; original dual propagation (model.kind = dp) is stable only at 0.5 (use dpt)"},
+        {FLEXCL_SUP_DP, 0.5, 200, FLEXCL_EST_TWO_TERM, NULL, NULL, NULL},
+        {FLEXCL_SUP_DPT, 0.3, 200, FLEXCL_EST_TWO_TERM, NULL, NULL, NULL},
+        {FLEXCL_SUP_FF, 0.5, 2.5, FLEXCL_EST_AOL, "estimator.tau", "estimator.law",
+         "2.5; model.kind = ff under aol with estimator.law = fixed needs a whole number"},
+        {FLEXCL_SUP_FF, 0.5, 3, FLEXCL_EST_AOL, NULL, NULL, NULL},
+        {FLEXCL_SUP_FF, 0.5, 2.5, FLEXCL_EST_ISD, NULL, NULL, NULL}, /* tau unused */
+        {FLEXCL_SUP_DPT, 0.5, 2.5, FLEXCL_EST_AOL, NULL, NULL, NULL}, /* estimator ignored */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        flexcl_supervised_settings_default(&s);
+        s.kind = cases[i].kind;
+        s.alpha = cases[i].alpha;
+        es.kind = cases[i].est;
+        es.tau = cases[i].tau;
+        context = NULL;
+        const char *key = flexcl_supervised_refusal(&s, &es, &context, why, sizeof why);
+        flexcl_code got = flexcl_supervised_create(&s, &ms, &es, &os, 16, 10, &st, &t);
+        flexcl_supervised_destroy(&t);
+        if (cases[i].key == NULL) {
+            CU_ASSERT_PTR_NULL(key);
+            CU_ASSERT_EQUAL(got, FLEXCL_OK);
+            continue;
+        }
+        CU_ASSERT(key != NULL && strcmp(key, cases[i].key) == 0);
+        CU_ASSERT(context != NULL && strcmp(context, cases[i].context) == 0);
+        CU_ASSERT(strncmp(why, cases[i].why, strlen(cases[i].why)) == 0);
+        CU_ASSERT_EQUAL(got, FLEXCL_ERR_ARG);
+        CU_ASSERT(strstr(flexcl_error_message(), cases[i].why) != NULL);
+    }
+    /* One table per kind, names distinct. */
+    for (int a = 0; a < FLEXCL_SUP_KINDS; ++a)
+        for (int b = a + 1; b < FLEXCL_SUP_KINDS; ++b)
+            CU_ASSERT(strcmp(flexcl_supervised_kind_name((flexcl_supervised_kind)a),
+                             flexcl_supervised_kind_name((flexcl_supervised_kind)b)) != 0);
     flexcl_supervised_settings_default(&s);
-    s.kind = (flexcl_supervised_kind)4;
+    s.kind = FLEXCL_SUP_KINDS;
     size_t P = 1;
     CU_ASSERT_STRING_EQUAL(flexcl_supervised_kind_name(s.kind), "?");
     CU_ASSERT_EQUAL(flexcl_supervised_param_count(&s, &ms, 784, 10, &P), FLEXCL_ERR_ARG);

@@ -1335,10 +1335,10 @@ static void test_supervised_keys(void)
         {"[model]\nhidden = 0\n", FILE_NAME ":2: model.hidden: '0' is not auto"},
         {"[run]\nepochs = 0\n", FILE_NAME ":2: run.epochs: 0 is outside [1, 1000000]"},
         {"[model]\nkind = ff\n[estimator]\nkind = aol\ntau = 2.5\n",
-         FILE_NAME ":5: estimator.tau: 2.5; Forward-Forward under aol with estimator.law = "
+         FILE_NAME ":5: estimator.tau: 2.5; model.kind = ff under aol with estimator.law = "
                    "fixed needs a whole number of steps"},
         {"[model]\nkind = ff\n[estimator]\nkind = aol\nlaw = geometric\ntau = 1e16\n",
-         FILE_NAME ":6: estimator.tau: 1e+16; Forward-Forward under aol with "
+         FILE_NAME ":6: estimator.tau: 1e+16; model.kind = ff under aol with "
                    "estimator.law = geometric needs tau <= 1e15"},
         {"[model]\nkind = dp\nalpha = 0, 0.5\n",
          FILE_NAME ":3: model.alpha: 0; original dual propagation"},
