@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../models/fmnist.h"
 #include "../test_util.h"
 #include "flexcl/data.h"
 #include "flexcl/model.h"
@@ -200,6 +201,101 @@ static void test_bas_floor(void)
     flexcl_data_destroy(&d);
 }
 
+/* Predicted label of one row: argmax over y of the log label posterior
+ * a_y + Σ_j softplus(c_j + W_j · v_y), v_y = the row's pixels with label
+ * y's one-hot block, every unit summed in order (the definition, not the
+ * library's shared pixel input). with_labels = 0 drops the label units'
+ * terms: the wrong posterior of the twin. */
+static size_t direct_label(const double *th, size_t nv, size_t nh, size_t K, const float *x,
+                           int with_labels)
+{
+    const double *W = th, *c = th + nh * nv, *a = c + nh;
+    size_t npx = nv - K, arg = 0;
+    double best = -INFINITY;
+    for (size_t y = 0; y < K; ++y) {
+        double f = with_labels ? a[npx + y] : 0.0;
+        for (size_t j = 0; j < nh; ++j) {
+            double s = c[j];
+            for (size_t i = 0; i < nv; ++i) {
+                double v = i < npx ? x[i] : (with_labels && i - npx == y ? 1.0 : 0.0);
+                s += W[j * nv + i] * v;
+            }
+            f += s > 0 ? s + log1p(exp(-s)) : log1p(exp(s));
+        }
+        if (f > best) {
+            best = f;
+            arg = y;
+        }
+    }
+    return arg;
+}
+
+/* The label error of flexcl_model_evaluate against direct_label on 300
+ * binarised Fashion-MNIST rows, with an RBM whose first 10 hidden units
+ * detect the classes (input s[(m_y − m)·x − ½(‖m_y‖² − ‖m‖²)], s = 0.05,
+ * class mean m_y, mean image m, label weight 2 on its own class) and 6 more random
+ * ones (every other parameter ~ N(0, 0.01²)): the posterior then ranks
+ * labels about as a nearest-centroid rule does, well below chance. The
+ * library must count exactly the rows the definition gets wrong; twin: the
+ * posterior without the label units predicts label 0 for every row. */
+static void test_label_error(void)
+{
+    const size_t n = 300, K = 10, nh = 16;
+    flexcl_data *d = fmnist_load(FMNIST "train-images-idx3-ubyte.gz",
+                                 FMNIST "train-labels-idx1-ubyte.gz", n, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    size_t nv = flexcl_data_dim(d), npx = nv - K;
+    flexcl_model_settings ms;
+    flexcl_model_settings_default(&ms);
+    ms.n_hidden = (int)nh;
+    ms.visible_bias = 1;
+    flexcl_stream init = flexcl_stream_make(7, 0, 0);
+    flexcl_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(flexcl_model_create(&ms, nv, K, &init, &m), FLEXCL_OK);
+    double *th = flexcl_model_params(m);
+    size_t P = flexcl_model_n_params(m);
+    CU_ASSERT_EQUAL_FATAL(P, nh * nv + nh + nv);
+    flexcl_stream_normal(&init, 1, FLEXCL_RNG_INIT, 0, P, th);
+    for (size_t q = 0; q < P; ++q) th[q] *= 0.01;
+    double *mean = calloc((K + 1) * npx, sizeof *mean);
+    size_t count[10] = {0};
+    for (size_t k = 0; k < n; ++k) {
+        const float *x = flexcl_data_row(d, k);
+        int y = flexcl_data_label(d, k);
+        count[y]++;
+        for (size_t i = 0; i < npx; ++i) {
+            mean[(size_t)y * npx + i] += x[i];
+            mean[K * npx + i] += x[i] / (double)n;
+        }
+    }
+    for (size_t j = 0; j < K; ++j) {
+        double *mj = mean + j * npx, *m0 = mean + K * npx, sq = 0.0;
+        for (size_t i = 0; i < npx; ++i) {
+            mj[i] /= (double)(count[j] ? count[j] : 1);
+            sq += mj[i] * mj[i] - m0[i] * m0[i];
+        }
+        for (size_t i = 0; i < nv; ++i)
+            th[j * nv + i] = i < npx ? 0.05 * (mj[i] - m0[i]) : (i - npx == j ? 2.0 : 0.0);
+        th[nh * nv + j] = -0.5 * 0.05 * sq;
+    }
+    size_t wrong = 0, wrong_twin = 0;
+    for (size_t k = 0; k < n; ++k) {
+        const float *x = flexcl_data_row(d, k);
+        int y = flexcl_data_label(d, k);
+        wrong += direct_label(th, nv, nh, K, x, 1) != (size_t)y;
+        wrong_twin += direct_label(th, nv, nh, K, x, 0) != (size_t)y;
+    }
+    flexcl_metrics mt;
+    CU_ASSERT_EQUAL(flexcl_model_evaluate(m, d, &mt), FLEXCL_OK);
+    CU_ASSERT_DOUBLE_EQUAL(mt.error_rate, (double)wrong / (double)n, 1e-15);
+    CU_ASSERT(wrong < 6 * n / 10); /* informative (measured 0.483); chance is 0.9 */
+    CU_ASSERT(wrong_twin == n - count[0]);          /* the twin: always label 0 */
+    CU_ASSERT(fabs(mt.error_rate - (double)wrong_twin / (double)n) > 0.2);
+    free(mean);
+    flexcl_model_destroy(&m);
+    flexcl_data_destroy(&d);
+}
+
 static void test_too_large_for_exact(void)
 {
     flexcl_model *m = make_rbm(4, 30, 1, 0.01, 1);
@@ -217,6 +313,7 @@ int main(void)
                          {"exact_sampler_chi_square", test_exact_sampler_chi_square},
                          {"gibbs_batched_path_chi_square", test_gibbs_batched_chi_square},
                          {"bas_nll_above_floor", test_bas_floor},
+                         {"label_error_direct_posterior", test_label_error},
                          {"exact_refuses_large", test_too_large_for_exact}};
     if (add_suite("rbm", cases, sizeof cases / sizeof *cases)) return 1;
     return run_all() ? 1 : 0;
