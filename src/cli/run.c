@@ -51,7 +51,7 @@ static void print_keys(void)
            "train point, every %d samples per chain of an experiment).\n"
            "A run holds DIR/<name>.h5.parts/lock (\"HOST PID\", touched at least every %d s):\n"
            "a second copy of the command refuses to start (exit status 2) while it lives.\n\n"
-           "Job-file keys (INI sections [run] [data] [model] [estimator] [optim]).\n"
+           "Job-file keys (INI sections [run] [data] [model] [estimator] [optim] [theta0] [tcl]; [grid] below).\n"
            "Keys marked 'grid' accept a list \"a, b, c\", linspace(a, b, n) or logspace(a, b, n).\n\n",
            DEFAULT_CHECKPOINT_EVERY, (int)TRAIN_SLICE, (int)EXPERIMENT_SLICE,
            (int)FLEXCL_CLI_LOCK_HEARTBEAT);
