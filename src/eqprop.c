@@ -124,7 +124,7 @@ static flexcl_code ep_create(const flexcl_model_settings *s, size_t dim, size_t 
     ep *m = NULL;
     size_t w[EP_MAX_LAYERS], nw = 0;
     FLEXCL_CHECK(n_classes >= 1 && n_classes < dim, FLEXCL_ERR_ARG,
-                 "eqprop needs labelled rows with a label block (data.label_block = 1): "
+                 "eqprop needs labelled rows with a label block and pixels besides it: "
                  "got %zu label units in rows of %zu", n_classes, dim);
     FLEXCL_CHECK(isfinite(s->beta) && s->beta != 0.0, FLEXCL_ERR_ARG,
                  "eqprop needs a finite nudging strength beta != 0, got %g", s->beta);
@@ -595,4 +595,7 @@ const flexcl_model_ops flexcl_eqprop_ops = {
     .memory_size = ep_memory_size,
     .memory_get = ep_memory_get,
     .memory_set = ep_memory_set,
+    /* The label block is the target; a free phase clamps the example's
+     * input (its states persist per example instead of per chain). */
+    .needs = FLEXCL_MODEL_NEEDS_LABELS | FLEXCL_MODEL_NEEDS_ROW_EVERY_PHASE,
 };

@@ -1863,24 +1863,26 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                                                               "non-zero",
                     where);
     }
-    if (strcmp(s->model.kind, "eqprop") == 0 && !s->data.label_block) {
+    const flexcl_model_ops *reg = flexcl_model_lookup(s->model.kind);
+    const unsigned needs = reg ? reg->needs : 0u;
+    if ((needs & FLEXCL_MODEL_NEEDS_LABELS) && !s->data.label_block) {
         describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
-                    "%s: data.label_block: eqprop needs the label block (its target y); "
+                    "%s: data.label_block: model.kind = %s needs the label block (its target); "
                     "set data.label_block = 1%s",
                     loc_of(job, g, key_by_name("data.label_block"), key_by_name("model.kind")),
-                    where);
+                    reg->name, where);
     }
-    if (strcmp(s->model.kind, "eqprop") == 0 && es->kind == FLEXCL_EST_TWO_TERM &&
+    if ((needs & FLEXCL_MODEL_NEEDS_ROW_EVERY_PHASE) && es->kind == FLEXCL_EST_TWO_TERM &&
         es->persistent) {
         describe_point(g, idx, point, where, sizeof where);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: estimator.persistent: 1 runs the negative phase on a separate chain "
-                    "without the example's input; eqprop's free phase needs it (its states "
-                    "persist per example anyway): use 0%s",
+                    "without the example's input, which model.kind = %s needs in both phases: "
+                    "use 0%s",
                     loc_of(job, g, key_by_name("estimator.persistent"),
                            key_by_name("model.kind")),
-                    where);
+                    reg->name, where);
     }
     if (sup) {
         /* What the kind (or the trainer with it) refuses: its own rules. */

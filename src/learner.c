@@ -447,6 +447,15 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_CHECK(es->eta > 0.0 && es->tau >= 1.0 && es->batch >= 1, FLEXCL_ERR_ARG,
                  "estimator needs eta > 0, tau >= 1 and batch >= 1");
     FLEXCL_CHECK(flexcl_data_rows(data) > 0, FLEXCL_ERR_ARG, "the data set is empty");
+    {
+        const flexcl_model_ops *ops = flexcl_model_lookup(ms->kind);
+        FLEXCL_CHECK(!(ops && (ops->needs & FLEXCL_MODEL_NEEDS_ROW_EVERY_PHASE) &&
+                       es->kind == FLEXCL_EST_TWO_TERM && es->persistent),
+                     FLEXCL_ERR_ARG,
+                     "estimator.persistent: 1 runs the negative phase on a separate chain "
+                     "without the example's input, which model.kind = %s needs in both phases",
+                     ops ? ops->name : "?");
+    }
     if (es->kind == FLEXCL_EST_TCL) {
         FLEXCL_CALL(flexcl_tcl_settings_check(&es->tcl));
         FLEXCL_CHECK(es->tcl.relax >= 1, FLEXCL_ERR_ARG, "tcl relax must be >= 1, got %d",

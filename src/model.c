@@ -77,6 +77,9 @@ flexcl_code flexcl_model_create(const flexcl_model_settings *settings,
     FLEXCL_CHECK(ops != NULL, FLEXCL_ERR_ARG, "unknown model kind '%s'",
                  settings->kind);
     FLEXCL_CHECK(dim > 0, FLEXCL_ERR_ARG, "model needs data of width > 0");
+    FLEXCL_CHECK(!(ops->needs & FLEXCL_MODEL_NEEDS_LABELS) || n_classes >= 1, FLEXCL_ERR_ARG,
+                 "model.kind = %s needs labelled rows with a label block "
+                 "(data.label_block = 1)", ops->name);
     FLEXCL_ALLOC(m, 1);
     m->ops = ops;
     m->settings = *settings;

@@ -82,6 +82,20 @@ typedef struct {
     double error_rate;   /* classification error in [0, 1]; NaN if no labels */
 } flexcl_metrics;
 
+/* What a model kind needs of a job, as the bits of flexcl_model_ops.needs:
+ * checked where a job is read (flexcl_job), so that a job the model cannot
+ * run fails with its file, line and key before any data are read, and again
+ * by the library (flexcl_model_create, flexcl_learner_create). */
+enum {
+    /* Labelled rows with a label block (data.label_block = 1): the model's
+     * target (eqprop's output y). */
+    FLEXCL_MODEL_NEEDS_LABELS = 1u << 0,
+    /* Both phases run on the example's input, so two_term cannot run its
+     * negative phase on a separate persistent chain without a row
+     * (estimator.persistent = 0). */
+    FLEXCL_MODEL_NEEDS_ROW_EVERY_PHASE = 1u << 1,
+};
+
 /* The operations table. Required entries are marked (req); the others may be
  * NULL and then the public wrapper returns FLEXCL_ERR_UNSUPPORTED. */
 typedef struct flexcl_model_ops {
@@ -169,6 +183,8 @@ typedef struct flexcl_model_ops {
     size_t (*memory_size)(const void *impl);
     void (*memory_get)(const void *impl, double *out);
     flexcl_code (*memory_set)(void *impl, const double *in, size_t n);
+    /* FLEXCL_MODEL_NEEDS_* bits (0 = none, the RBM). */
+    unsigned needs;
 } flexcl_model_ops;
 
 /* Parse a hidden-layer widths text (model.hidden, shared by every model

@@ -15,6 +15,8 @@
 
 #include "flexcl/error.h"
 #include "flexcl/job.h"
+#include "flexcl/model.h"
+#include "flexcl/rbm.h"
 
 #define FILE_NAME "job.ini"
 
@@ -1661,6 +1663,53 @@ static int suite_clean(void)
 
 /* run.streams: point keys each point by its index; replicate keys it by its
  * replicate index, so points that differ only in parameters share streams. */
+/* A model's needs (flexcl_model_ops.needs) are checked from its table, not
+ * its name: the RBM's table registered again as "needy_rbm" with both bits
+ * set is refused where the plain RBM (the twin) is accepted. */
+static void test_model_needs(void)
+{
+    static flexcl_model_ops needy;
+    needy = flexcl_rbm_ops;
+    needy.name = "needy_rbm";
+    needy.needs = FLEXCL_MODEL_NEEDS_LABELS | FLEXCL_MODEL_NEEDS_ROW_EVERY_PHASE;
+    if (flexcl_model_lookup("needy_rbm") == NULL)
+        CU_ASSERT_EQUAL_FATAL(flexcl_model_register(&needy), FLEXCL_OK);
+    const char *labels = "[model]\nkind = %s\n";
+    const char *pcd = "[data]\nsource = idx\nlabel_block = 1\n[model]\nkind = %s\n"
+                      "[estimator]\nkind = two_term\npersistent = 1\n";
+    const struct {
+        const char *fmt, *msg;
+    } cases[] = {
+        {labels, FILE_NAME ":2: data.label_block: model.kind = needy_rbm needs the label block"},
+        {pcd, FILE_NAME ":8: estimator.persistent: 1 runs the negative phase on a separate chain "
+              "without the example's input, which model.kind = needy_rbm needs in both phases"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        char text[256];
+        flexcl_job *j = NULL;
+        snprintf(text, sizeof text, cases[i].fmt, "needy_rbm");
+        CU_ASSERT_EQUAL(flexcl_job_create(text, FILE_NAME, 0, NULL, &j), FLEXCL_ERR_JOB);
+        CU_ASSERT_PTR_NULL(j);
+        CU_ASSERT_EQUAL(strncmp(flexcl_error_message(), cases[i].msg, strlen(cases[i].msg)), 0);
+        if (strncmp(flexcl_error_message(), cases[i].msg, strlen(cases[i].msg)) != 0)
+            fprintf(stderr, "\n got '%s'\n", flexcl_error_message());
+        flexcl_job_destroy(&j);
+        snprintf(text, sizeof text, cases[i].fmt, "rbm"); /* the twin */
+        CU_ASSERT_EQUAL(flexcl_job_create(text, FILE_NAME, 0, NULL, &j), FLEXCL_OK);
+        flexcl_job_destroy(&j);
+    }
+    /* The library refuses the same: a model without label units. */
+    flexcl_model_settings ms;
+    flexcl_model_settings_default(&ms);
+    snprintf(ms.kind, sizeof ms.kind, "%s", "needy_rbm");
+    flexcl_stream init = flexcl_stream_make(1, 0, 0);
+    flexcl_model *m = NULL;
+    CU_ASSERT_EQUAL(flexcl_model_create(&ms, 16, 0, &init, &m), FLEXCL_ERR_ARG);
+    CU_ASSERT(strstr(flexcl_error_message(), "model.kind = needy_rbm needs labelled rows") != NULL);
+    CU_ASSERT_EQUAL(flexcl_model_create(&ms, 26, 10, &init, &m), FLEXCL_OK);
+    flexcl_model_destroy(&m);
+}
+
 static void test_streams(void)
 {
     const char *text = "[run]\nreplicates = 2\n[estimator]\nkind = isd\nb = 0.2, 0.4, 0.6\n";
@@ -1705,6 +1754,7 @@ int main(int argc, char **argv)
         {"errors", test_errors},
         {"key_table", test_key_table},
         {"supervised_keys", test_supervised_keys},
+        {"model_needs", test_model_needs},
         {"load", test_load},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; ++i)
