@@ -151,7 +151,7 @@ int main(int argc, char **argv)
         uint64_t t = 2 * (uint64_t)k;
         flexcl_model_phase_begin(m, c, FLEXCL_PHASE_POSITIVE, rows, &s, t);
         flexcl_model_step(m, c, FLEXCL_PHASE_POSITIVE, &s, t);
-        memset(g, 0, P * sizeof *g);
+        flexcl_optim_zero(opt, g); /* as the learner clears it */
         flexcl_model_stats_axpy(m, c, FLEXCL_PHASE_POSITIVE, 1.0, g);
         flexcl_model_chain_reset(m, c, rows);
         flexcl_model_step(m, c, FLEXCL_PHASE_NEGATIVE, &s, t + 1);

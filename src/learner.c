@@ -258,7 +258,7 @@ static void end_phase(flexcl_learner *l, core *c, flexcl_chain *ch)
     c->phases++;
     switch (es->kind) {
     case FLEXCL_EST_ISD:
-        memset(c->g, 0, l->P * sizeof *c->g);
+        flexcl_optim_zero(c->opt, c->g);
         flexcl_model_stats_axpy(c->model, ch, c->phase, c->w, c->g);
         flexcl_optim_apply(c->opt, theta, c->g, es->eta);
         c->updates++;
@@ -267,7 +267,7 @@ static void end_phase(flexcl_learner *l, core *c, flexcl_chain *ch)
         /* G⁺ is held in g itself until the negative phase ends (no second
          * buffer, no copy: a 784x500 RBM's g is 3 MB). */
         if (c->phase == FLEXCL_PHASE_POSITIVE) {
-            memset(c->g, 0, l->P * sizeof *c->g);
+            flexcl_optim_zero(c->opt, c->g);
             flexcl_model_stats_axpy(c->model, ch, c->phase, 1.0, c->g);
         } else {
             flexcl_model_stats_axpy(c->model, ch, c->phase, -1.0, c->g);
@@ -341,7 +341,7 @@ static flexcl_code tcl_advance(flexcl_learner *l, core *c, uint64_t n)
             FLEXCL_CALL(flexcl_model_phase_begin(c->model, c->chain, FLEXCL_PHASE_POSITIVE,
                                                  c->rows, &c->stream, c->t));
             FLEXCL_CALL(flexcl_model_nudge(c->model, c->chain, 0.0));
-            memset(c->g, 0, P * sizeof *c->g);
+            flexcl_optim_zero(c->opt, c->g);
         }
         if (p >= F && (p - F) % R == 0) {
             size_t j = (size_t)((p - F) / R) + 1; /* the ramp point being relaxed */
@@ -396,7 +396,7 @@ static flexcl_code core_advance(flexcl_learner *l, core *c, uint64_t n)
                                ? c->neg_chain : c->chain;
         FLEXCL_CALL(flexcl_model_step(c->model, ch, c->phase, &c->stream, c->t));
         if (es->kind == FLEXCL_EST_AOL) {
-            memset(c->g, 0, l->P * sizeof *c->g);
+            flexcl_optim_zero(c->opt, c->g);
             flexcl_model_stats_axpy(c->model, ch, c->phase, c->w, c->g);
             flexcl_optim_apply(c->opt, flexcl_model_params(c->model), c->g, aol_lr);
             c->updates++;

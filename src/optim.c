@@ -96,6 +96,21 @@ static size_t cut(size_t n, int t, int nt)
     return x < n ? x : n;
 }
 
+void flexcl_optim_zero(const flexcl_optim *o, double *g)
+{
+    const size_t n = o->n;
+    if (n < PARALLEL_MIN || omp_in_parallel()) {
+        memset(g, 0, n * sizeof *g);
+        return;
+    }
+#pragma omp parallel default(none) shared(g, n)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        size_t a = cut(n, t, nt), b = cut(n, t + 1, nt);
+        memset(g + a, 0, (b - a) * sizeof *g);
+    }
+}
+
 void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g, double lr)
 {
     const unsigned char *mask = o->learnable;

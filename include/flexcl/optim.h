@@ -35,6 +35,13 @@ flexcl_code flexcl_optim_create(const flexcl_optim_settings *s, size_t n,
                                 flexcl_optim **out);
 void flexcl_optim_destroy(flexcl_optim **o); /* NULL-safe */
 
+/* g[0..n) ← 0, split over the threads as flexcl_optim_apply splits θ, so
+ * each thread clears the part of the gradient buffer its update reads
+ * (and, in the RBM's batched path, its statistics tiles write): the
+ * buffer's cache lines stay with the thread that owns them. Serial when n
+ * is small or inside a parallel region. Not collective. */
+void flexcl_optim_zero(const flexcl_optim *o, double *g);
+
 /* One update θ ← θ + lr · step(g). SGD: step = g. Adam: bias-corrected
  * m̂/(√v̂ + ε) (Kingma & Ba), ascending. Not collective. */
 void flexcl_optim_apply(flexcl_optim *o, double *theta, const double *g,

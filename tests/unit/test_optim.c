@@ -1,6 +1,37 @@
 /* SGD and Adam: exact first steps and the learnable mask. */
 #include "../test_util.h"
+#include <omp.h>
+#include <stdlib.h>
+
 #include "flexcl/optim.h"
+
+/* flexcl_optim_zero clears exactly the optimiser's n entries, serially and
+ * split over 1, 2 and 3 threads (n not a multiple of the cache-line cut),
+ * and nothing past them. */
+static void test_zero(void)
+{
+    const size_t sizes[] = {5, (1u << 17) + 13};
+    for (size_t s = 0; s < 2; ++s) {
+        size_t n = sizes[s];
+        flexcl_optim_settings os;
+        flexcl_optim_settings_default(&os);
+        flexcl_optim *o = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_optim_create(&os, n, NULL, &o), FLEXCL_OK);
+        double *g = malloc((n + 1) * sizeof *g);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        for (int threads = 1; threads <= 3; ++threads) {
+            omp_set_num_threads(threads);
+            for (size_t k = 0; k <= n; ++k) g[k] = 1.0 + (double)k;
+            flexcl_optim_zero(o, g);
+            size_t nonzero = 0;
+            for (size_t k = 0; k < n; ++k) nonzero += g[k] != 0.0;
+            CU_ASSERT_EQUAL(nonzero, 0);
+            CU_ASSERT_EQUAL(g[n], 1.0 + (double)n); /* the twin: past the end, untouched */
+        }
+        free(g);
+        flexcl_optim_destroy(&o);
+    }
+}
 
 static void test_sgd(void)
 {
@@ -42,7 +73,9 @@ static void test_adam(void)
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-    test_case cases[] = {{"sgd_and_mask", test_sgd}, {"adam_first_steps", test_adam}};
+    test_case cases[] = {{"sgd_and_mask", test_sgd},
+                         {"adam_first_steps", test_adam},
+                         {"zero_whole_buffer", test_zero}};
     if (add_suite("optim", cases, sizeof cases / sizeof *cases)) return 1;
     return run_all() ? 1 : 0;
 }
