@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "flexcl/data.h"
+
 static inline double bench_now(void)
 {
     struct timespec t;
@@ -53,6 +55,20 @@ static inline double bench_handoff_ns(int rounds)
         }
     }
     return dt < 0 ? -1.0 : 1e9 * dt / (2.0 * rounds);
+}
+
+/* Debian's Fashion-MNIST training images binarised at 0.8 (the data
+ * defaults), the first max_rows rows (0 = all); label_block 1 appends the
+ * one-hot labels, 0 reads no labels at all. */
+static inline flexcl_code bench_fmnist(int label_block, size_t max_rows, flexcl_data **out)
+{
+    flexcl_data_settings ds;
+    flexcl_data_settings_default(&ds);
+    ds.source = FLEXCL_DATA_IDX;
+    ds.label_block = label_block;
+    if (!label_block) ds.labels[0] = '\0';
+    ds.max_rows = max_rows;
+    return flexcl_data_create(&ds, out);
 }
 
 static inline void bench_result(const char *name, double ratio, double goal)

@@ -116,15 +116,10 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
-    flexcl_data_settings ds;
-    flexcl_data_settings_default(&ds);
-    ds.source = FLEXCL_DATA_IDX;
-    ds.label_block = 1;
-    ds.max_rows = 10000;
     flexcl_data *d = NULL;
     size_t half = M / 2, P = 0;
     double *mine = NULL;
-    int bad = flexcl_data_create(&ds, &d) != FLEXCL_OK;
+    int bad = bench_fmnist(1, 10000, &d) != FLEXCL_OK;
     if (!bad) {
         mine = malloc(half * (flexcl_data_dim(d) * N_HIDDEN + N_HIDDEN + flexcl_data_dim(d)) *
                       sizeof *mine);

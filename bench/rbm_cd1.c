@@ -84,12 +84,8 @@ int main(int argc, char **argv)
         return 2;
     }
     omp_set_num_threads(threads);
-    flexcl_data_settings ds;
-    flexcl_data_settings_default(&ds);
-    ds.source = FLEXCL_DATA_IDX;
-    ds.labels[0] = '\0';
     flexcl_data *d = NULL;
-    if (flexcl_data_create(&ds, &d) != FLEXCL_OK) {
+    if (bench_fmnist(0, 0, &d) != FLEXCL_OK) {
         fprintf(stderr, "rbm_cd1: %s\n", flexcl_error_message());
         return 1;
     }
