@@ -474,8 +474,8 @@ done:
 }
 
 /* The three rules share every operation but create, which fixes the rule. */
-/* Original DP is DPᵀ's rule with the mean taken at α = ½ only (SPEC §3):
- * any other α is DPᵀ's. */
+/* Original DP (SPEC §3) is defined, and stable, at α = ½ only; an
+ * asymmetric nudge needs DPᵀ. */
 static const char *refuse_dp(const flexcl_supervised_settings *s, char *why, size_t n)
 {
     if (s->alpha == 0.5) return NULL;

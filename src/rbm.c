@@ -934,8 +934,6 @@ done:
     return err;
 }
 
-/* Classification error from the exact label posterior: with a one-hot label
- * block, p(y | pixels) ∝ exp(a_y) Π_j (1 + exp(c_j + W_j·x + W_{j,y})). */
 /* The fraction of rows whose label is not the argmax over y of the exact
  * label posterior p(y | pixels) ∝ exp(a_y) Π_j (1 + exp(c_j + W_j,y +
  * W_j,pixels · x)). The pixels' input W_j,pixels · x is computed once per

@@ -45,7 +45,6 @@ const char *flexcl_supervised_kind_name(flexcl_supervised_kind kind)
     return model_of(kind) ? model_of(kind)->name : "?";
 }
 
-
 void flexcl_supervised_settings_default(flexcl_supervised_settings *s)
 {
     memset(s, 0, sizeof *s);

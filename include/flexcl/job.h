@@ -174,9 +174,9 @@ typedef struct {
      * data.test_images, data.test_labels only in `data`.
      * Their minibatch size is estimator.batch and their learning rate
      * estimator.eta; ff also uses estimator.kind (two_term | isd | aol), b
-     * and weights, and under aol tau, law and uniform_halfwidth. supervised.kind is NOT set by the parser (it keeps the
-     * default): the driver derives it from model.kind with
-     * flexcl_supervised_kind_parse. */
+     * and weights, and under aol tau, law and uniform_halfwidth.
+     * supervised.kind is NOT set by the parser (it keeps the default): the
+     * driver derives it from model.kind with flexcl_supervised_kind_parse. */
     flexcl_supervised_settings supervised;
 } flexcl_settings;
 
