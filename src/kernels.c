@@ -146,23 +146,30 @@ double flexcl_kern_sigmoid(double x) { return 1.0 / (1.0 + exp_minus_scalar(x));
 static void mean_spread_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
                                double *mean, double *sq)
 {
-    const size_t G = R * L;
+    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
 #define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
-    for (size_t q = 0; q < P; ++q) mean[q] = 0.0;
-    for (size_t k = 0; k < G; ++k) {
-        const double *row = ROW(k);
-        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
-    }
-    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
-    for (size_t k = 0; k < G; ++k) {
-        const double *row = ROW(k);
-        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (size_t q = 0; q < P; ++q) {
-            double d = row[q] - mean[q];
-            lane[q % 8] += d * d;
+    for (size_t j = 0; j < 8 * G; ++j) sq[j] = 0.0;
+    for (size_t q0 = 0; q0 < P; q0 += T) {
+        const size_t q1 = P - q0 < T ? P : q0 + T;
+        for (size_t q = q0; q < q1; ++q) mean[q] = 0.0;
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = ROW(k);
+            for (size_t q = q0; q < q1; ++q) mean[q] += row[q];
         }
-        sq[k] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-                ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+        for (size_t q = q0; q < q1; ++q) mean[q] /= (double)G;
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = ROW(k);
+            double *lane = sq + 8 * k;
+            for (size_t q = q0; q < q1; ++q) {
+                double d = row[q] - mean[q];
+                lane[q % 8] += d * d;
+            }
+        }
+    }
+    /* sq[k] is written after lanes 8k..8k+7 were read, and k <= 8k. */
+    for (size_t k = 0; k < G; ++k) {
+        const double *l = sq + 8 * k;
+        sq[k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
     }
 #undef ROW
 }
@@ -411,27 +418,33 @@ AVX512 static inline __mmask8 tail_mask(size_t left)
 AVX512 static void mean_spread_avx512(const double *all, size_t R, size_t L, size_t stride,
                                       size_t P, double *mean, double *sq)
 {
-    const size_t G = R * L;
+    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
     const __m512d g = _mm512_set1_pd((double)G);
-    for (size_t q = 0; q < P; q += 8) {
-        __mmask8 m = tail_mask(P - q);
-        __m512d acc = _mm512_setzero_pd();
-        for (size_t r = 0; r < R; ++r)
-            for (size_t i = 0; i < L; ++i)
-                acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
-        _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
+    for (size_t k = 0; k < G; ++k) _mm512_storeu_pd(sq + 8 * k, _mm512_setzero_pd());
+    for (size_t q0 = 0; q0 < P; q0 += T) {
+        const size_t q1 = P - q0 < T ? P : q0 + T;
+        for (size_t q = q0; q < q1; q += 8) {
+            __mmask8 m = tail_mask(P - q);
+            __m512d acc = _mm512_setzero_pd();
+            for (size_t r = 0; r < R; ++r)
+                for (size_t i = 0; i < L; ++i)
+                    acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
+            _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
+        }
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = all + (k / L) * stride + (k % L) * P;
+            __m512d lane = _mm512_loadu_pd(sq + 8 * k);
+            for (size_t q = q0; q < q1; q += 8) {
+                __mmask8 m = tail_mask(P - q);
+                __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
+                                          _mm512_maskz_loadu_pd(m, mean + q));
+                lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
+            }
+            _mm512_storeu_pd(sq + 8 * k, lane);
+        }
     }
     for (size_t k = 0; k < G; ++k) {
-        const double *row = all + (k / L) * stride + (k % L) * P;
-        __m512d lane = _mm512_setzero_pd();
-        for (size_t q = 0; q < P; q += 8) {
-            __mmask8 m = tail_mask(P - q);
-            __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
-                                      _mm512_maskz_loadu_pd(m, mean + q));
-            lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
-        }
-        double l[8];
-        _mm512_storeu_pd(l, lane);
+        const double *l = sq + 8 * k;
         sq[k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
     }
 }

@@ -165,7 +165,7 @@ struct flexcl_learner {
     double *gather;
     size_t stride;
     double *mean;   /* P */
-    double *sq;     /* R·L: the rows' squared distances to the mean */
+    double *sq;     /* 8·R·L: the rows' squared distances to the mean (lanes) */
     /* tcl with tcl.down = interpolate: the down-ramp samples' positions on
      * the up ramp, the same for every cycle and learner (n_s − 1 values). */
     double *tcl_pos;
@@ -510,7 +510,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     l->stride = l->P * (size_t)l->L + 1;
     FLEXCL_ALLOC(l->gather, l->stride * (size_t)l->size);
     FLEXCL_ALLOC(l->mean, l->P);
-    FLEXCL_ALLOC(l->sq, (size_t)l->L * (size_t)l->size);
+    FLEXCL_ALLOC(l->sq, 8 * (size_t)l->L * (size_t)l->size);
     if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
         const size_t n_up = tcl_n_up(&es->tcl), N = n_up + tcl_n_down(&es->tcl);
         FLEXCL_ALLOC(l->tcl_pos, N - n_up);
@@ -562,7 +562,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
  * the G = R·L rows to it (mean and max over rows; R blocks of L rows,
  * `stride` doubles apart): the same arithmetic on every rank and code path
  * (flexcl_kern_mean_spread fixes every summation order), so bitwise the
- * same result everywhere. sq: G doubles of scratch. */
+ * same result everywhere. sq: 8 G doubles of scratch. */
 static void mean_and_spread(const double *restrict all, size_t R, size_t L, size_t stride,
                             size_t P, double *restrict mean, double *restrict sq,
                             double *rms_mean, double *rms_max)
@@ -823,7 +823,7 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
     double *all = NULL, *mean = NULL, *sq = NULL;
     FLEXCL_ALLOC(all, G * P);
     FLEXCL_ALLOC(mean, P);
-    FLEXCL_ALLOC(sq, G);
+    FLEXCL_ALLOC(sq, 8 * G); /* the kernel's lanes */
     double *mine = all + (size_t)l->rank * L * P;
     for (size_t i = 0; i < L; ++i)
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));

@@ -268,18 +268,20 @@ static void test_affine_vs_loop(void)
  * resolves a summation order. */
 static void test_mean_spread_vs_loop(void)
 {
-    enum { MAXR = 3, MAXL = 5, MAXP = 41, GAP = 3 };
-    const size_t stride_max = MAXL * 288 + GAP;
+    /* P up to BIGP spans several tiles of FLEXCL_KERN_TILE(G) for every G
+     * here (288 for G >= 8, 4099 for all). */
+    enum { MAXR = 3, MAXL = 5, MAXP = 41, GAP = 3, BIGP = 4099 };
+    const size_t stride_max = MAXL * BIGP + GAP;
     double *all = malloc(MAXR * stride_max * sizeof *all);
-    double *mean = malloc(288 * sizeof *mean), *sq = malloc(MAXR * MAXL * sizeof *sq);
-    double *rmean = malloc(288 * sizeof *rmean), *rsq = malloc(MAXR * MAXL * sizeof *rsq);
-    double *th = malloc(288 * sizeof *th), *rth = malloc(288 * sizeof *rth);
-    double *si = malloc(288 * sizeof *si);
+    double *mean = malloc(BIGP * sizeof *mean), *sq = malloc(8 * MAXR * MAXL * sizeof *sq);
+    double *rmean = malloc(BIGP * sizeof *rmean), *rsq = malloc(MAXR * MAXL * sizeof *rsq);
+    double *th = malloc(BIGP * sizeof *th), *rth = malloc(BIGP * sizeof *rth);
+    double *si = malloc(BIGP * sizeof *si);
     for (size_t k = 0; k < MAXR * stride_max; ++k) all[k] = 0.1 * (2.0 * next_unit() - 1.0);
     long bad = 0, twin_differs = 0, cases = 0;
     for (size_t R = 1; R <= MAXR; ++R)
         for (size_t L = 1; L <= MAXL; ++L)
-            for (size_t P = 1; P <= 288; P = P < MAXP ? P + 1 : 288) {
+            for (size_t P = 1; P <= BIGP; P = P < MAXP ? P + 1 : P < 288 ? 288 : BIGP) {
                 const size_t stride = L * P + GAP, G = R * L;
                 for (size_t q = 0; q < P; ++q) rmean[q] = 0.0;
                 for (size_t k = 0; k < G; ++k)
@@ -308,7 +310,7 @@ static void test_mean_spread_vs_loop(void)
                 flexcl_kern_correct(th, mean, si, P);
                 bad += !same_bits(th, rth, P);
                 cases++;
-                if (P == 288) break;
+                if (P == BIGP) break;
             }
     printf("\n    %ld shapes, %ld differ; plain-order twin differs in %ld rows", cases, bad,
            twin_differs);
