@@ -479,8 +479,10 @@ done:
 static const char *refuse_dp(const flexcl_supervised_settings *s, char *why, size_t n)
 {
     if (s->alpha == 0.5) return NULL;
-    snprintf(why, n, "%g; original dual propagation (model.kind = dp) is stable only at 0.5 "
-                     "(use dpt)", s->alpha);
+    char alpha[32];
+    flexcl_format_real(s->alpha, alpha, sizeof alpha);
+    snprintf(why, n, "%s; original dual propagation (model.kind = dp) is stable only at 0.5 "
+                     "(use dpt)", alpha);
     return "model.alpha";
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { MESSAGE_MAX = 1024, TRACE_MAX = 4096 };
@@ -79,4 +80,19 @@ void flexcl_error_clear(void)
     last_code = FLEXCL_OK;
     last_message[0] = '\0';
     last_trace[0] = '\0';
+}
+
+void flexcl_format_real(double v, char *buf, size_t n)
+{
+    int p = 1;
+    for (; p < 17; ++p) {
+        snprintf(buf, n, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    snprintf(buf, n, "%.*g", p, v);
+    const char *e = strchr(buf, 'e');
+    if (e == NULL) return;
+    int exp10 = atoi(e + 1);
+    if (exp10 >= 0 && exp10 < 7)
+        snprintf(buf, n, "%.*f", p - 1 - exp10 > 0 ? p - 1 - exp10 : 0, v);
 }

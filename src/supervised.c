@@ -120,21 +120,23 @@ done:
     return err;
 }
 
-/* The phase-length settings of aol: τ in [1, 1e15], a known law, and the
- * uniform law's support {τ−w, …, τ+w} starting at 1 or more (a whole τ
- * under the fixed and uniform laws: flexcl_supervised_refusal). */
+/* The phase-length settings of aol: τ >= 1, a known law, and the uniform
+ * law's support {τ−w, …, τ+w} starting at 1 or more (τ <= 1e15, whole
+ * under the fixed and uniform laws: flexcl_supervised_refusal, the one
+ * place of that rule). */
 static flexcl_code check_aol(const flexcl_estimator_settings *est)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CHECK(isfinite(est->tau) && est->tau >= 1.0 && est->tau <= 1e15, FLEXCL_ERR_ARG,
-                 "estimator.tau: %g must be finite and in [1, 1e15]", est->tau);
+    char tau[32];
+    flexcl_format_real(est->tau, tau, sizeof tau);
+    FLEXCL_CHECK(est->tau >= 1.0, FLEXCL_ERR_ARG, "estimator.tau: %s must be >= 1", tau);
     FLEXCL_CHECK(est->law == FLEXCL_LAW_FIXED || est->law == FLEXCL_LAW_GEOMETRIC ||
                      est->law == FLEXCL_LAW_UNIFORM,
                  FLEXCL_ERR_ARG, "estimator.law: %d is not a phase-length law", (int)est->law);
     FLEXCL_CHECK(est->law != FLEXCL_LAW_UNIFORM ||
                      (est->uniform_halfwidth >= 0 && (double)est->uniform_halfwidth < est->tau),
-                 FLEXCL_ERR_ARG, "estimator.uniform_halfwidth: %d is outside [0, tau = %g)",
-                 est->uniform_halfwidth, est->tau);
+                 FLEXCL_ERR_ARG, "estimator.uniform_halfwidth: %d is outside [0, tau = %s)",
+                 est->uniform_halfwidth, tau);
 done:
     return err;
 }
@@ -150,9 +152,11 @@ const char *flexcl_supervised_refusal(const flexcl_supervised_settings *s,
      * tau (1e15 keeps it an exact integer). */
     if (ops->phase && est->kind == FLEXCL_EST_AOL &&
         (est->tau > 1e15 || (est->law != FLEXCL_LAW_GEOMETRIC && est->tau != floor(est->tau)))) {
+        char tau[32];
+        flexcl_format_real(est->tau, tau, sizeof tau);
         *context = "estimator.law";
-        snprintf(why, n, "%g; model.kind = %s under aol with estimator.law = %s needs %s",
-                 est->tau, ops->name, flexcl_phase_law_name(est->law),
+        snprintf(why, n, "%s; model.kind = %s under aol with estimator.law = %s needs %s",
+                 tau, ops->name, flexcl_phase_law_name(est->law),
                  est->law == FLEXCL_LAW_GEOMETRIC
                      ? "tau <= 1e15"
                      : "a whole number of steps up to 1e15 (its phases last llround(tau) "

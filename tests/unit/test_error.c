@@ -1,4 +1,7 @@
 /* Error codes, messages and the context trace. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../src/check.h"
@@ -55,12 +58,43 @@ static void test_push_without_set(void)
     CU_ASSERT_STRING_EQUAL(flexcl_error_message(), "input/output error");
 }
 
+/* flexcl_format_real: documented examples, and every value of a sweep over
+ * magnitudes reads back bitwise. The twin: "%g", the format it replaces,
+ * loses digits that the user wrote (2.123456789 -> "2.12346"). */
+static void test_format_real(void)
+{
+    static const struct { double v; const char *text; } ex[] = {
+        {10, "10"},          {250000, "250000"}, {0.001, "0.001"},    {1e-8, "1e-08"},
+        {1e20, "1e+20"},     {0.5, "0.5"},       {2.123456789, "2.123456789"},
+        {-3.25, "-3.25"},    {1e15, "1e+15"},    {1234567, "1234567"}, {0.1, "0.1"}};
+    char buf[32], g[32];
+    for (size_t i = 0; i < sizeof ex / sizeof ex[0]; ++i) {
+        flexcl_format_real(ex[i].v, buf, sizeof buf);
+        CU_ASSERT_STRING_EQUAL(buf, ex[i].text);
+    }
+    long bad = 0, n = 0;
+    for (int e = -300; e <= 300; e += 7)
+        for (int m = 1; m < 1000; m += 37) {
+            double v = (m / 7.0) * pow(10.0, e);
+            flexcl_format_real(v, buf, sizeof buf);
+            bad += strtod(buf, NULL) != v;
+            flexcl_format_real(-v, buf, sizeof buf);
+            bad += strtod(buf, NULL) != -v;
+            n += 2;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_TRUE(n > 2000);
+    snprintf(g, sizeof g, "%g", 2.123456789);
+    CU_ASSERT_TRUE(strtod(g, NULL) != 2.123456789); /* the twin loses the value */
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {{"messages", test_messages},
                          {"trace", test_trace},
-                         {"push_without_set", test_push_without_set}};
+                         {"push_without_set", test_push_without_set},
+                         {"format_real", test_format_real}};
     if (add_suite("error", cases, sizeof cases / sizeof *cases)) return 1;
     return run_all() ? 1 : 0;
 }
