@@ -6,6 +6,13 @@
  * one layer of 8192 chains x 16 units (the rbm_small shape) and of 100 x 500
  * units (the rbm_cd1 shape).
  *
+ * Printed for the record, not part of the figure: a parameter average's
+ * flexcl_kern_mean_spread on 2 ranks x 4 rows of P doubles (the learner's
+ * shapes: P = 288 the BAS RBM, 12 720 the bMNIST RBM, 400 000 about a
+ * 784x500 RBM), against one plain pass summing the same rows (the floor of
+ * anything that must read them). The kernel reads each row once from
+ * memory and once more from cache (its tiles), so near 1 is its best.
+ *
  * Usage: kernels_bench   (goal: ratio >= 1.5) */
 #include <stdlib.h>
 
@@ -63,6 +70,41 @@ int main(void)
         free(act);
         free(u);
         free(out);
+    }
+    const size_t ps[] = {288, 12720, 400000};
+    for (int i = 0; i < 3; ++i) {
+        const size_t R = 2, L = 4, P = ps[i], stride = L * P + 1, G = R * L;
+        double *all = malloc(R * stride * sizeof *all), *mean = malloc(P * sizeof *mean);
+        double *sq = malloc(8 * G * sizeof *sq);
+        for (size_t k = 0; k < R * stride; ++k) all[k] = 1e-3 * (double)(k % 1013);
+        const int reps = (int)(4000000 / P) + 1;
+        double tk = 1e30, tr = 1e30, sink = 0.0;
+        for (int rep = 0; rep < 5; ++rep) {
+            double t0 = bench_now();
+            for (int k = 0; k < reps; ++k) flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
+            double t = (bench_now() - t0) / reps;
+            tk = t < tk ? t : tk;
+            sink += sq[0];
+            t0 = bench_now();
+            for (int k = 0; k < reps; ++k) { /* eight lanes: not bound by add latency */
+                double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (size_t r = 0; r < R; ++r) {
+                    const double *row = all + r * stride;
+                    size_t q = 0;
+                    for (; q + 8 <= L * P; q += 8)
+                        for (int j = 0; j < 8; ++j) acc[j] += row[q + j];
+                    for (; q < L * P; ++q) acc[0] += row[q];
+                }
+                for (int j = 0; j < 8; ++j) sink += acc[j];
+            }
+            t = (bench_now() - t0) / reps;
+            tr = t < tr ? t : tr;
+        }
+        printf("mean_spread %zu x %zu: %.2f us, one plain pass %.2f us (%.2f of it)%s\n", G, P,
+               1e6 * tk, 1e6 * tr, tr / tk, sink == 42.0 ? " " : "");
+        free(all);
+        free(mean);
+        free(sq);
     }
     bench_result("kernels", worst, 1.5);
     return 0;
