@@ -456,6 +456,14 @@ static flexcl_code learner_direction(void *impl, const double *x, const int *y, 
     return flexcl_dualprop_gradient(((mlp_learner *)impl)->mlp, x, y, B, 1.0, g, loss);
 }
 
+static size_t learner_widths(const void *impl, const size_t **w)
+{
+    const flexcl_dualprop_settings *s =
+        flexcl_dualprop_settings_get(((const mlp_learner *)impl)->mlp);
+    *w = s->widths;
+    return s->n_layers;
+}
+
 static flexcl_code learner_predict(void *impl, const double *x, size_t B, int *pred)
 {
     flexcl_code err = FLEXCL_OK;
@@ -492,7 +500,8 @@ static const char *refuse_dp(const flexcl_supervised_settings *s, char *why, siz
             .param_count = learner_param_count, .create = CREATE,                          \
             .destroy = learner_destroy, .n_params = learner_n_params,                      \
             .params = learner_params, .init = learner_init, .phase = NULL,                 \
-            .direction = learner_direction, .predict = learner_predict, .refuse = REFUSE,  \
+            .direction = learner_direction, .widths = learner_widths,                     \
+            .predict = learner_predict, .refuse = REFUSE,                                  \
     }
 
 const flexcl_supervised_model_ops flexcl_supervised_dp_ops =

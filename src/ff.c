@@ -378,6 +378,13 @@ done:
     return err;
 }
 
+static size_t learner_widths(const void *impl, const size_t **w)
+{
+    const flexcl_ff_settings *s = flexcl_ff_settings_get(((const ff_learner *)impl)->ff);
+    *w = s->widths;
+    return s->n_layers;
+}
+
 static flexcl_code learner_predict(void *impl, const double *x, size_t B, int *pred)
 {
     return flexcl_ff_predict(((ff_learner *)impl)->ff, x, B, pred);
@@ -394,5 +401,6 @@ const flexcl_supervised_model_ops flexcl_supervised_ff_ops = {
     .init = learner_init,
     .phase = learner_phase,
     .direction = NULL,
+    .widths = learner_widths,
     .predict = learner_predict,
 };

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "flexcl/dualprop.h"
+#include "flexcl/ff.h"
 #include "supervised_impl.h"
 
 /* The kind → table lookup: one entry per flexcl_supervised_kind. */
@@ -551,6 +553,36 @@ flexcl_code flexcl_supervised_accuracy(flexcl_supervised *t,
     *acc = (double)right / (double)n;
 done:
     return err;
+}
+
+size_t flexcl_supervised_n_blocks(const flexcl_supervised *t)
+{
+    const size_t *w = NULL;
+    return 2 * t->ops->widths(t->net, &w);
+}
+
+flexcl_param_block flexcl_supervised_block(const flexcl_supervised *t, size_t i)
+{
+    static const char *const wn[] = {"W0", "W1", "W2", "W3", "W4", "W5", "W6", "W7"};
+    static const char *const bn[] = {"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8"};
+    _Static_assert(FLEXCL_FF_MAX_LAYERS <= 8 && FLEXCL_MLP_MAX_LAYERS <= 8,
+                   "block names for at most 8 layers");
+    const size_t *w = NULL;
+    const size_t L = t->ops->widths(t->net, &w), l = i / 2;
+    flexcl_param_block b = {NULL, 0, 0, 0};
+    if (l >= L) return b;
+    for (size_t k = 0; k < l; ++k) b.offset += w[k + 1] * w[k] + w[k + 1];
+    if (i % 2 == 0) {
+        b.name = wn[l];
+        b.rows = w[l + 1];
+        b.cols = w[l];
+    } else {
+        b.name = bn[l];
+        b.offset += w[l + 1] * w[l];
+        b.rows = w[l + 1];
+        b.cols = 1;
+    }
+    return b;
 }
 
 uint64_t flexcl_supervised_epochs_done(const flexcl_supervised *t) { return t->epochs; }

@@ -80,6 +80,10 @@ typedef struct flexcl_supervised_model_ops {
      * batch, *loss = its training loss. */
     flexcl_code (*direction)(void *impl, const double *x, const int *y, size_t B,
                              double *g, double *loss);
+    /* The network's layer widths w[0..L] (inputs, hidden layers, last
+     * layer) in *w (owned by impl); returns L. θ is laid out layer by
+     * layer: W_l (w[l+1] × w[l], row-major) then b_l (w[l+1]), l < L. */
+    size_t (*widths)(const void *impl, const size_t **w);
     /* Predicted labels pred[0..B) of the raw rows x (B × n_inputs). */
     flexcl_code (*predict)(void *impl, const double *x, size_t B, int *pred);
     /* Optional (NULL: none). A setting the kind refuses although it is in

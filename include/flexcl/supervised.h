@@ -224,6 +224,13 @@ uint64_t flexcl_supervised_epochs_done(const flexcl_supervised *t);
 uint64_t flexcl_supervised_updates(const flexcl_supervised *t);
 size_t flexcl_supervised_n_params(const flexcl_supervised *t);
 const double *flexcl_supervised_params(const flexcl_supervised *t);
+/* The named blocks of θ in its order, 2 L for a network of L weight
+ * layers: W0, b1, W1, b2, …, W{L−1}, bL, where W_l (n_{l+1} × n_l,
+ * row-major) maps layer l to layer l + 1 (layer 0: the pixels) and b_{l+1}
+ * (n_{l+1} × 1) is its bias: the eqprop model's names. The driver writes
+ * them as params/theta's block attributes. Not collective. */
+size_t flexcl_supervised_n_blocks(const flexcl_supervised *t);
+flexcl_param_block flexcl_supervised_block(const flexcl_supervised *t, size_t i);
 
 /* A learning curve: point e = 0..epochs (0 = before training). Arrays of
  * n_points entries, malloc'd; release with flexcl_supervised_curve_free.

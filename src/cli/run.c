@@ -268,6 +268,21 @@ static void record_free(point_record *r)
     memset(r, 0, sizeof *r);
 }
 
+/* A parameter block as params/theta's attributes <name>_offset (int) and
+ * <name>_shape ("rows,cols"). Collective on the results' communicator. */
+static flexcl_code write_block_attrs(flexcl_results *res, const char *path, flexcl_param_block b)
+{
+    flexcl_code err = FLEXCL_OK;
+    char name[64], dims[64];
+    snprintf(name, sizeof name, "%s_offset", b.name);
+    FLEXCL_CALL(flexcl_results_attr_int(res, path, name, (long long)b.offset));
+    snprintf(name, sizeof name, "%s_shape", b.name);
+    snprintf(dims, sizeof dims, "%zu,%zu", b.rows, b.cols);
+    FLEXCL_CALL(flexcl_results_attr_string(res, path, name, dims));
+done:
+    return err;
+}
+
 static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_job *job,
                                size_t i, const flexcl_settings *s, flexcl_averaging averaging,
                                flexcl_learner *lr, const point_record *rec,
@@ -342,15 +357,8 @@ static flexcl_code write_point(MPI_Comm comm, flexcl_results *res, const flexcl_
     }
     snprintf(path, sizeof path, "%s/params/theta", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, (size_t)G, P, first, (size_t)L, rec->theta));
-    for (size_t k = 0; k < flexcl_model_n_blocks(m); ++k) {
-        flexcl_param_block b = flexcl_model_block(m, k);
-        char name[64], dims[64];
-        snprintf(name, sizeof name, "%s_offset", b.name);
-        FLEXCL_CALL(flexcl_results_attr_int(res, path, name, (long long)b.offset));
-        snprintf(name, sizeof name, "%s_shape", b.name);
-        snprintf(dims, sizeof dims, "%zu,%zu", b.rows, b.cols);
-        FLEXCL_CALL(flexcl_results_attr_string(res, path, name, dims));
-    }
+    for (size_t k = 0; k < flexcl_model_n_blocks(m); ++k)
+        FLEXCL_CALL(write_block_attrs(res, path, flexcl_model_block(m, k)));
 done:
     free(u);
     free(v);
@@ -852,6 +860,8 @@ static flexcl_code run_supervised_point(session *ss, size_t i, const flexcl_sett
     snprintf(path, sizeof path, "%s/params/theta", g);
     FLEXCL_CALL(flexcl_results_write_rows(res, path, 1, P, 0, rank == 0,
                                           flexcl_supervised_params(t)));
+    for (size_t k = 0; k < flexcl_supervised_n_blocks(t); ++k)
+        FLEXCL_CALL(write_block_attrs(res, path, flexcl_supervised_block(t, k)));
 done:
     flexcl_supervised_destroy(&t);
     flexcl_supervised_curve_free(&c);
