@@ -7,8 +7,8 @@ network's prediction scores each row once per label, so a unit that fires
 for any label of any row is alive. Also the mean fraction of units active
 per (row, label). FF's ReLU units can die (a unit whose input is negative for
 every row gets no gradient again); the fraction that died is a diagnostic of
-an estimator (docs/models.md: isd kills more than two_term, and more the
-further b is from 1/2).
+an estimator (docs/models.md, "Units that die, and isd across b": isd leaves
+more layer-1 units dead than two_term, and below b = 1/2 layer 1 dies).
 
 Reads params/theta and its block attributes W0, b1, W1, b2, ... (written
 since session 9), the job text (data.test_images, else data.images;
@@ -125,7 +125,9 @@ def main(argv):
                 if str(g.attrs.get('model', '')) != 'ff':
                     continue
                 t = float(g.attrs['data.threshold']) if 'data.threshold' in g.attrs else thr
-                xs = (x > t).astype(float) if t >= 0 else x
+                # flexcl keeps pixels as float (src/data.c): grey values are
+                # p/255 rounded to float, binarised ones exact.
+                xs = (x > t).astype(float) if t >= 0 else x.astype(np.float32).astype(float)
                 if a.rows:
                     xs = xs[:a.rows]
                 layers = blocks(g['params/theta'])

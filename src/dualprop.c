@@ -488,7 +488,7 @@ static const char *refuse_dp(const flexcl_supervised_settings *s, char *why, siz
 {
     if (s->alpha == 0.5) return NULL;
     char alpha[32];
-    flexcl_format_real(s->alpha, alpha, sizeof alpha);
+    flexcl_error_format_real(s->alpha, alpha, sizeof alpha);
     snprintf(why, n, "%s; original dual propagation (model.kind = dp) is stable only at 0.5 "
                      "(use dpt)", alpha);
     return "model.alpha";

@@ -82,7 +82,7 @@ void flexcl_error_clear(void)
     last_trace[0] = '\0';
 }
 
-void flexcl_format_real(double v, char *buf, size_t n)
+void flexcl_error_format_real(double v, char *buf, size_t n)
 {
     int p = 1;
     for (; p < 17; ++p) {

@@ -594,7 +594,7 @@ static void format_value(const key_def *k, num v, char *buf, size_t n)
     switch (k->type) {
     case T_INT: snprintf(buf, n, "%lld", v.i); break;
     case T_UINT: snprintf(buf, n, "%llu", v.u); break;
-    case T_REAL: flexcl_format_real(v.r, buf, n); break;
+    case T_REAL: flexcl_error_format_real(v.r, buf, n); break;
     case T_BOOL: snprintf(buf, n, "%d", v.i != 0); break;
     case T_ENUM: enum_name(k, v.i, buf, n); break;
     case T_STRING:
@@ -800,8 +800,8 @@ static flexcl_code check_zip(const char *value, const char *loc,
 static void format_range(const key_def *k, char *buf, size_t n)
 {
     char lo[TEXT_MAX] = "-inf", hi[TEXT_MAX] = "inf";
-    if (k->bounds & LO) flexcl_format_real(k->lo, lo, sizeof lo);
-    if (k->bounds & HI) flexcl_format_real(k->hi, hi, sizeof hi);
+    if (k->bounds & LO) flexcl_error_format_real(k->lo, lo, sizeof lo);
+    if (k->bounds & HI) flexcl_error_format_real(k->hi, hi, sizeof hi);
     snprintf(buf, n, "%c%s, %s%c",
              (k->bounds & LO) && !(k->bounds & LO_OPEN) ? '[' : '(', lo, hi,
              (k->bounds & HI) && !(k->bounds & HI_OPEN) ? ']' : ')');
@@ -941,7 +941,7 @@ static flexcl_code generated_value(const key_def *k, double x,
         snprintf(r15, sizeof r15, "%.15g", x);
         x = strtod(r15, NULL);
     }
-    flexcl_format_real(x, shown, sizeof shown);
+    flexcl_error_format_real(x, shown, sizeof shown);
     if (k->type == T_REAL) {
         FLEXCL_CALL(check_range(k, x, shown, loc));
         out->r = x;
@@ -951,7 +951,7 @@ static flexcl_code generated_value(const key_def *k, double x,
     FLEXCL_CHECK(fabs(x - r) <= 1e-9 * fmax(1.0, fabs(x)), FLEXCL_ERR_JOB,
                  "%s: %s: %s gives %s, which is not an integer", loc, k->name,
                  echo(form, e), shown);
-    flexcl_format_real(r, shown, sizeof shown);
+    flexcl_error_format_real(r, shown, sizeof shown);
     if (k->type == T_INT) {
         FLEXCL_CALL(check_range(k, r, shown, loc));
         out->i = (long long)r;
@@ -1749,8 +1749,8 @@ static flexcl_code check_tcl(const flexcl_job *job, const grid *g, const flexcl_
         double q = len[r] / t->dt, n = nearbyint(q);
         if (n >= 1.0 && n <= 1e9 && fabs(q - n) <= 1e-9 * n) continue;
         describe_point(g, idx, point, where, sizeof where);
-        flexcl_format_real(len[r], a, sizeof a);
-        flexcl_format_real(t->dt, b, sizeof b);
+        flexcl_error_format_real(len[r], a, sizeof a);
+        flexcl_error_format_real(t->dt, b, sizeof b);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: %s: %s is not a whole multiple (1 to 1e9) of tcl.dt = %s%s",
                     loc_of(job, g, key_by_name(ramp[r]), key_by_name("tcl.dt")), ramp[r], a, b,
@@ -1758,8 +1758,8 @@ static flexcl_code check_tcl(const flexcl_job *job, const grid *g, const flexcl_
     }
     if (t->kernel == FLEXCL_TCL_FEEDBACK && t->dt > t->tau_kernel) {
         describe_point(g, idx, point, where, sizeof where);
-        flexcl_format_real(t->dt, a, sizeof a);
-        flexcl_format_real(t->tau_kernel, b, sizeof b);
+        flexcl_error_format_real(t->dt, a, sizeof a);
+        flexcl_error_format_real(t->tau_kernel, b, sizeof b);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: tcl.dt: %s exceeds tcl.tau_kernel = %s (the feedback kernel's Euler "
                     "step needs dt <= tau_kernel)%s",
@@ -1768,8 +1768,8 @@ static flexcl_code check_tcl(const flexcl_job *job, const grid *g, const flexcl_
     }
     if (s->run.experiment == FLEXCL_EXP_TCL_SYNAPSE && !(t->amp_lo < t->amp_hi)) {
         describe_point(g, idx, point, where, sizeof where);
-        flexcl_format_real(t->amp_lo, a, sizeof a);
-        flexcl_format_real(t->amp_hi, b, sizeof b);
+        flexcl_error_format_real(t->amp_lo, a, sizeof a);
+        flexcl_error_format_real(t->amp_hi, b, sizeof b);
         FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: tcl.amp_lo: %s is not below tcl.amp_hi = %s%s",
                     loc_of(job, g, key_by_name("tcl.amp_lo"), key_by_name("tcl.amp_hi")), a, b,
                     where);
@@ -1799,7 +1799,7 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
     const flexcl_estimator_settings *es = &s->estimator;
     if (es->law == FLEXCL_LAW_UNIFORM && !((double)es->uniform_halfwidth < es->tau)) {
         describe_point(g, idx, point, where, sizeof where);
-        flexcl_format_real(es->tau, tau, sizeof tau);
+        flexcl_error_format_real(es->tau, tau, sizeof tau);
         FLEXCL_FAIL(FLEXCL_ERR_JOB,
                     "%s: estimator.uniform_halfwidth: %d is not below "
                     "estimator.tau = %s (required by estimator.law = uniform)%s",
@@ -1838,7 +1838,7 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
     if (!(isfinite(s->model.beta) && s->model.beta != 0.0 && (s->model.beta > 0.0 || !sup))) {
         char be[TEXT_MAX];
         describe_point(g, idx, point, where, sizeof where);
-        flexcl_format_real(s->model.beta, be, sizeof be);
+        flexcl_error_format_real(s->model.beta, be, sizeof be);
         FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: model.beta: %s; %s%s",
                     loc_of(job, g, key_by_name("model.beta"), key_by_name("model.kind")), be,
                     sup ? "dual propagation needs beta > 0" : "the nudging strength must be "

@@ -130,7 +130,7 @@ static flexcl_code check_aol(const flexcl_estimator_settings *est)
 {
     flexcl_code err = FLEXCL_OK;
     char tau[32];
-    flexcl_format_real(est->tau, tau, sizeof tau);
+    flexcl_error_format_real(est->tau, tau, sizeof tau);
     FLEXCL_CHECK(est->tau >= 1.0, FLEXCL_ERR_ARG, "estimator.tau: %s must be >= 1", tau);
     FLEXCL_CHECK(est->law == FLEXCL_LAW_FIXED || est->law == FLEXCL_LAW_GEOMETRIC ||
                      est->law == FLEXCL_LAW_UNIFORM,
@@ -155,7 +155,7 @@ const char *flexcl_supervised_refusal(const flexcl_supervised_settings *s,
     if (ops->phase && est->kind == FLEXCL_EST_AOL &&
         (est->tau > 1e15 || (est->law != FLEXCL_LAW_GEOMETRIC && est->tau != floor(est->tau)))) {
         char tau[32];
-        flexcl_format_real(est->tau, tau, sizeof tau);
+        flexcl_error_format_real(est->tau, tau, sizeof tau);
         *context = "estimator.law";
         snprintf(why, n, "%s; model.kind = %s under aol with estimator.law = %s needs %s",
                  tau, ops->name, flexcl_phase_law_name(est->law),

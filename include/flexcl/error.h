@@ -69,7 +69,7 @@ void flexcl_error_clear(void);
  * v, in "%g" style but without an exponent for 1 <= |v| < 1e7 ("10",
  * "250000", "2.123456789", "1e-08", "1e+20"), so a message shows the value
  * the user wrote. buf of n bytes (32 holds any double). Not collective. */
-void flexcl_format_real(double v, char *buf, size_t n);
+void flexcl_error_format_real(double v, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ static void test_push_without_set(void)
     CU_ASSERT_STRING_EQUAL(flexcl_error_message(), "input/output error");
 }
 
-/* flexcl_format_real: documented examples, and every value of a sweep over
+/* flexcl_error_format_real: documented examples, and every value of a sweep over
  * magnitudes reads back bitwise. The twin: "%g", the format it replaces,
  * loses digits that the user wrote (2.123456789 -> "2.12346"). */
 static void test_format_real(void)
@@ -69,16 +69,16 @@ static void test_format_real(void)
         {-3.25, "-3.25"},    {1e15, "1e+15"},    {1234567, "1234567"}, {0.1, "0.1"}};
     char buf[32], g[32];
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; ++i) {
-        flexcl_format_real(ex[i].v, buf, sizeof buf);
+        flexcl_error_format_real(ex[i].v, buf, sizeof buf);
         CU_ASSERT_STRING_EQUAL(buf, ex[i].text);
     }
     long bad = 0, n = 0;
     for (int e = -300; e <= 300; e += 7)
         for (int m = 1; m < 1000; m += 37) {
             double v = (m / 7.0) * pow(10.0, e);
-            flexcl_format_real(v, buf, sizeof buf);
+            flexcl_error_format_real(v, buf, sizeof buf);
             bad += strtod(buf, NULL) != v;
-            flexcl_format_real(-v, buf, sizeof buf);
+            flexcl_error_format_real(-v, buf, sizeof buf);
             bad += strtod(buf, NULL) != -v;
             n += 2;
         }
