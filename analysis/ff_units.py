@@ -23,10 +23,14 @@ Prints one line per ff point; exits 2 with one line on a bad file.
 import argparse
 import configparser
 import gzip
+import os
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import _scalar, _first_line  # noqa: E402  (analysis/common.py)
 
 
 def read_idx(path):
@@ -55,7 +59,7 @@ def blocks(theta_ds):
         parts = []
         for name in (wn, bn):
             off = int(theta_ds.attrs[f'{name}_offset'])
-            rows, cols = (int(v) for v in str(theta_ds.attrs[f'{name}_shape']).split(','))
+            rows, cols = (int(v) for v in str(_scalar(theta_ds.attrs[f'{name}_shape'])).split(','))
             parts.append(theta[off:off + rows * cols].reshape(rows, cols))
         layers.append((parts[0], parts[1][:, 0]))
     if not layers:
@@ -95,9 +99,9 @@ def unit_activity(layers, x, n_classes, labels=None):
 def job_settings(f):
     """data.* settings of the job text with the --set overrides applied."""
     cp = configparser.ConfigParser(inline_comment_prefixes=(';', '#'), strict=False)
-    cp.read_string(str(f.attrs['job_text']))
+    cp.read_string(str(_scalar(f.attrs['job_text'])))
     data = dict(cp['data']) if cp.has_section('data') else {}
-    for ov in str(f.attrs.get('job_overrides', '')).split('\n'):
+    for ov in str(_scalar(f.attrs.get('job_overrides', ''))).split('\n'):
         key, _, val = ov.strip().partition('=')
         if key.startswith('data.'):
             data[key[5:]] = val
@@ -122,7 +126,7 @@ def main(argv):
             n = 0
             for name in sorted(f['points']):
                 g = f['points'][name]
-                if str(g.attrs.get('model', '')) != 'ff':
+                if str(_scalar(g.attrs.get('model', ''))) != 'ff':
                     continue
                 t = float(g.attrs['data.threshold']) if 'data.threshold' in g.attrs else thr
                 # flexcl keeps pixels as float (src/data.c): grey values are
@@ -132,7 +136,7 @@ def main(argv):
                     xs = xs[:a.rows]
                 layers = blocks(g['params/theta'])
                 alive, frac = unit_activity(layers, xs, a.classes)
-                desc = ' '.join(f'{k}={g.attrs[k]}' for k in sorted(g.attrs)
+                desc = ' '.join(f'{k}={_scalar(g.attrs[k])}' for k in sorted(g.attrs)
                                 if k.startswith('estimator') or k in ('seed',))
                 cells = '; '.join(f'layer {l + 1}: {int((~m).sum())}/{m.size} dead, '
                                   f'{frac[l]:.3f} active' for l, m in enumerate(alive))
@@ -141,7 +145,7 @@ def main(argv):
             if n == 0:
                 print(f'{a.results}: no ff points')
     except (OSError, KeyError, ValueError) as e:
-        print(f'ff_units: {a.results}: {e}', file=sys.stderr)
+        print(f'ff_units: {a.results}: {_first_line(e)}', file=sys.stderr)
         return 2
     return 0
 

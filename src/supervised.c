@@ -571,7 +571,7 @@ flexcl_param_block flexcl_supervised_block(const flexcl_supervised *t, size_t i)
     const size_t L = t->ops->widths(t->net, &w), l = i / 2;
     flexcl_param_block b = {NULL, 0, 0, 0};
     if (l >= L) return b;
-    for (size_t k = 0; k < l; ++k) b.offset += w[k + 1] * w[k] + w[k + 1];
+    b.offset = flexcl_sup_dense_params(w, l); /* the layers before l */
     if (i % 2 == 0) {
         b.name = wn[l];
         b.rows = w[l + 1];
