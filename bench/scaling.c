@@ -28,9 +28,11 @@
  *                 under two_term, whose learners all carry the same load,
  *                 are printed first (`averaging_two_term:`): they are the
  *                 cost of averaging without the waits for a slower rank.
- *                 A last configuration, overlapped with the delay D = A
- *                 (run.average_delay) instead of ⌈A/2⌉, prints the line
- *                 `averaging_delay_A:` (staler averages, fewer waits).
+ *                 Two last configurations, overlapped with the delays
+ *                 D = A and D = 4A (run.average_delay) instead of ⌈A/2⌉,
+ *                 print the lines `averaging_delay_A:` and
+ *                 `averaging_delay_4A:` (staler averages, fewer waits; at
+ *                 4A, four averages are in flight at once).
  *                 Figures are paired medians (see averaging() below).
  *                 Then the same isd table for a larger learner, the
  *                 authors' bMNIST RBM (16 hidden units on 794 visible:
@@ -122,7 +124,7 @@ static void idle_barrier(MPI_Comm comm, int rank)
  * CHUNK is a multiple of every A, so every chunk holds the same averaging
  * points; an overlapped average started at a chunk's end completes in the
  * learner's next chunk, as it would in a run. Returns nonzero on failure. */
-enum { AVG_CONFIGS = 8, AVG_ROUNDS = 31 };
+enum { AVG_CONFIGS = 9, AVG_ROUNDS = 31 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -131,15 +133,17 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int averaging(const workload *w, int rank, uint64_t chunk, const char *title,
-                     double *med_blocking, double *med_overlapped, double *med_delay_a)
+                     double *med_blocking, double *med_overlapped, double *med_delay_a,
+                     double *med_delay_4a)
 {
-    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100};
+    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100, 100};
     const flexcl_averaging modes[AVG_CONFIGS] = {
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
-        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
-    /* The last: overlapped with the delay D = A (run.average_delay). */
-    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100};
+        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
+    /* The last two: overlapped with the delays D = A and D = 4A
+     * (run.average_delay; 4 averages in flight at once). */
+    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100, 400};
     flexcl_learner *l[AVG_CONFIGS] = {NULL};
     static double t[AVG_CONFIGS][AVG_ROUNDS], ratio[AVG_CONFIGS][AVG_ROUNDS];
     int failed = 0;
@@ -184,13 +188,14 @@ static int averaging(const workload *w, int rank, uint64_t chunk, const char *ti
             printf("%-10s A=%-5llu%s %.3f us per step (median); no-averaging/this = %.3f "
                    "[%.3f, %.3f]\n",
                    flexcl_averaging_name(modes[c]), (unsigned long long)As[c],
-                   delays[c] ? " D=A" : "",
+                   !delays[c] ? "" : delays[c] == As[c] ? " D=A " : " D=4A",
                    1e6 * ts[AVG_ROUNDS / 2] / (double)chunk, med[c],
                    ratio[c][AVG_ROUNDS / 4], ratio[c][3 * AVG_ROUNDS / 4]);
         }
         *med_blocking = med[1];
         *med_overlapped = med[4];
         *med_delay_a = med[7];
+        *med_delay_4a = med[8];
     }
     for (int c = 0; c < AVG_CONFIGS; ++c) flexcl_learner_destroy(&l[c]);
     return failed;
@@ -288,12 +293,15 @@ int main(int argc, char **argv)
          * equal loads): its ratios are the cost of the averaging itself.
          * Then the benchmark's workload, ISD, whose ratios add the waits for
          * the rank with more negative phases. */
-        double tt_b = 0, tt_o = 0, tt_d = 0, isd_b = 0, isd_o = 0, isd_d = 0;
+        double tt_b = 0, tt_o = 0, tt_d = 0, tt_d4 = 0, isd_b = 0, isd_o = 0, isd_d = 0,
+               isd_d4 = 0;
         workload tt = w;
         tt.es.kind = FLEXCL_EST_TWO_TERM;
-        failed = averaging(&tt, rank, steps, "two_term (equal loads)", &tt_b, &tt_o, &tt_d);
+        failed = averaging(&tt, rank, steps, "two_term (equal loads)", &tt_b, &tt_o, &tt_d,
+                           &tt_d4);
         if (!failed)
-            failed = averaging(&w, rank, steps, "isd (the benchmark)", &isd_b, &isd_o, &isd_d);
+            failed = averaging(&w, rank, steps, "isd (the benchmark)", &isd_b, &isd_o, &isd_d,
+                               &isd_d4);
         if (rank == 0 && !failed) {
             printf("load %.2f\n", bench_load());
             printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt_b);
@@ -301,22 +309,26 @@ int main(int argc, char **argv)
             printf("averaging_blocking: ratio=%.3f goal=0.98\n", isd_b);
             printf("averaging_delay_A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = A)\n",
                    isd_d);
+            printf("averaging_delay_4A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = 4A; "
+                   "two_term %.3f)\n",
+                   isd_d4, tt_d4);
         }
         /* The bMNIST RBM of jobs/brobust_fmnist.ini, at 2000 steps per
          * chunk (its step is ~13 us per learner). */
         flexcl_data *fd = NULL;
         int have = !failed && bench_fmnist(1, 1000, &fd) == FLEXCL_OK;
-        double fm_b = 0, fm_o = 0, fm_d = 0;
+        double fm_b = 0, fm_o = 0, fm_d = 0, fm_d4 = 0;
         if (have) {
             workload fm = w;
             fm.data = fd;
             fm.ms.visible_bias = 0;
             failed = averaging(&fm, rank, 2000, "isd, bFMNIST RBM 794x16 (first 1000 rows)", &fm_b,
-                               &fm_o, &fm_d);
+                               &fm_o, &fm_d, &fm_d4);
         }
         if (rank == 0 && !failed) {
             if (have) {
                 printf("averaging_bfmnist_blocking: ratio=%.3f goal=0.98\n", fm_b);
+                printf("averaging_bfmnist_delay_4A: ratio=%.3f goal=0.98\n", fm_d4);
                 printf("averaging_bfmnist: ratio=%.3f goal=0.98 (overlapped, A = 100)\n", fm_o);
             } else {
                 printf("averaging_bfmnist: skipped: %s\n", flexcl_error_message());

@@ -169,8 +169,8 @@ static const key_def keys[] = {
                          "ceil(A/2) steps later (deterministic: never depends on timing)."},
     {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Overlapped averaging: steps from an average's start to its application, "
-             "1..run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer waits "
-             "for a slower rank."},
+             "1..16 x run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer "
+             "waits for a slower rank; above A, several averages are in flight at once."},
     {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
@@ -1821,7 +1821,6 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
         unsigned long long value, limit;
     } at_most[] = {
         {"run.eval_every", "run.steps", s->run.eval_every, s->run.steps},
-        {"run.average_delay", "run.average_every", s->run.average_delay, s->run.average_every},
         {"run.raw_samples", "run.samples", s->run.raw_samples, s->run.samples},
     };
     for (size_t i = 0; i < sizeof at_most / sizeof at_most[0]; ++i)
@@ -1833,6 +1832,14 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                         at_most[i].key, at_most[i].value, at_most[i].limit_key,
                         at_most[i].limit, where);
         }
+    if (s->run.average_delay > FLEXCL_AVERAGING_MAX_PERIODS * s->run.average_every) {
+        describe_point(g, idx, point, where, sizeof where);
+        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: run.average_delay: %llu exceeds %d x run.average_every = %llu%s",
+                    loc_of(job, g, key_by_name("run.average_delay"),
+                           key_by_name("run.average_every")),
+                    (unsigned long long)s->run.average_delay, FLEXCL_AVERAGING_MAX_PERIODS,
+                    (unsigned long long)(FLEXCL_AVERAGING_MAX_PERIODS * s->run.average_every), where);
+    }
     flexcl_supervised_kind sk;
     const int sup = flexcl_supervised_kind_parse(s->model.kind, &sk);
     if (!(isfinite(s->model.beta) && s->model.beta != 0.0 && (s->model.beta > 0.0 || !sup))) {

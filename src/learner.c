@@ -151,6 +151,23 @@ typedef struct {
     uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
+/* One overlapped average: its buffer and its one collective, an
+ * MPI_Iallgather of the blocks (snapshots and whether each rank had failed
+ * by `step`); in_flight while started and not yet completed (req is then
+ * MPI_REQUEST_NULL). A persistent collective (MPIX_Allgather_init) was tried
+ * in session 6: its start is 500 cycles cheaper, but under isd's uneven
+ * loads the averaging figure fell from 0.958 to about 0.93 (paired runs,
+ * docs/performance.md). */
+typedef struct {
+    double *gather; /* R·stride */
+    /* D > A only: the local learners' correction sums (ccum) at the
+     * snapshot (L·P). */
+    double *csnap;
+    MPI_Request req;
+    int in_flight;
+    uint64_t step, apply_at;
+} avg_slot;
+
 struct flexcl_learner {
     MPI_Comm comm;
     int rank, size, L;
@@ -159,30 +176,27 @@ struct flexcl_learner {
     const flexcl_data *data;
     size_t P;
     core *cores;
-    /* Averaging buffer: one block of `stride` = L·P + 1 doubles per rank,
-     * its L learners' θ (overlapped: the snapshots) and a status slot
+    /* Averaging: `stride` = L·P + 1 doubles per rank in a slot's gather
+     * buffer, its L learners' θ (overlapped: the snapshots) and a status slot
      * (overlapped: 1 when that rank's learners had failed, else 0). */
-    double *gather;
     size_t stride;
     double *mean;   /* P */
     double *sq;     /* 8·R·L: the rows' squared distances to the mean (lanes) */
+    double *ccum;   /* D > A only: per local learner, the sum of the
+                     * averaging deltas applied so far (L·P) */
     /* tcl with tcl.down = interpolate: the down-ramp samples' positions on
      * the up ramp, the same for every cycle and learner (n_s − 1 values). */
     double *tcl_pos;
     flexcl_code *codes; /* per local learner, from the last advance */
     char (*messages)[256]; /* their error messages (errors are thread-local) */
-    /* Overlapped averaging: the average started at pending_step, applied at apply_at. */
-    int pending;
-    uint64_t pending_step, apply_at;
-    uint64_t delay; /* D: apply_at − pending_step */
-    /* Its one collective, an MPI_Iallgather of the blocks (snapshots and
-     * whether each rank had failed by pending_step); in_flight while started
-     * and not yet completed (req is then MPI_REQUEST_NULL). A persistent
-     * collective (MPIX_Allgather_init) was tried in session 6: its start is
-     * 500 cycles cheaper, but under isd's uneven loads the averaging figure
-     * fell from 0.958 to about 0.93 (paired runs, docs/performance.md). */
-    MPI_Request req;
-    int in_flight;
+    /* Overlapped averaging: the averages started and not yet applied, oldest
+     * first, in a ring of n_slots = ⌈D/A⌉ slots (blocking uses slot 0's
+     * buffer): n_pending of them from slots[head] on. An average started at
+     * t_k is applied at t_k + D; with D > A later ones start before it is
+     * applied. */
+    uint64_t delay; /* D: apply_at − step */
+    avg_slot *slots;
+    int n_slots, head, n_pending;
     /* Averages applied so far. */
     flexcl_average_record *hist;
     size_t n_hist, cap_hist;
@@ -439,9 +453,10 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
                      ls->averaging == FLEXCL_AVERAGING_OVERLAPPED,
                  FLEXCL_ERR_ARG, "averaging must be blocking or overlapped, got %d",
                  (int)ls->averaging);
-    FLEXCL_CHECK(ls->average_delay <= ls->average_every, FLEXCL_ERR_ARG,
-                 "average_delay %llu exceeds average_every %llu",
-                 (unsigned long long)ls->average_delay, (unsigned long long)ls->average_every);
+    FLEXCL_CHECK(ls->average_delay <= FLEXCL_AVERAGING_MAX_PERIODS * ls->average_every,
+                 FLEXCL_ERR_ARG, "average_delay %llu exceeds %d x average_every %llu",
+                 (unsigned long long)ls->average_delay, FLEXCL_AVERAGING_MAX_PERIODS,
+                 (unsigned long long)ls->average_every);
     FLEXCL_CHECK(es->b > 0.0 && es->b < 1.0, FLEXCL_ERR_ARG,
                  "estimator b must be in (0, 1), got %g", es->b);
     FLEXCL_CHECK(es->eta > 0.0 && es->tau >= 1.0 && es->batch >= 1, FLEXCL_ERR_ARG,
@@ -463,7 +478,6 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     }
     FLEXCL_ALLOC(l, 1);
     l->comm = MPI_COMM_NULL;
-    l->req = MPI_REQUEST_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
@@ -508,7 +522,18 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
     l->stride = l->P * (size_t)l->L + 1;
-    FLEXCL_ALLOC(l->gather, l->stride * (size_t)l->size);
+    /* Averages in flight at once: ⌈D/A⌉ (one for blocking and A = 0). */
+    l->n_slots = 1;
+    if (ls->averaging == FLEXCL_AVERAGING_OVERLAPPED && ls->average_every > 0)
+        l->n_slots = (int)((l->delay + ls->average_every - 1) / ls->average_every);
+    FLEXCL_ALLOC(l->slots, (size_t)l->n_slots);
+    for (int k = 0; k < l->n_slots; ++k) {
+        avg_slot *sl = &l->slots[k];
+        sl->req = MPI_REQUEST_NULL;
+        FLEXCL_ALLOC(sl->gather, l->stride * (size_t)l->size);
+        if (l->n_slots > 1) FLEXCL_ALLOC(sl->csnap, (size_t)l->L * l->P);
+    }
+    if (l->n_slots > 1) FLEXCL_ALLOC(l->ccum, (size_t)l->L * l->P);
     FLEXCL_ALLOC(l->mean, l->P);
     FLEXCL_ALLOC(l->sq, 8 * (size_t)l->L * (size_t)l->size);
     if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
@@ -538,13 +563,18 @@ void flexcl_learner_destroy(flexcl_learner **lp)
 {
     if (!lp || !*lp) return;
     flexcl_learner *l = *lp;
-    /* Every rank started the same overlapped average, so every rank can
-     * complete it here. */
-    if (l->in_flight) MPI_Wait(&l->req, MPI_STATUS_IGNORE);
+    /* Every rank started the same overlapped averages, so every rank can
+     * complete them here. */
+    for (int k = 0; l->slots && k < l->n_slots; ++k) {
+        if (l->slots[k].in_flight) MPI_Wait(&l->slots[k].req, MPI_STATUS_IGNORE);
+        free(l->slots[k].gather);
+        free(l->slots[k].csnap);
+    }
+    free(l->slots);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
-    free(l->gather);
+    free(l->ccum);
     free(l->mean);
     free(l->sq);
     free(l->tcl_pos);
@@ -579,14 +609,45 @@ static void mean_and_spread(const double *restrict all, size_t R, size_t L, size
     *rms_max = mx;
 }
 
-/* Complete the overlapped average in flight, if any. */
-static flexcl_code gather_wait(flexcl_learner *l)
+/* Complete slot k's collective, if it is in flight. */
+static flexcl_code slot_wait(avg_slot *sl)
 {
     flexcl_code err = FLEXCL_OK;
-    if (l->in_flight) FLEXCL_MPI(MPI_Wait(&l->req, MPI_STATUS_IGNORE));
-    l->in_flight = 0;
+    if (sl->in_flight) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
+    sl->in_flight = 0;
 done:
     return err;
+}
+
+/* The j-th pending average, oldest first. */
+static avg_slot *pending_slot(flexcl_learner *l, int j)
+{
+    return &l->slots[(l->head + j) % l->n_slots];
+}
+
+/* Complete every pending average's collective. */
+static flexcl_code wait_all(flexcl_learner *l)
+{
+    flexcl_code err = FLEXCL_OK;
+    for (int j = 0; j < l->n_pending; ++j) FLEXCL_CALL(slot_wait(pending_slot(l, j)));
+done:
+    return err;
+}
+
+/* Drop the oldest pending average (failure paths: its collective is
+ * complete, its average is never applied). */
+static void pop_oldest(flexcl_learner *l)
+{
+    l->head = (l->head + 1) % l->n_slots;
+    l->n_pending--;
+}
+
+/* Checkpoint dataset of the j-th pending average (oldest first): the
+ * oldest keeps the name of the single average before D > A existed. */
+static void pending_name(char *buf, size_t n, const char *base, int j)
+{
+    if (j == 0) snprintf(buf, n, "%s", base);
+    else snprintf(buf, n, "%s_%d", base, j);
 }
 
 static flexcl_code push_record(flexcl_learner *l, uint64_t step, uint64_t applied,
@@ -620,11 +681,11 @@ static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
     return local;
 }
 
-/* This rank's learners' θ into their rows of the gather buffer. */
-static void copy_mine(flexcl_learner *l)
+/* This rank's learners' θ into their rows of a gather buffer. */
+static void copy_mine(flexcl_learner *l, double *gather)
 {
     size_t P = l->P, L = (size_t)l->L;
-    double *mine = l->gather + (size_t)l->rank * l->stride;
+    double *mine = gather + (size_t)l->rank * l->stride;
     for (size_t i = 0; i < L; ++i)
         memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
     mine[L * P] = 0.0;
@@ -636,10 +697,11 @@ static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L;
     double rms_mean, rms_max;
-    copy_mine(l);
-    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
+    double *gather = l->slots[0].gather;
+    copy_mine(l, gather);
+    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gather, (int)l->stride,
                              MPI_DOUBLE, l->comm));
-    mean_and_spread(l->gather, (size_t)l->size, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
+    mean_and_spread(gather, (size_t)l->size, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), l->mean, P * sizeof(double));
     FLEXCL_CALL(push_record(l, t, t, rms_mean, rms_max));
@@ -647,44 +709,74 @@ done:
     return err;
 }
 
-/* Overlapped, step t_k: snapshot and start the non-blocking allgather,
- * whose status slots carry whether each rank has failed (failed: this
- * rank's learners have; its snapshots are then meaningless and the average
- * is never applied). One collective per average: its start, progress and
- * completion are the MPI costs of an averaging period. */
+/* Overlapped, step t_k: snapshot and start the non-blocking allgather in
+ * the next free slot, whose status slots carry whether each rank has
+ * failed (failed: this rank's learners have; its snapshots are then
+ * meaningless and the average is never applied). One collective per
+ * average: its start, progress and completion are the MPI costs of an
+ * averaging period. */
 static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
 {
     flexcl_code err = FLEXCL_OK;
-    if (!failed) copy_mine(l);
-    l->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
-    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, l->gather, (int)l->stride,
-                              MPI_DOUBLE, l->comm, &l->req));
-    l->in_flight = 1;
-    l->pending = 1;
-    l->pending_step = t;
-    l->apply_at = t + l->delay;
+    FLEXCL_CHECK(l->n_pending < l->n_slots, FLEXCL_ERR_INTERNAL,
+                 "%d averages already in flight at step %llu (delay %llu)", l->n_pending,
+                 (unsigned long long)t, (unsigned long long)l->delay);
+    avg_slot *sl = pending_slot(l, l->n_pending);
+    if (!failed) copy_mine(l, sl->gather);
+    if (sl->csnap) memcpy(sl->csnap, l->ccum, (size_t)l->L * l->P * sizeof *sl->csnap);
+    sl->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
+    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->gather, (int)l->stride,
+                              MPI_DOUBLE, l->comm, &sl->req));
+    sl->in_flight = 1;
+    sl->step = t;
+    sl->apply_at = t + l->delay;
+    l->n_pending++;
 done:
     return err;
 }
 
-/* Overlapped, step t_k + D: θ_i ← θ_i + (μ − s_i). Fails, applying
- * nothing, when a rank had failed by t_k. */
+/* Overlapped, step t_k + D: the oldest pending average.
+ * D <= A (nothing else pending): θ_i ← θ_i + (μ − s_i), s_i the snapshot.
+ * D > A: averages started after t_k snapshotted θ_i before this delta, and
+ * the ones started before t_k but applied after it moved θ_i after its
+ * snapshot; so the delta is c_i = (μ − s_i) − a_i, a_i the deltas applied
+ * to learner i since t_k, kept as the difference of the running sum C_i of
+ * all deltas (ccum) and its value at the snapshot (csnap): θ_i ← θ_i + c_i,
+ * C_i ← C_i + c_i. Each deviation from the mean is then corrected once: with
+ * no learning between averages, every θ_i equals the first mean once the
+ * first average is applied (tests/learners). The cost is two passes over
+ * L·P (the snapshot of C, and C's update) whatever the number in flight.
+ * Fails, applying nothing, when a rank had failed by t_k. */
 static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
 {
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L, R = (size_t)l->size;
     double rms_mean, rms_max;
-    FLEXCL_CALL(gather_wait(l));
-    l->pending = 0;
+    avg_slot *sl = pending_slot(l, 0);
+    FLEXCL_CALL(slot_wait(sl));
+    pop_oldest(l);
     for (size_t r = 0; r < R; ++r)
-        FLEXCL_CHECK(l->gather[r * l->stride + l->stride - 1] == 0.0, FLEXCL_ERR_INTERNAL,
+        FLEXCL_CHECK(sl->gather[r * l->stride + l->stride - 1] == 0.0, FLEXCL_ERR_INTERNAL,
                      "learners on another rank failed");
-    mean_and_spread(l->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
-    const double *snap = l->gather + (size_t)l->rank * l->stride;
-    for (size_t i = 0; i < L; ++i) {
-        flexcl_kern_correct(flexcl_model_params(l->cores[i].model), l->mean, snap + i * P, P);
+    mean_and_spread(sl->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
+    const double *snap = sl->gather + (size_t)l->rank * l->stride;
+    if (!sl->csnap) {
+        for (size_t i = 0; i < L; ++i)
+            flexcl_kern_correct(flexcl_model_params(l->cores[i].model), l->mean, snap + i * P, P);
+    } else {
+        const double *restrict mu = l->mean;
+        for (size_t i = 0; i < L; ++i) {
+            const double *restrict si = snap + i * P, *restrict c0 = sl->csnap + i * P;
+            double *restrict th = flexcl_model_params(l->cores[i].model);
+            double *restrict cc = l->ccum + i * P;
+            for (size_t q = 0; q < P; ++q) {
+                const double c = (mu[q] - si[q]) - (cc[q] - c0[q]);
+                th[q] += c;
+                cc[q] += c;
+            }
+        }
     }
-    FLEXCL_CALL(push_record(l, l->pending_step, t, rms_mean, rms_max));
+    FLEXCL_CALL(push_record(l, sl->step, t, rms_mean, rms_max));
 done:
     return err;
 }
@@ -747,8 +839,10 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         uint64_t t = l->cores[0].t;
         uint64_t chunk = n;
         if (A > 0 && A - t % A < chunk) chunk = A - t % A;
-        if (l->pending && l->apply_at - t < chunk) chunk = l->apply_at - t;
-        int polling = l->in_flight;
+        const uint64_t apply_at = l->n_pending ? pending_slot(l, 0)->apply_at : 0;
+        if (l->n_pending && apply_at - t < chunk) chunk = apply_at - t;
+        int polling = 0;
+        for (int j = 0; j < l->n_pending; ++j) polling |= pending_slot(l, j)->in_flight;
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {
@@ -766,14 +860,14 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
          * learners, whose clocks stay on it (a failed one stopped early). */
         if (overlapped && local != FLEXCL_OK)
             for (int i = 0; i < l->L; ++i) l->cores[i].t = t;
-        int at_apply = l->pending && t == l->apply_at;
+        int at_apply = l->n_pending && t == apply_at;
         int at_point = A > 0 && t % A == 0;
         if (overlapped) {
             if (local != FLEXCL_OK) failed = local;
             if (at_apply) {
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_CALL(gather_wait(l));
-                    l->pending = 0;
+                    FLEXCL_CALL(slot_wait(pending_slot(l, 0)));
+                    pop_oldest(l);
                 } else {
                     FLEXCL_CALL(average_apply(l, t));
                 }
@@ -781,16 +875,20 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (at_point) {
                 FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_CALL(gather_wait(l));
-                    l->pending = 0;
+                    FLEXCL_CALL(wait_all(l));
+                    l->n_pending = 0;
                     FLEXCL_CALL(failed);
                 }
             }
             if (!at_apply && !at_point && polling) {
                 /* Let the collectives progress (no progress thread). */
-                int flag = 0;
-                FLEXCL_MPI(MPI_Test(&l->req, &flag, MPI_STATUS_IGNORE));
-                if (flag) l->in_flight = 0;
+                for (int j = 0; j < l->n_pending; ++j) {
+                    avg_slot *sl = pending_slot(l, j);
+                    int flag = 0;
+                    if (!sl->in_flight) continue;
+                    FLEXCL_MPI(MPI_Test(&sl->req, &flag, MPI_STATUS_IGNORE));
+                    if (flag) sl->in_flight = 0;
+                }
             }
             continue;
         }
@@ -1014,16 +1112,29 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "learner/rows", G, B, first, L, u));
 
     /* Averaging: an overlapped average in flight is its snapshots (this
-     * rank's rows of the gather buffer). The buffer may be touched only once
-     * the collective is complete; completing it early changes nothing, since
-     * the average is applied at its fixed step anyway. */
-    FLEXCL_CALL(gather_wait(l));
-    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->pending));
-    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step", l->pending ? l->pending_step : 0));
-    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at", l->pending ? l->apply_at : 0));
-    if (l->pending)
-        FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_snapshot", G, P, first, L,
-                                            l->gather + (size_t)l->rank * l->stride));
+     * rank's rows of its gather buffer) and, when D > A, the learners' sums
+     * of deltas at the snapshot (csnap), saved with their current sums
+     * (ccum). A buffer may be touched only once its collective is complete; completing it early changes nothing, since
+     * the average is applied at its fixed step anyway. Pending averages
+     * start A steps apart: the oldest's step and the count fix them all. */
+    FLEXCL_CALL(wait_all(l));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending", (uint64_t)l->n_pending));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_pending_step",
+                                      l->n_pending ? pending_slot(l, 0)->step : 0));
+    FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_apply_at",
+                                      l->n_pending ? pending_slot(l, 0)->apply_at : 0));
+    for (int j = 0; j < l->n_pending; ++j) {
+        const avg_slot *sl = pending_slot(l, j);
+        char name[64];
+        pending_name(name, sizeof name, "learner/avg_snapshot", j);
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L,
+                                            sl->gather + (size_t)l->rank * l->stride));
+        if (sl->csnap) {
+            pending_name(name, sizeof name, "learner/avg_csnap", j);
+            FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L, sl->csnap));
+        }
+    }
+    if (l->ccum) FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_ccum", G, P, first, L, l->ccum));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_records", l->n_hist));
     if (l->n_hist > 0) {
         size_t K = l->n_hist, mine = l->rank == 0 ? K : 0;
@@ -1150,22 +1261,49 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
         }
 
     FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending", &pending));
-    l->pending = pending != 0;
-    if (l->pending) {
-        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending_step", &l->pending_step));
-        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_apply_at", &l->apply_at));
-        FLEXCL_CHECK(l->apply_at > l->cores[0].t, FLEXCL_ERR_DATA,
+    if (pending > 0) {
+        /* The schedule fixes which averages are pending at step t: those
+         * started at multiples of A in (t − D, t]. */
+        const uint64_t t = l->cores[0].t, A = l->ls.average_every;
+        uint64_t step0 = 0, apply0 = 0, want = 0;
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending_step", &step0));
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_apply_at", &apply0));
+        FLEXCL_CHECK(apply0 > t, FLEXCL_ERR_DATA,
                      "%s: an average due at step %llu is still pending at step %llu",
-                     flexcl_checkpoint_file(ck), (unsigned long long)l->apply_at,
-                     (unsigned long long)l->cores[0].t);
-        /* Every rank needs every snapshot: the collective is complete, and
+                     flexcl_checkpoint_file(ck), (unsigned long long)apply0,
+                     (unsigned long long)t);
+        if (A > 0 && l->ls.averaging == FLEXCL_AVERAGING_OVERLAPPED)
+            for (uint64_t k = t / A; k >= 1 && k * A + l->delay > t; --k) want++;
+        FLEXCL_CHECK(pending == want && step0 % A == 0 && step0 + (pending - 1) * A == t / A * A &&
+                         apply0 == step0 + l->delay,
+                     FLEXCL_ERR_DATA,
+                     "%s: %llu averages pending from step %llu (applied at %llu) at step %llu; "
+                     "this run's schedule (A = %llu, D = %llu) has %llu",
+                     flexcl_checkpoint_file(ck), (unsigned long long)pending,
+                     (unsigned long long)step0, (unsigned long long)apply0,
+                     (unsigned long long)t, (unsigned long long)A,
+                     (unsigned long long)l->delay, (unsigned long long)want);
+        /* Every rank needs every snapshot: the collectives are complete, and
          * no rank had failed (the checkpoint was written after agreeing). */
-        for (size_t r = 0; r < (size_t)l->size; ++r) {
-            double *blk = l->gather + r * l->stride;
-            FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_snapshot", P, r * L, L, blk));
-            blk[l->stride - 1] = 0.0;
+        for (int j = 0; j < (int)pending; ++j) {
+            avg_slot *sl = pending_slot(l, j);
+            char name[64];
+            pending_name(name, sizeof name, "learner/avg_snapshot", j);
+            for (size_t r = 0; r < (size_t)l->size; ++r) {
+                double *blk = sl->gather + r * l->stride;
+                FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, r * L, L, blk));
+                blk[l->stride - 1] = 0.0;
+            }
+            if (sl->csnap) {
+                pending_name(name, sizeof name, "learner/avg_csnap", j);
+                FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->csnap));
+            }
+            sl->step = step0 + (uint64_t)j * A;
+            sl->apply_at = sl->step + l->delay;
+            l->n_pending++;
         }
     }
+    if (l->ccum) FLEXCL_CALL(flexcl_checkpoint_read(ck, "learner/avg_ccum", P, first, L, l->ccum));
     FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_records", &K));
     l->n_hist = 0;
     if (K > 0) {
@@ -1188,7 +1326,7 @@ done:
 flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint *ck)
 {
     flexcl_code err = FLEXCL_OK;
-    FLEXCL_CHECK(!l->in_flight && !l->pending &&
+    FLEXCL_CHECK(l->n_pending == 0 &&
                      l->cores[0].t == 0,
                  FLEXCL_ERR_ARG,
                  "a checkpoint can only be read into learners that have not run");

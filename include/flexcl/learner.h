@@ -46,15 +46,22 @@
  *   overlapped  at t_k each learner keeps a snapshot s_i = θ_i(t_k) and the
  *               snapshots travel in a non-blocking MPI_Iallgather while the
  *               learners keep running. The average is applied at the fixed
- *               step t_k + D, D = ⌈A/2⌉ (1 ≤ D ≤ A), whenever the
- *               collective actually completed, as the delta
+ *               step t_k + D, D = ⌈A/2⌉ by default (1 ≤ D ≤ 16·A),
+ *               whenever the collective actually completed, as the delta
  *                   θ_i ← θ_i + (μ_k − s_i),
  *               so the learner keeps the progress it made during the D
  *               stale steps. (In exact arithmetic the learners' mean is
  *               unchanged by the delta and their spread drops to the spread
  *               of those D steps' progress; the learners are not equal
  *               after it.) When D = A (A = 1) the average applied at t_{k+1}
- *               comes before the snapshot taken there. An average whose
+ *               comes before the snapshot taken there. When D > A, up to
+ *               ⌈D/A⌉ averages are in flight at once and a snapshot s_i may
+ *               be taken before earlier averages were applied; the delta
+ *               is then c_i = (μ_k − s_i) − a_i, where a_i is the sum of the
+ *               deltas c applied to learner i after t_k (by averages
+ *               started before t_k), so that no deviation from the mean is
+ *               corrected twice. For D <= A, a_i = 0 and the arithmetic is
+ *               the one above, bit for bit. An average whose
  *               step t_k + D lies beyond the run's last step is never
  *               applied. Because the step of application is fixed, results
  *               never depend on when the communication finished. The
@@ -78,7 +85,8 @@
  * store), two_term's held G⁺, optimiser state, clocks (steps, phases,
  * updates, the current phase's type and remaining steps, data epoch and
  * cursor, the current positive phase's data rows) and the averaging state
- * (an overlapped average in flight included, as its snapshots) and the
+ * (the overlapped averages in flight included, as their snapshots and
+ * corrections) and the
  * spread history; flexcl_learner_checkpoint_read restores them into fresh
  * learners created with the same settings, after which the run continues
  * bitwise as if never interrupted (Philox counters are derived from the
@@ -154,7 +162,7 @@ uint64_t flexcl_phase_length(flexcl_phase_law law, double tau, int halfwidth,
 
 typedef enum {
     FLEXCL_AVERAGING_BLOCKING = 0,  /* replace θ by the mean at t_k (default) */
-    FLEXCL_AVERAGING_OVERLAPPED = 1 /* non-blocking; delta applied at t_k + ⌈A/2⌉ */
+    FLEXCL_AVERAGING_OVERLAPPED = 1 /* non-blocking; delta applied at t_k + D, D = ⌈A/2⌉ by default */
 } flexcl_averaging;
 
 /* "blocking", "overlapped". */
@@ -163,6 +171,11 @@ const char *flexcl_averaging_name(flexcl_averaging a);
  * flexcl_learner_settings.average_delay overrides it. */
 uint64_t flexcl_averaging_delay(uint64_t average_every);
 
+/* The longest delay, in averaging periods: D <= 16·A. With D > A, up to
+ * ⌈D/A⌉ averages are in flight at once, each holding a gather buffer of
+ * R·L·P doubles and its L·P corrections. */
+#define FLEXCL_AVERAGING_MAX_PERIODS 16
+
 typedef struct {
     uint64_t seed;          /* job seed */
     uint64_t point;         /* grid point index (key of the stream) */
@@ -170,8 +183,9 @@ typedef struct {
     uint64_t average_every; /* A steps between parameter averages; 0 = never */
     flexcl_averaging averaging; /* how averages are taken; default blocking */
     uint64_t average_delay; /* overlapped: steps from an average's start to
-                               its application, 1..A; 0 = ⌈A/2⌉ (default).
-                               Longer = staler averages, fewer waits. */
+                               its application, 1..16·A; 0 = ⌈A/2⌉ (default).
+                               Longer = staler averages, fewer waits; above
+                               A, several averages are in flight at once. */
     uint64_t id_offset;     /* learner k = rank·L + i of the communicator draws
                                from the stream (seed, point, id_offset + k);
                                default 0. Lets a subset of a job's learners be
@@ -235,9 +249,9 @@ const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l);
 flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max);
 
 /* Save the learners' complete state into the checkpoint being written (the
- * datasets and attributes under "learner/", docs/checkpoint.md). An
- * overlapped average in flight is completed (MPI_Wait) and saved as its
- * snapshots; it is still applied at its fixed step. Fails with FLEXCL_ERR_UNSUPPORTED when the model cannot restore
+ * datasets and attributes under "learner/", docs/checkpoint.md). The
+ * overlapped averages in flight are completed (MPI_Wait) and saved as their
+ * snapshots; each is still applied at its fixed step. Fails with FLEXCL_ERR_UNSUPPORTED when the model cannot restore
  * chain states. Collective. */
 flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint *ck);
 /* Restore the state saved by flexcl_learner_checkpoint_write into learners

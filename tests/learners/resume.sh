@@ -5,10 +5,11 @@
 # uninterrupted run (h5diff of every dataset and attribute under /points and
 # /index), for train with parameter averaging (jobs/examples/averaging.ini)
 # and both experiments (jobs/examples/checks.ini, fewer samples), at 1 and
-# 2 ranks. Also: experiment checkpoints move between rank counts, a train
-# checkpoint refuses another rank count, a changed job refuses to resume
-# with exit status 2 and one line, periodic checkpoints change nothing, and
-# rerunning a completed task is a no-op.
+# 2 ranks, and train with several overlapped averages in flight. Also:
+# experiment checkpoints move between rank counts, a train checkpoint
+# refuses another rank count, a changed job refuses to resume with exit
+# status 2 and one line, periodic checkpoints change nothing, and rerunning
+# a completed task is a no-op.
 # usage: resume.sh FLEXCL MPIEXEC   (from the repository root)
 set -eu
 flexcl="$1"
@@ -29,6 +30,10 @@ for np in 1 2; do
     resume_case "train_np$np" "$np" "$train" "2 3 4 6"
     resume_case "experiments_np$np" "$np" "$exps" "3 9 12 7" $exp_set
 done
+# Overlapped averaging with D > A (A = 300, D = 700): two or three averages
+# are in flight at every safe point (every 1000 steps).
+resume_case "train_delay_np2" 2 "$train" "2 3 4 6" --set run.averaging=overlapped \
+    --set run.average_delay=700
 
 # Experiment checkpoints are indexed by chain: stop at 2 ranks, go on at 1,
 # finish at 2; the result equals the uninterrupted 1-rank run.

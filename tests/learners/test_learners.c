@@ -14,6 +14,7 @@
  *    resumed once or several times, give bitwise the uninterrupted result;
  *    a checkpoint of another job or learner count refuses to open/restore.
  */
+#include <math.h>
 #include <mpi.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -231,7 +232,7 @@ static void test_overlapped(void)
     flexcl_learner_destroy(&bl);
     /* average_delay = A = 50: applied a whole period later (just before the
      * next start); cut-invariant, rank-count invariant, not the default
-     * schedule's result; a delay above A is refused. */
+     * schedule's result; a delay above 16·A is refused. */
     {
         cfg cd = c;
         cd.delay = 50;
@@ -258,7 +259,7 @@ static void test_overlapped(void)
         flexcl_learner_destroy(&d1);
         flexcl_learner_destroy(&d2);
         flexcl_learner_destroy(&d0);
-        cd.delay = 51;
+        cd.delay = 16 * 50 + 1; /* FLEXCL_AVERAGING_MAX_PERIODS · A + 1 */
         flexcl_code code = FLEXCL_OK;
         flexcl_learner *bad = create(MPI_COMM_WORLD, &cd, &code);
         CU_ASSERT_EQUAL(code, FLEXCL_ERR_ARG);
@@ -271,6 +272,161 @@ static void test_overlapped(void)
     CU_ASSERT_EQUAL(flexcl_learner_n_averages(a), 39);
     CU_ASSERT_TRUE(equals_single_rank(a, &c, 40));
     flexcl_learner_destroy(&a);
+}
+
+/* Largest |θ_i[q] − ref[q]| over this rank's learners and every rank. */
+static double max_dev(flexcl_learner *l, const double *ref)
+{
+    size_t P = n_params(l);
+    double m = 0.0, all = 0.0;
+    for (int i = 0; i < flexcl_learner_local_count(l); ++i) {
+        const double *th = flexcl_model_params(flexcl_learner_model(l, i));
+        for (size_t q = 0; q < P; ++q) m = fmax(m, fabs(th[q] - ref[q]));
+    }
+    MPI_Allreduce(&m, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return all;
+}
+
+/* D > A: several averages in flight at once.
+ *  - Each deviation from the mean is corrected exactly once. With learning
+ *    switched off in effect (η = 1e-300: an update moves no weight of size
+ *    ~0.01 and the zero biases by ~1e-300) and replicas starting apart,
+ *    every learner must equal the mean of the starting θ once the first
+ *    average is applied, and stay there through 6 more applications; the
+ *    deviation allowed, 1e-14, is rounding (θ ~ 1e-2, a few operations).
+ *    The must-fail twin is the same delta without the compensation,
+ *    θ_i += μ_k − s_i (what D <= A applies): computed from the same start
+ *    it ends ~the starting spread away (it corrects a deviation once per
+ *    pending average), and the test asserts that its own measure sees that.
+ *  - With learning: cut-invariant, rank-count invariant (1 rank holding all
+ *    learners), applied at t_k + D, for D = 120 (not a multiple of A = 50,
+ *    3 in flight) and D = 100 (apply and start at the same step). */
+static void test_delay_beyond_period(void)
+{
+    const uint64_t A = 50;
+    for (int k = 0; k < 2; ++k) {
+        const uint64_t D = k ? 100 : 120;
+        cfg c = base(2, A, FLEXCL_AVERAGING_OVERLAPPED);
+        c.delay = D;
+        flexcl_learner *a = make(MPI_COMM_WORLD, &c), *b = make(MPI_COMM_WORLD, &c);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(a, 1000), FLEXCL_OK);
+        uint64_t cuts[] = {49, 2, 99, 1, 120, 29, 700};
+        for (size_t j = 0; j < sizeof cuts / sizeof *cuts; ++j)
+            CU_ASSERT_EQUAL(flexcl_learner_advance(b, cuts[j]), FLEXCL_OK);
+        size_t n = flexcl_learner_n_averages(a);
+        CU_ASSERT_EQUAL(n, (1000 - D) / A); /* started at 50..1000, applied by 1000 */
+        const flexcl_average_record *h = flexcl_learner_averages(a);
+        for (size_t j = 0; j < n; ++j) {
+            CU_ASSERT_EQUAL(h[j].step, A * (j + 1));
+            CU_ASSERT_EQUAL(h[j].applied, A * (j + 1) + D);
+        }
+        int same = 1;
+        for (int i = 0; i < 2; ++i) same &= same_theta(a, i, b, i) && same_clock(a, i, b, i);
+        CU_ASSERT_TRUE(everywhere(same && same_history(a, b)));
+        CU_ASSERT_TRUE(history_same_everywhere(a));
+        CU_ASSERT_TRUE(equals_single_rank(a, &c, 1000));
+        flexcl_learner_destroy(&a);
+        flexcl_learner_destroy(&b);
+    }
+    /* Consensus: 4 learners per rank, D = 175 (4 in flight), no learning. */
+    {
+        const uint64_t D = 175;
+        cfg c = base(4, A, FLEXCL_AVERAGING_OVERLAPPED);
+        c.delay = D;
+        flexcl_learner_settings ls;
+        flexcl_model_settings ms;
+        flexcl_estimator_settings es;
+        flexcl_optim_settings os;
+        flexcl_learner_settings_default(&ls);
+        flexcl_model_settings_default(&ms);
+        flexcl_estimator_settings_default(&es);
+        flexcl_optim_settings_default(&os);
+        ls.seed = 23;
+        ls.point = 5;
+        ls.learners_per_rank = c.L;
+        ls.average_every = A;
+        ls.averaging = c.avg;
+        ls.average_delay = D;
+        ms.n_hidden = 8;
+        es.kind = FLEXCL_EST_ISD;
+        es.tau = 20;
+        es.eta = 1e-300;
+        flexcl_learner *l = NULL;
+        CU_ASSERT_EQUAL_FATAL(flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 0, &l),
+                              FLEXCL_OK);
+        const size_t P = n_params(l), L = 4, G = L * (size_t)size;
+        /* Every learner's starting θ, in global order, on every rank. */
+        double *all = malloc(G * P * sizeof *all), *mu = calloc(P, sizeof *mu);
+        double *naive = malloc(L * P * sizeof *naive);
+        for (size_t i = 0; i < L; ++i)
+            memcpy(all + ((size_t)rank * L + i) * P,
+                   flexcl_model_params(flexcl_learner_model(l, (int)i)), P * sizeof *all);
+        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)(L * P), MPI_DOUBLE,
+                      MPI_COMM_WORLD);
+        for (size_t j = 0; j < G; ++j)
+            for (size_t q = 0; q < P; ++q) mu[q] += all[j * P + q] / (double)G;
+        double spread0 = max_dev(l, mu);
+        CU_ASSERT_TRUE(spread0 > 1e-3); /* the replicas start apart */
+        /* Up to step A + D: nothing applied yet. */
+        CU_ASSERT_EQUAL(flexcl_learner_advance(l, A + D - 1), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), 0);
+        CU_ASSERT_TRUE(max_dev(l, mu) > 1e-3);
+        /* The first application, then 6 more (the last 4 from snapshots
+         * taken after the first application). */
+        double worst = 0.0;
+        for (int k = 0; k < 7; ++k) {
+            CU_ASSERT_EQUAL(flexcl_learner_advance(l, k == 0 ? 1 : A), FLEXCL_OK);
+            CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), (size_t)k + 1);
+            worst = fmax(worst, max_dev(l, mu));
+        }
+        CU_ASSERT_TRUE(worst <= 1e-14);
+        if (rank == 0 && worst > 1e-14) fprintf(stderr, "D > A consensus: max deviation %g\n", worst);
+        /* The twin: the uncompensated delta over the same 7 applications.
+         * Snapshots k = 1..3 (steps 50..150 < 225) are the starting θ; the
+         * ones at 200.. follow the twin's own θ after its applications. */
+        {
+            double *snaps[16];
+            uint64_t snap_step[16];
+            int n_snap = 0, next = 0;
+            for (size_t i = 0; i < L; ++i)
+                memcpy(naive + i * P, all + ((size_t)rank * L + i) * P, P * sizeof *naive);
+            for (uint64_t t = A; t <= A + D + 6 * A; t += A) {
+                /* apply those due by t, then snapshot at t */
+                while (next < n_snap && snap_step[next] + D <= t) {
+                    double *s = snaps[next++];
+                    /* the snapshots' mean over every learner */
+                    double *m = calloc(P, sizeof *m), *sall = malloc(G * P * sizeof *sall);
+                    memcpy(sall + (size_t)rank * L * P, s, L * P * sizeof *s);
+                    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sall, (int)(L * P),
+                                  MPI_DOUBLE, MPI_COMM_WORLD);
+                    for (size_t j = 0; j < G; ++j)
+                        for (size_t q = 0; q < P; ++q) m[q] += sall[j * P + q] / (double)G;
+                    for (size_t i = 0; i < L; ++i)
+                        for (size_t q = 0; q < P; ++q)
+                            naive[i * P + q] += m[q] - s[i * P + q];
+                    free(m);
+                    free(sall);
+                }
+                snaps[n_snap] = malloc(L * P * sizeof *naive);
+                memcpy(snaps[n_snap], naive, L * P * sizeof *naive);
+                snap_step[n_snap++] = t;
+            }
+            double m = 0.0, twin = 0.0;
+            for (size_t i = 0; i < L; ++i)
+                for (size_t q = 0; q < P; ++q) m = fmax(m, fabs(naive[i * P + q] - mu[q]));
+            MPI_Allreduce(&m, &twin, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+            CU_ASSERT_TRUE(twin > 1e-3); /* the uncompensated delta fails */
+            if (rank == 0)
+                printf("\n  D > A consensus: max |θ − μ₀| %.3g (start %.3g; uncompensated twin %.3g)\n",
+                       worst, spread0, twin);
+            for (int j = 0; j < n_snap; ++j) free(snaps[j]);
+        }
+        free(all);
+        free(mu);
+        free(naive);
+        flexcl_learner_destroy(&l);
+    }
 }
 
 static void test_spread(void)
@@ -423,6 +579,18 @@ static void test_learner_checkpoints(void)
     check_resume(&c, two, 1, 700, "overlapped_mid_phase");
     check_resume(&c, three, 1, 700, "overlapped_at_start");
     check_resume(&c, many, 4, 700, "overlapped_many");
+    /* D > A: A = 50, D = 120: at 130 two averages are pending (from 50 and
+     * 100), at 200 three (100, 150 and the one just started, with the
+     * corrections of the one applied at 170); D = 100: at 300 one is applied
+     * and the next started at the same step. */
+    cfg cd = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED);
+    cd.opt = FLEXCL_OPTIM_ADAM;
+    cd.delay = 120;
+    uint64_t dc[] = {130, 200, 271};
+    check_resume(&cd, dc, 3, 600, "overlapped_delay_120");
+    cd.delay = 100;
+    uint64_t dc2[] = {300};
+    check_resume(&cd, dc2, 1, 600, "overlapped_delay_100");
     /* Blocking averages; aol with uniform phase lengths. */
     cfg b = base(2, 50, FLEXCL_AVERAGING_BLOCKING);
     b.kind = FLEXCL_EST_AOL;
@@ -579,6 +747,7 @@ int main(int argc, char **argv)
         return 1;
     test_case cases[] = {{"blocking_bitwise_and_rank_independent", test_blocking},
                          {"overlapped_stale_deterministic", test_overlapped},
+                         {"delay_beyond_period", test_delay_beyond_period},
                          {"spread_zero_after_average", test_spread},
                          {"thread_count_invariance", test_threads},
                          {"independent_replicas_equal_lone_learners", test_independent_replicas},
