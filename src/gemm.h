@@ -1,8 +1,9 @@
 /* Private: GEMM whose rounding never depends on the thread count, for the
- * feed-forward learners (ff.c, dualprop.c). OpenBLAS 0.3.21's own threaded
- * GEMM splits work differently at 1 and 2 threads (docs/performance.md), so
- * products are cut into fixed blocks of rows of C, each one single-threaded
- * cblas_dgemm, spread over OpenMP threads. */
+ * feed-forward learners (ff.c, dualprop.c) and the RBM's label error
+ * (rbm.c). OpenBLAS 0.3.21's own threaded GEMM splits work differently at 1
+ * and 2 threads (docs/performance.md), so products are cut into fixed
+ * blocks of rows of C, each one single-threaded cblas_dgemm, spread over
+ * OpenMP threads. */
 #ifndef FLEXCL_GEMM_H
 #define FLEXCL_GEMM_H
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "model_impl.h"
 
@@ -934,47 +935,58 @@ done:
     return err;
 }
 
+/* Rows per block of the evaluation's GEMMs (label_error, nll_given). */
+enum { EVAL_ROWS = 512 };
+
 /* The fraction of rows whose label is not the argmax over y of the exact
  * label posterior p(y | pixels) ∝ exp(a_y) Π_j (1 + exp(c_j + W_j,y +
- * W_j,pixels · x)). The pixels' input W_j,pixels · x is computed once per
- * row (in pixel order, zero pixels skipped: adding 0 changes no sum) and
- * shared by the K labels. Per-row work, so the result never depends on the
- * thread count. */
+ * W_j,pixels · x)). The pixels' inputs of a block of rows, X W_pixelsᵀ, are
+ * one GEMM (flexcl_gemm_rows: fixed blocks of rows, OpenBLAS single-threaded,
+ * so the result never depends on the thread count) shared by the K labels;
+ * the rest is per row. */
 static flexcl_code label_error(const rbm *r, const flexcl_data *d, double *out)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t n = flexcl_data_rows(d), K = r->n_classes, npx = r->nv - K, nh = r->nh;
+    const size_t n = flexcl_data_rows(d), K = r->n_classes, nv = r->nv, npx = nv - K,
+                 nh = r->nh, blk = n < EVAL_ROWS ? n : EVAL_ROWS;
     const double *W = W_of(r), *cb = c_of(r), *a = a_of(r);
-    size_t wrong = 0, T = (size_t)omp_get_max_threads();
-    double *input = NULL;
-    FLEXCL_ALLOC(input, T * nh);
-#pragma omp parallel for schedule(static) reduction(+ : wrong) default(none) \
-    shared(n, K, npx, nh, W, cb, a, r, d, input)
-    for (size_t k = 0; k < n; ++k) {
-        const float *x = flexcl_data_row(d, k);
-        double *px = input + (size_t)omp_get_thread_num() * nh;
-        for (size_t j = 0; j < nh; ++j) {
-            const double *w = W + j * r->nv;
-            double s = 0.0;
-            for (size_t i = 0; i < npx; ++i)
-                if (x[i] != 0.0f) s += w[i] * x[i];
-            px[j] = s;
+    size_t wrong = 0;
+    double *X = NULL, *PX = NULL;
+    FLEXCL_ALLOC(X, blk * npx);
+    FLEXCL_ALLOC(PX, blk * nh);
+    const int nt = team_size(r, blk), saved = flexcl_blas_single();
+    for (size_t k0 = 0; k0 < n; k0 += blk) {
+        const size_t m = n - k0 < blk ? n - k0 : blk;
+#pragma omp parallel for schedule(static) num_threads(nt) default(none) \
+    shared(m, k0, npx, d, X)
+        for (size_t k = 0; k < m; ++k) {
+            const float *x = flexcl_data_row(d, k0 + k);
+            for (size_t i = 0; i < npx; ++i) X[k * npx + i] = x[i];
         }
-        double best = -INFINITY;
-        size_t arg = 0;
-        for (size_t y = 0; y < K; ++y) {
-            double f = a ? a[npx + y] : 0.0;
-            for (size_t j = 0; j < nh; ++j) f += softplus(cb[j] + W[j * r->nv + npx + y] + px[j]);
-            if (f > best) {
-                best = f;
-                arg = y;
+        flexcl_gemm_rows(nt, CblasNoTrans, CblasTrans, m, nh, npx, 1.0, X, npx, W, nv, 0.0, PX,
+                         nh);
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(+ : wrong) default(none) \
+    shared(m, k0, K, npx, nh, nv, W, cb, a, d, PX)
+        for (size_t k = 0; k < m; ++k) {
+            const double *px = PX + k * nh;
+            double best = -INFINITY;
+            size_t arg = 0;
+            for (size_t y = 0; y < K; ++y) {
+                double f = a ? a[npx + y] : 0.0;
+                for (size_t j = 0; j < nh; ++j) f += softplus(cb[j] + W[j * nv + npx + y] + px[j]);
+                if (f > best) {
+                    best = f;
+                    arg = y;
+                }
             }
+            if ((int)arg != flexcl_data_label(d, k0 + k)) wrong++;
         }
-        if ((int)arg != flexcl_data_label(d, k)) wrong++;
     }
+    flexcl_blas_restore(saved);
     *out = (double)wrong / (double)n;
 done:
-    free(input);
+    free(X);
+    free(PX);
     return err;
 }
 
