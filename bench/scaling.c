@@ -32,14 +32,20 @@
  *                 D = A and D = 4A (run.average_delay) instead of ⌈A/2⌉,
  *                 print the lines `averaging_delay_A:` and
  *                 `averaging_delay_4A:` (staler averages, fewer waits; at
- *                 4A, four averages are in flight at once).
+ *                 4A, four averages are in flight at once). Then the
+ *                 same 8 learners on rank 0 alone (rank 1 idle), line
+ *                 `averaging_one_rank:`: the cost of averaging without a
+ *                 second process, so the 2-rank lines' remainder is what
+ *                 the two processes cost each other.
  *                 Figures are paired medians (see averaging() below).
  *                 Then the same isd table for a larger learner, the
  *                 authors' bMNIST RBM (16 hidden units on 794 visible:
  *                 binarised Fashion-MNIST pixels and 10 label units, no
  *                 visible bias, the first 1000 training rows), line
- *                 `averaging_bfmnist:`. Its step is about 60 times the BAS
- *                 RBM's, so this line shows what averaging costs a learner
+ *                 `averaging_bfmnist:` (and `averaging_bfmnist_blocking:`,
+ *                 `averaging_bfmnist_delay_4A:`). Its step is about 60
+ *                 times the BAS RBM's, so this line shows what averaging
+ *                 costs a learner
  *                 doing real work, while `averaging:` (BAS) measures its
  *                 latency. It is skipped, with a line saying so, when the
  *                 Fashion-MNIST files are missing.
@@ -132,7 +138,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int averaging(const workload *w, int rank, uint64_t chunk, const char *title,
+static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64_t chunk,
+                     const char *title,
                      double *med_blocking, double *med_overlapped, double *med_delay_a,
                      double *med_delay_4a)
 {
@@ -152,22 +159,22 @@ static int averaging(const workload *w, int rank, uint64_t chunk, const char *ti
     for (int c = 0; c < AVG_CONFIGS && !failed; ++c) {
         flexcl_learner_settings ls;
         flexcl_learner_settings_default(&ls);
-        ls.learners_per_rank = L;
+        ls.learners_per_rank = lpr;
         ls.average_every = As[c];
         ls.averaging = modes[c];
         ls.average_delay = delays[c];
-        failed |= flexcl_learner_create(MPI_COMM_WORLD, &ls, &w->ms, &w->es, &w->os, w->data, 1,
-                                        &l[c]) != FLEXCL_OK;
+        failed |= flexcl_learner_create(comm, &ls, &w->ms, &w->es, &w->os, w->data, 1, &l[c]) !=
+                  FLEXCL_OK;
         if (!failed) failed |= flexcl_learner_advance(l[c], 1000) != FLEXCL_OK; /* warm up */
     }
     for (int r = 0; r < AVG_ROUNDS && !failed; ++r)
         for (int k = 0; k < AVG_CONFIGS && !failed; ++k) {
             const int c = (k + r) % AVG_CONFIGS;
-            MPI_Barrier(MPI_COMM_WORLD);
+            MPI_Barrier(comm);
             double t0 = MPI_Wtime();
             failed |= flexcl_learner_advance(l[c], chunk) != FLEXCL_OK;
             double mine = MPI_Wtime() - t0;
-            MPI_Allreduce(&mine, &t[c][r], 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+            MPI_Allreduce(&mine, &t[c][r], 1, MPI_DOUBLE, MPI_MAX, comm);
         }
     if (failed) fprintf(stderr, "scaling: %s\n", flexcl_error_message());
     if (rank == 0 && !failed) {
@@ -297,11 +304,21 @@ int main(int argc, char **argv)
                isd_d4 = 0;
         workload tt = w;
         tt.es.kind = FLEXCL_EST_TWO_TERM;
-        failed = averaging(&tt, rank, steps, "two_term (equal loads)", &tt_b, &tt_o, &tt_d,
-                           &tt_d4);
+        failed = averaging(MPI_COMM_WORLD, L, &tt, rank, steps, "two_term (equal loads)", &tt_b,
+                           &tt_o, &tt_d, &tt_d4);
         if (!failed)
-            failed = averaging(&w, rank, steps, "isd (the benchmark)", &isd_b, &isd_o, &isd_d,
-                               &isd_d4);
+            failed = averaging(MPI_COMM_WORLD, L, &w, rank, steps, "isd (the benchmark)", &isd_b,
+                               &isd_o, &isd_d, &isd_d4);
+        /* The same 2L learners on rank 0 alone (rank 1 waits without
+         * spinning): what averaging costs without a second process, i.e.
+         * its arithmetic and the collective's local copies. */
+        double one_b = 0, one_o = 0, one_d = 0, one_d4 = 0;
+        if (!failed && rank == 0)
+            failed = averaging(MPI_COMM_SELF, 2 * L, &w, rank, steps,
+                               "isd, the same 8 learners on one rank", &one_b, &one_o, &one_d,
+                               &one_d4);
+        idle_barrier(MPI_COMM_WORLD, rank);
+        MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
         if (rank == 0 && !failed) {
             printf("load %.2f\n", bench_load());
             printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt_b);
@@ -312,6 +329,9 @@ int main(int argc, char **argv)
             printf("averaging_delay_4A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = 4A; "
                    "two_term %.3f)\n",
                    isd_d4, tt_d4);
+            printf("averaging_one_rank: ratio=%.3f goal=0.98 (overlapped, the 8 learners on one "
+                   "rank; blocking %.3f)\n",
+                   one_o, one_b);
         }
         /* The bMNIST RBM of jobs/brobust_fmnist.ini, at 2000 steps per
          * chunk (its step is ~13 us per learner). */
@@ -322,8 +342,9 @@ int main(int argc, char **argv)
             workload fm = w;
             fm.data = fd;
             fm.ms.visible_bias = 0;
-            failed = averaging(&fm, rank, 2000, "isd, bFMNIST RBM 794x16 (first 1000 rows)", &fm_b,
-                               &fm_o, &fm_d, &fm_d4);
+            failed = averaging(MPI_COMM_WORLD, L, &fm, rank, 2000,
+                               "isd, bFMNIST RBM 794x16 (first 1000 rows)", &fm_b, &fm_o, &fm_d,
+                               &fm_d4);
         }
         if (rank == 0 && !failed) {
             if (have) {

@@ -166,7 +166,8 @@ static const key_def keys[] = {
     {KEY(run, averaging), .type = T_ENUM, .names = "blocking|overlapped", .listable = 1,
      .unit = "", .help = "How learners average: blocking = all wait and take the mean every "
                          "A steps; overlapped = non-blocking, the mean is added as a delta "
-                         "ceil(A/2) steps later (deterministic: never depends on timing)."},
+                         "run.average_delay steps later (default ceil(A/2); deterministic: "
+                         "never depends on timing)."},
     {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Overlapped averaging: steps from an average's start to its application, "
              "1..16 x run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer "
@@ -1832,13 +1833,15 @@ static flexcl_code check_point(const flexcl_job *job, const grid *g,
                         at_most[i].key, at_most[i].value, at_most[i].limit_key,
                         at_most[i].limit, where);
         }
-    if (s->run.average_delay > FLEXCL_AVERAGING_MAX_PERIODS * s->run.average_every) {
+    if (!flexcl_averaging_delay_allowed(s->run.average_delay, s->run.average_every)) {
         describe_point(g, idx, point, where, sizeof where);
-        FLEXCL_FAIL(FLEXCL_ERR_JOB, "%s: run.average_delay: %llu exceeds %d x run.average_every = %llu%s",
+        FLEXCL_FAIL(FLEXCL_ERR_JOB,
+                    "%s: run.average_delay: %llu exceeds %d x run.average_every = %llu%s",
                     loc_of(job, g, key_by_name("run.average_delay"),
                            key_by_name("run.average_every")),
                     (unsigned long long)s->run.average_delay, FLEXCL_AVERAGING_MAX_PERIODS,
-                    (unsigned long long)(FLEXCL_AVERAGING_MAX_PERIODS * s->run.average_every), where);
+                    (unsigned long long)(FLEXCL_AVERAGING_MAX_PERIODS * s->run.average_every),
+                    where);
     }
     flexcl_supervised_kind sk;
     const int sup = flexcl_supervised_kind_parse(s->model.kind, &sk);

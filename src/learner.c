@@ -117,6 +117,12 @@ const char *flexcl_averaging_name(flexcl_averaging a)
 
 uint64_t flexcl_averaging_delay(uint64_t A) { return A - A / 2; }
 
+int flexcl_averaging_delay_allowed(uint64_t delay, uint64_t A)
+{
+    return A > UINT64_MAX / FLEXCL_AVERAGING_MAX_PERIODS ||
+           delay <= FLEXCL_AVERAGING_MAX_PERIODS * A;
+}
+
 void flexcl_learner_settings_default(flexcl_learner_settings *s)
 {
     memset(s, 0, sizeof *s);
@@ -153,11 +159,11 @@ typedef struct {
 
 /* One overlapped average: its buffer and its one collective, an
  * MPI_Iallgather of the blocks (snapshots and whether each rank had failed
- * by `step`); in_flight while started and not yet completed (req is then
- * MPI_REQUEST_NULL). A persistent collective (MPIX_Allgather_init) was tried
- * in session 6: its start is 500 cycles cheaper, but under isd's uneven
- * loads the averaging figure fell from 0.958 to about 0.93 (paired runs,
- * docs/performance.md). */
+ * by `step`); in_flight from its start until a test or wait completes it
+ * (req is MPI_REQUEST_NULL after that). A persistent collective
+ * (MPIX_Allgather_init) was tried in session 6: its start is 500 cycles
+ * cheaper, but under isd's uneven loads the averaging figure fell from
+ * 0.958 to about 0.93 (paired runs, docs/performance.md). */
 typedef struct {
     double *gather; /* R·stride */
     /* D > A only: the local learners' correction sums (ccum) at the
@@ -453,7 +459,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
                      ls->averaging == FLEXCL_AVERAGING_OVERLAPPED,
                  FLEXCL_ERR_ARG, "averaging must be blocking or overlapped, got %d",
                  (int)ls->averaging);
-    FLEXCL_CHECK(ls->average_delay <= FLEXCL_AVERAGING_MAX_PERIODS * ls->average_every,
+    FLEXCL_CHECK(flexcl_averaging_delay_allowed(ls->average_delay, ls->average_every),
                  FLEXCL_ERR_ARG, "average_delay %llu exceeds %d x average_every %llu",
                  (unsigned long long)ls->average_delay, FLEXCL_AVERAGING_MAX_PERIODS,
                  (unsigned long long)ls->average_every);
@@ -609,7 +615,7 @@ static void mean_and_spread(const double *restrict all, size_t R, size_t L, size
     *rms_max = mx;
 }
 
-/* Complete slot k's collective, if it is in flight. */
+/* Complete a slot's collective, if it is in flight. */
 static flexcl_code slot_wait(avg_slot *sl)
 {
     flexcl_code err = FLEXCL_OK;
@@ -634,12 +640,19 @@ done:
     return err;
 }
 
-/* Drop the oldest pending average (failure paths: its collective is
- * complete, its average is never applied). */
+/* Take the oldest pending average off the ring (its collective complete). */
 static void pop_oldest(flexcl_learner *l)
 {
     l->head = (l->head + 1) % l->n_slots;
     l->n_pending--;
+}
+
+/* 1 when some rank started this (completed) average with its failure flag. */
+static int flagged(const flexcl_learner *l, const avg_slot *sl)
+{
+    for (size_t r = 0; r < (size_t)l->size; ++r)
+        if (sl->gather[r * l->stride + l->stride - 1] != 0.0) return 1;
+    return 0;
 }
 
 /* Checkpoint dataset of the j-th pending average (oldest first): the
@@ -755,9 +768,12 @@ static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
     avg_slot *sl = pending_slot(l, 0);
     FLEXCL_CALL(slot_wait(sl));
     pop_oldest(l);
-    for (size_t r = 0; r < R; ++r)
-        FLEXCL_CHECK(sl->gather[r * l->stride + l->stride - 1] == 0.0, FLEXCL_ERR_INTERNAL,
-                     "learners on another rank failed");
+    if (flagged(l, sl)) {
+        /* Every rank pops this average here and stops (see advance). */
+        FLEXCL_CALL(wait_all(l));
+        l->n_pending = 0;
+        FLEXCL_FAIL(FLEXCL_ERR_INTERNAL, "learners on another rank failed");
+    }
     mean_and_spread(sl->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
     const double *snap = sl->gather + (size_t)l->rank * l->stride;
     if (!sl->csnap) {
@@ -820,12 +836,15 @@ static void run_cores(flexcl_learner *l, uint64_t n)
  * Overlapped averaging never blocks on the other ranks except at the
  * MPI_Wait of step t_k + D, whose collective every rank started at t_k, and
  * failures travel in that collective: a rank whose learners fail stops
- * running them and goes on through the schedule without computing until the
- * next averaging point t_k in this call, where it starts the collectives
- * with its failure flag, completes them and returns its error; the other
- * ranks learn of it at t_k + D (or, if this call ends first, from the
- * caller's agreement after it). So no rank ever waits in a collective that
- * another rank never starts. */
+ * running them but keeps to the schedule, starting every average from then
+ * on with its failure flag set and applying none. The first average that
+ * carries a flag is popped by every rank at the same step t_k + D; there
+ * every rank completes the collectives in flight (all ranks started the
+ * same ones, since all kept the schedule up to that step) and returns an
+ * error. If the call ends first, the caller's agreement after it finds the
+ * failure, and destroying the learners completes the same collectives on
+ * every rank. So no rank ever waits in a collective that another rank never
+ * starts, whatever D is (with D > A several averages are in flight). */
 flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
 {
     flexcl_code err = FLEXCL_OK;
@@ -866,20 +885,21 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
             if (local != FLEXCL_OK) failed = local;
             if (at_apply) {
                 if (failed != FLEXCL_OK) {
-                    FLEXCL_CALL(slot_wait(pending_slot(l, 0)));
+                    /* Never applied here; the first flagged one ends the
+                     * call on every rank at the same step. */
+                    avg_slot *sl = pending_slot(l, 0);
+                    FLEXCL_CALL(slot_wait(sl));
                     pop_oldest(l);
+                    if (flagged(l, sl)) {
+                        FLEXCL_CALL(wait_all(l));
+                        l->n_pending = 0;
+                        FLEXCL_CALL(failed);
+                    }
                 } else {
                     FLEXCL_CALL(average_apply(l, t));
                 }
             }
-            if (at_point) {
-                FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
-                if (failed != FLEXCL_OK) {
-                    FLEXCL_CALL(wait_all(l));
-                    l->n_pending = 0;
-                    FLEXCL_CALL(failed);
-                }
-            }
+            if (at_point) FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
             if (!at_apply && !at_point && polling) {
                 /* Let the collectives progress (no progress thread). */
                 for (int j = 0; j < l->n_pending; ++j) {
@@ -1114,7 +1134,8 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
     /* Averaging: an overlapped average in flight is its snapshots (this
      * rank's rows of its gather buffer) and, when D > A, the learners' sums
      * of deltas at the snapshot (csnap), saved with their current sums
-     * (ccum). A buffer may be touched only once its collective is complete; completing it early changes nothing, since
+     * (ccum). A buffer may be touched only once its collective is
+     * complete; completing it early changes nothing, since
      * the average is applied at its fixed step anyway. Pending averages
      * start A steps apart: the oldest's step and the count fix them all. */
     FLEXCL_CALL(wait_all(l));
@@ -1134,7 +1155,8 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
             FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L, sl->csnap));
         }
     }
-    if (l->ccum) FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_ccum", G, P, first, L, l->ccum));
+    if (l->ccum)
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, "learner/avg_ccum", G, P, first, L, l->ccum));
     FLEXCL_CALL(flexcl_checkpoint_set(ck, "avg_records", l->n_hist));
     if (l->n_hist > 0) {
         size_t K = l->n_hist, mine = l->rank == 0 ? K : 0;
@@ -1206,7 +1228,13 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
     FLEXCL_CALL(expect(ck, "average_every", l->ls.average_every, again));
     FLEXCL_CALL(expect(ck, "averaging", (uint64_t)l->ls.averaging, again));
     /* Checkpoints before session 6 carry no delay: theirs was the default. */
-    if (l->ls.average_delay != 0) FLEXCL_CALL(expect(ck, "average_delay", l->delay, again));
+    {
+        uint64_t d = 0;
+        int has_delay = flexcl_checkpoint_get(ck, "average_delay", &d) == FLEXCL_OK;
+        if (!has_delay) flexcl_error_clear();
+        if (has_delay || l->ls.average_delay != 0)
+            FLEXCL_CALL(expect(ck, "average_delay", l->delay, again));
+    }
     FLEXCL_ALLOC(buf, L * width);
     FLEXCL_ALLOC(u, L * (CLK_N > B ? CLK_N : B));
 
@@ -1261,28 +1289,33 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
         }
 
     FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending", &pending));
-    if (pending > 0) {
+    {
         /* The schedule fixes which averages are pending at step t: those
-         * started at multiples of A in (t − D, t]. */
+         * started at the multiples of A in (t − D, t], none at 0. */
         const uint64_t t = l->cores[0].t, A = l->ls.average_every;
-        uint64_t step0 = 0, apply0 = 0, want = 0;
-        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending_step", &step0));
-        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_apply_at", &apply0));
-        FLEXCL_CHECK(apply0 > t, FLEXCL_ERR_DATA,
-                     "%s: an average due at step %llu is still pending at step %llu",
-                     flexcl_checkpoint_file(ck), (unsigned long long)apply0,
-                     (unsigned long long)t);
+        uint64_t want = 0;
         if (A > 0 && l->ls.averaging == FLEXCL_AVERAGING_OVERLAPPED)
             for (uint64_t k = t / A; k >= 1 && k * A + l->delay > t; --k) want++;
-        FLEXCL_CHECK(pending == want && step0 % A == 0 && step0 + (pending - 1) * A == t / A * A &&
+        FLEXCL_CHECK(pending == want, FLEXCL_ERR_JOB,
+                     "%s: checkpoint written with %llu averages in flight at step %llu, this "
+                     "run's schedule (A = %llu, D = %llu) has %llu; %s",
+                     flexcl_checkpoint_file(ck), (unsigned long long)pending,
+                     (unsigned long long)t, (unsigned long long)A, (unsigned long long)l->delay,
+                     (unsigned long long)want, again);
+    }
+    if (pending > 0) {
+        const uint64_t t = l->cores[0].t, A = l->ls.average_every;
+        uint64_t step0 = 0, apply0 = 0;
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_pending_step", &step0));
+        FLEXCL_CALL(flexcl_checkpoint_get(ck, "avg_apply_at", &apply0));
+        FLEXCL_CHECK(A > 0 && step0 % A == 0 && step0 + (pending - 1) * A == t / A * A &&
                          apply0 == step0 + l->delay,
                      FLEXCL_ERR_DATA,
-                     "%s: %llu averages pending from step %llu (applied at %llu) at step %llu; "
-                     "this run's schedule (A = %llu, D = %llu) has %llu",
-                     flexcl_checkpoint_file(ck), (unsigned long long)pending,
+                     "%s: the averages in flight at step %llu start at %llu and are applied at "
+                     "%llu; this run's schedule (A = %llu, D = %llu) disagrees",
+                     flexcl_checkpoint_file(ck), (unsigned long long)t,
                      (unsigned long long)step0, (unsigned long long)apply0,
-                     (unsigned long long)t, (unsigned long long)A,
-                     (unsigned long long)l->delay, (unsigned long long)want);
+                     (unsigned long long)A, (unsigned long long)l->delay);
         /* Every rank needs every snapshot: the collectives are complete, and
          * no rank had failed (the checkpoint was written after agreeing). */
         for (int j = 0; j < (int)pending; ++j) {

@@ -162,7 +162,7 @@ uint64_t flexcl_phase_length(flexcl_phase_law law, double tau, int halfwidth,
 
 typedef enum {
     FLEXCL_AVERAGING_BLOCKING = 0,  /* replace θ by the mean at t_k (default) */
-    FLEXCL_AVERAGING_OVERLAPPED = 1 /* non-blocking; delta applied at t_k + D, D = ⌈A/2⌉ by default */
+    FLEXCL_AVERAGING_OVERLAPPED = 1 /* non-blocking; delta applied at t_k + D (⌈A/2⌉ default) */
 } flexcl_averaging;
 
 /* "blocking", "overlapped". */
@@ -175,6 +175,9 @@ uint64_t flexcl_averaging_delay(uint64_t average_every);
  * ⌈D/A⌉ averages are in flight at once, each holding a gather buffer of
  * R·L·P doubles and its L·P corrections. */
 #define FLEXCL_AVERAGING_MAX_PERIODS 16
+/* 1 when average_delay <= FLEXCL_AVERAGING_MAX_PERIODS · average_every
+ * (computed without overflow). */
+int flexcl_averaging_delay_allowed(uint64_t average_delay, uint64_t average_every);
 
 typedef struct {
     uint64_t seed;          /* job seed */
@@ -212,8 +215,8 @@ flexcl_code flexcl_learner_create(MPI_Comm comm,
                                   const flexcl_optim_settings *os,
                                   const flexcl_data *data, int same_init,
                                   flexcl_learner **out);
-/* Collective on the learner's communicator (an overlapped average still in
- * flight is completed and dropped). NULL-safe; sets *l to NULL. */
+/* Collective on the learner's communicator (overlapped averages still in
+ * flight are completed and dropped). NULL-safe; sets *l to NULL. */
 void flexcl_learner_destroy(flexcl_learner **l);
 
 /* Advance every local learner by n time steps (OpenMP over local learners;

@@ -259,7 +259,13 @@ static void test_overlapped(void)
         flexcl_learner_destroy(&d1);
         flexcl_learner_destroy(&d2);
         flexcl_learner_destroy(&d0);
-        cd.delay = 16 * 50 + 1; /* FLEXCL_AVERAGING_MAX_PERIODS · A + 1 */
+        cd.delay = 16 * 50; /* FLEXCL_AVERAGING_MAX_PERIODS · A: accepted, 16 in flight */
+        flexcl_learner *dm = make(MPI_COMM_WORLD, &cd);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(dm);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(dm, 1000), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_n_averages(dm), 4); /* from 50..200, applied 850..1000 */
+        flexcl_learner_destroy(&dm);
+        cd.delay = 16 * 50 + 1;
         flexcl_code code = FLEXCL_OK;
         flexcl_learner *bad = create(MPI_COMM_WORLD, &cd, &code);
         CU_ASSERT_EQUAL(code, FLEXCL_ERR_ARG);
@@ -329,9 +335,10 @@ static void test_delay_beyond_period(void)
         flexcl_learner_destroy(&a);
         flexcl_learner_destroy(&b);
     }
-    /* Consensus: 4 learners per rank, D = 175 (4 in flight), no learning. */
-    {
-        const uint64_t D = 175;
+    /* Consensus: 4 learners per rank, no learning; D = 175 (4 in flight)
+     * and D = 150 (3 in flight; each application falls on a start). */
+    for (int dk = 0; dk < 2; ++dk) {
+        const uint64_t D = dk ? 150 : 175;
         cfg c = base(4, A, FLEXCL_AVERAGING_OVERLAPPED);
         c.delay = D;
         flexcl_learner_settings ls;
@@ -372,8 +379,8 @@ static void test_delay_beyond_period(void)
         CU_ASSERT_EQUAL(flexcl_learner_advance(l, A + D - 1), FLEXCL_OK);
         CU_ASSERT_EQUAL(flexcl_learner_n_averages(l), 0);
         CU_ASSERT_TRUE(max_dev(l, mu) > 1e-3);
-        /* The first application, then 6 more (the last 4 from snapshots
-         * taken after the first application). */
+        /* The first application, then 6 more (from D = 175: the last 3
+         * from snapshots taken after the first application). */
         double worst = 0.0;
         for (int k = 0; k < 7; ++k) {
             CU_ASSERT_EQUAL(flexcl_learner_advance(l, k == 0 ? 1 : A), FLEXCL_OK);
@@ -381,10 +388,12 @@ static void test_delay_beyond_period(void)
             worst = fmax(worst, max_dev(l, mu));
         }
         CU_ASSERT_TRUE(worst <= 1e-14);
-        if (rank == 0 && worst > 1e-14) fprintf(stderr, "D > A consensus: max deviation %g\n", worst);
+        if (rank == 0 && worst > 1e-14)
+            fprintf(stderr, "D > A consensus: max deviation %g\n", worst);
         /* The twin: the uncompensated delta over the same 7 applications.
-         * Snapshots k = 1..3 (steps 50..150 < 225) are the starting θ; the
-         * ones at 200.. follow the twin's own θ after its applications. */
+         * The snapshots taken before the first application (D = 175: steps
+         * 50..200) are the starting θ; later ones follow the twin's own θ.
+         * At a step with both, the application comes first. */
         {
             double *snaps[16];
             uint64_t snap_step[16];
@@ -418,8 +427,9 @@ static void test_delay_beyond_period(void)
             MPI_Allreduce(&m, &twin, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
             CU_ASSERT_TRUE(twin > 1e-3); /* the uncompensated delta fails */
             if (rank == 0)
-                printf("\n  D > A consensus: max |θ − μ₀| %.3g (start %.3g; uncompensated twin %.3g)\n",
-                       worst, spread0, twin);
+                printf("\n  D = %llu > A consensus: max |θ − μ₀| %.3g (start %.3g; "
+                       "uncompensated twin %.3g)\n",
+                       (unsigned long long)D, worst, spread0, twin);
             for (int j = 0; j < n_snap; ++j) free(snaps[j]);
         }
         free(all);
@@ -427,6 +437,71 @@ static void test_delay_beyond_period(void)
         free(naive);
         flexcl_learner_destroy(&l);
     }
+}
+
+/* ---- the overlapped failure protocol -------------------------------------
+ * A copy of the RBM whose step fails at step FAIL_AT on the last rank (rank
+ * 0 at 1 rank). Whatever D, every rank must return from the advance and
+ * from destroy (a rank waiting in a collective another never started would
+ * hang the test until meson's timeout): the failing rank with an error,
+ * the others with an error exactly when the call reaches the application
+ * of the first flagged average (started at the failing rank's next
+ * averaging point, 100), else OK. */
+enum { FAIL_AT = 60 };
+static const flexcl_model_ops *rbm_ops;
+
+static flexcl_code failing_step(void *impl, void *chain, flexcl_phase phase,
+                                const flexcl_stream *s, uint64_t step)
+{
+    if (rank == size - 1 && step == FAIL_AT)
+        return flexcl_error_set(FLEXCL_ERR_NUMERIC, __FILE__, __LINE__, __func__,
+                                "planted failure at step %d", FAIL_AT);
+    return rbm_ops->step(impl, chain, phase, s, step);
+}
+
+static void test_overlapped_failure(void)
+{
+    static flexcl_model_ops ops;
+    if (!rbm_ops) {
+        rbm_ops = flexcl_model_lookup("rbm");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rbm_ops);
+        ops = *rbm_ops;
+        ops.name = "rbm_failing_at_60";
+        ops.step = failing_step;
+        CU_ASSERT_EQUAL_FATAL(flexcl_model_register(&ops), FLEXCL_OK);
+    }
+    const uint64_t A = 50, delays[] = {25, 50, 120, 175, 800}, calls[] = {1000, 160};
+    for (size_t di = 0; di < sizeof delays / sizeof *delays; ++di)
+        for (size_t ci = 0; ci < 2; ++ci) {
+            const uint64_t D = delays[di], n = calls[ci];
+            flexcl_learner_settings ls;
+            flexcl_model_settings ms;
+            flexcl_estimator_settings es;
+            flexcl_optim_settings os;
+            flexcl_learner_settings_default(&ls);
+            flexcl_model_settings_default(&ms);
+            flexcl_estimator_settings_default(&es);
+            flexcl_optim_settings_default(&os);
+            snprintf(ms.kind, sizeof ms.kind, "%s", ops.name);
+            ms.n_hidden = 8;
+            es.tau = 20;
+            ls.learners_per_rank = 2;
+            ls.average_every = A;
+            ls.averaging = FLEXCL_AVERAGING_OVERLAPPED;
+            ls.average_delay = D;
+            flexcl_learner *l = NULL;
+            CU_ASSERT_EQUAL_FATAL(
+                flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 0, &l), FLEXCL_OK);
+            flexcl_code e = flexcl_learner_advance(l, n);
+            const int failing = rank == size - 1, reached = 100 + D <= n;
+            int ok = failing ? e != FLEXCL_OK : (e != FLEXCL_OK) == reached;
+            if (!ok)
+                fprintf(stderr, "rank %d, D = %llu, call %llu: advance returned %d (%s)\n", rank,
+                        (unsigned long long)D, (unsigned long long)n, (int)e,
+                        flexcl_error_message());
+            CU_ASSERT_TRUE(everywhere(ok));
+            flexcl_learner_destroy(&l); /* completes what is in flight, on every rank */
+        }
 }
 
 static void test_spread(void)
@@ -748,6 +823,7 @@ int main(int argc, char **argv)
     test_case cases[] = {{"blocking_bitwise_and_rank_independent", test_blocking},
                          {"overlapped_stale_deterministic", test_overlapped},
                          {"delay_beyond_period", test_delay_beyond_period},
+                         {"overlapped_failure_no_hang", test_overlapped_failure},
                          {"spread_zero_after_average", test_spread},
                          {"thread_count_invariance", test_threads},
                          {"independent_replicas_equal_lone_learners", test_independent_replicas},
