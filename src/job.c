@@ -171,7 +171,8 @@ static const key_def keys[] = {
     {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Overlapped averaging: steps from an average's start to its application, "
              "1..16 x run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer "
-             "waits for a slower rank; above A, several averages are in flight at once."},
+             "waits for a slower rank; above A, ceil(D/A) averages are in flight at once, "
+             "each holding every learner's parameters on every rank."},
     {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,

@@ -717,6 +717,28 @@ static void test_checkpoint_refusals(void)
     CU_ASSERT_EQUAL(flexcl_learner_checkpoint_read(l, ck), FLEXCL_ERR_JOB);
     flexcl_checkpoint_destroy(&ck);
     flexcl_learner_destroy(&l);
+    /* Another delay: written with D = 120 > A = 50 (two averages in flight
+     * at step 130), read by a run with the default D = 25. */
+    {
+        cfg cd = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED);
+        cd.delay = 120;
+        l = make(MPI_COMM_WORLD, &cd);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(l, 130), FLEXCL_OK);
+        CU_ASSERT_EQUAL_FATAL(
+            flexcl_checkpoint_create(MPI_COMM_WORLD, path, HASH, 5, "train", &ck), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_checkpoint_write(l, ck), FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_checkpoint_commit(ck), FLEXCL_OK);
+        flexcl_checkpoint_destroy(&ck);
+        flexcl_learner_destroy(&l);
+        cd.delay = 0;
+        l = make(MPI_COMM_WORLD, &cd);
+        CU_ASSERT_EQUAL_FATAL(flexcl_checkpoint_open(MPI_COMM_WORLD, path, HASH, 5, "train", &ck),
+                              FLEXCL_OK);
+        CU_ASSERT_EQUAL(flexcl_learner_checkpoint_read(l, ck), FLEXCL_ERR_JOB);
+        CU_ASSERT_PTR_NOT_NULL(strstr(flexcl_error_message(), "average_delay 120"));
+        flexcl_checkpoint_destroy(&ck);
+        flexcl_learner_destroy(&l);
+    }
     CU_ASSERT_EQUAL(flexcl_checkpoint_remove(MPI_COMM_WORLD, path), FLEXCL_OK);
     int exists = 1;
     CU_ASSERT_EQUAL(flexcl_checkpoint_exists(MPI_COMM_WORLD, path, &exists), FLEXCL_OK);
