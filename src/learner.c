@@ -655,6 +655,25 @@ static int flagged(const flexcl_learner *l, const avg_slot *sl)
     return 0;
 }
 
+/* Complete the oldest pending average's collective and take it off the
+ * ring (*sl: its slot, valid until the next start). When some rank flagged
+ * it, every rank pops it at this same step: complete every other average
+ * in flight too (all ranks started the same ones) and set *stop. */
+static flexcl_code pop_complete(flexcl_learner *l, avg_slot **sl, int *stop)
+{
+    flexcl_code err = FLEXCL_OK;
+    *sl = pending_slot(l, 0);
+    FLEXCL_CALL(slot_wait(*sl));
+    pop_oldest(l);
+    *stop = flagged(l, *sl);
+    if (*stop) {
+        FLEXCL_CALL(wait_all(l));
+        l->n_pending = 0;
+    }
+done:
+    return err;
+}
+
 /* Checkpoint dataset of the j-th pending average (oldest first): the
  * oldest keeps the name of the single average before D > A existed. */
 static void pending_name(char *buf, size_t n, const char *base, int j)
@@ -765,15 +784,10 @@ static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L, R = (size_t)l->size;
     double rms_mean, rms_max;
-    avg_slot *sl = pending_slot(l, 0);
-    FLEXCL_CALL(slot_wait(sl));
-    pop_oldest(l);
-    if (flagged(l, sl)) {
-        /* Every rank pops this average here and stops (see advance). */
-        FLEXCL_CALL(wait_all(l));
-        l->n_pending = 0;
-        FLEXCL_FAIL(FLEXCL_ERR_INTERNAL, "learners on another rank failed");
-    }
+    avg_slot *sl = NULL;
+    int stop = 0;
+    FLEXCL_CALL(pop_complete(l, &sl, &stop));
+    FLEXCL_CHECK(!stop, FLEXCL_ERR_INTERNAL, "learners on another rank failed");
     mean_and_spread(sl->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
     const double *snap = sl->gather + (size_t)l->rank * l->stride;
     if (!sl->csnap) {
@@ -887,14 +901,10 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
                 if (failed != FLEXCL_OK) {
                     /* Never applied here; the first flagged one ends the
                      * call on every rank at the same step. */
-                    avg_slot *sl = pending_slot(l, 0);
-                    FLEXCL_CALL(slot_wait(sl));
-                    pop_oldest(l);
-                    if (flagged(l, sl)) {
-                        FLEXCL_CALL(wait_all(l));
-                        l->n_pending = 0;
-                        FLEXCL_CALL(failed);
-                    }
+                    avg_slot *sl = NULL;
+                    int stop = 0;
+                    FLEXCL_CALL(pop_complete(l, &sl, &stop));
+                    if (stop) FLEXCL_CALL(failed);
                 } else {
                     FLEXCL_CALL(average_apply(l, t));
                 }

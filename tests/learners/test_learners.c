@@ -43,11 +43,14 @@ typedef struct {
     uint64_t id_offset;
     int batch;
     uint64_t delay; /* overlapped: average_delay (0 = default) */
+    double eta;     /* 0 = 0.05 */
+    const char *model; /* registered model name; NULL = rbm */
 } cfg;
 
 static cfg base(int L, uint64_t A, flexcl_averaging avg)
 {
-    cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1, 0};
+    cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1, 0, 0.0,
+             NULL};
     return c;
 }
 
@@ -70,11 +73,12 @@ static flexcl_learner *create(MPI_Comm comm, const cfg *c, flexcl_code *code)
     ls.id_offset = c->id_offset;
     ls.average_delay = c->delay;
     ms.n_hidden = 8;
+    if (c->model) snprintf(ms.kind, sizeof ms.kind, "%s", c->model);
     es.kind = c->kind;
     es.law = c->law;
     es.tau = 20;
     es.uniform_halfwidth = 5;
-    es.eta = 0.05;
+    es.eta = c->eta > 0.0 ? c->eta : 0.05;
     es.persistent = c->persistent;
     es.batch = c->batch;
     os.kind = c->opt;
@@ -341,27 +345,10 @@ static void test_delay_beyond_period(void)
         const uint64_t D = dk ? 150 : 175;
         cfg c = base(4, A, FLEXCL_AVERAGING_OVERLAPPED);
         c.delay = D;
-        flexcl_learner_settings ls;
-        flexcl_model_settings ms;
-        flexcl_estimator_settings es;
-        flexcl_optim_settings os;
-        flexcl_learner_settings_default(&ls);
-        flexcl_model_settings_default(&ms);
-        flexcl_estimator_settings_default(&es);
-        flexcl_optim_settings_default(&os);
-        ls.seed = 23;
-        ls.point = 5;
-        ls.learners_per_rank = c.L;
-        ls.average_every = A;
-        ls.averaging = c.avg;
-        ls.average_delay = D;
-        ms.n_hidden = 8;
-        es.kind = FLEXCL_EST_ISD;
-        es.tau = 20;
-        es.eta = 1e-300;
-        flexcl_learner *l = NULL;
-        CU_ASSERT_EQUAL_FATAL(flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 0, &l),
-                              FLEXCL_OK);
+        c.law = FLEXCL_LAW_FIXED;
+        c.eta = 1e-300;
+        flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(l);
         const size_t P = n_params(l), L = 4, G = L * (size_t)size;
         /* Every learner's starting θ, in global order, on every rank. */
         double *all = malloc(G * P * sizeof *all), *mu = calloc(P, sizeof *mu);
@@ -474,24 +461,11 @@ static void test_overlapped_failure(void)
     for (size_t di = 0; di < sizeof delays / sizeof *delays; ++di)
         for (size_t ci = 0; ci < 2; ++ci) {
             const uint64_t D = delays[di], n = calls[ci];
-            flexcl_learner_settings ls;
-            flexcl_model_settings ms;
-            flexcl_estimator_settings es;
-            flexcl_optim_settings os;
-            flexcl_learner_settings_default(&ls);
-            flexcl_model_settings_default(&ms);
-            flexcl_estimator_settings_default(&es);
-            flexcl_optim_settings_default(&os);
-            snprintf(ms.kind, sizeof ms.kind, "%s", ops.name);
-            ms.n_hidden = 8;
-            es.tau = 20;
-            ls.learners_per_rank = 2;
-            ls.average_every = A;
-            ls.averaging = FLEXCL_AVERAGING_OVERLAPPED;
-            ls.average_delay = D;
-            flexcl_learner *l = NULL;
-            CU_ASSERT_EQUAL_FATAL(
-                flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 0, &l), FLEXCL_OK);
+            cfg c = base(2, A, FLEXCL_AVERAGING_OVERLAPPED);
+            c.delay = D;
+            c.model = ops.name;
+            flexcl_learner *l = make(MPI_COMM_WORLD, &c);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(l);
             flexcl_code e = flexcl_learner_advance(l, n);
             const int failing = rank == size - 1, reached = 100 + D <= n;
             int ok = failing ? e != FLEXCL_OK : (e != FLEXCL_OK) == reached;
