@@ -33,10 +33,13 @@
  *                 print the lines `averaging_delay_A:` and
  *                 `averaging_delay_4A:` (staler averages, fewer waits; at
  *                 4A, four averages are in flight at once). Then the
- *                 same 8 learners on rank 0 alone (rank 1 idle), line
- *                 `averaging_one_rank:`: the cost of averaging without a
- *                 second process, so the 2-rank lines' remainder is what
- *                 the two processes cost each other.
+ *                 same 8 learners on rank 0 alone (rank 1 idle), isd and
+ *                 two_term, lines `averaging_one_rank:` and
+ *                 `averaging_one_rank_two_term:`: averaging without a
+ *                 second process (no exchange, no waits for another rank,
+ *                 and twice the learner work per rank to share the cost
+ *                 of the mean over), so the 2-rank lines' remainder is
+ *                 what running on two ranks adds, not separated further.
  *                 Figures are paired medians (see averaging() below).
  *                 Then the same isd table for a larger learner, the
  *                 authors' bMNIST RBM (16 hidden units on 794 visible:
@@ -45,10 +48,9 @@
  *                 `averaging_bfmnist:` (and `averaging_bfmnist_blocking:`,
  *                 `averaging_bfmnist_delay_4A:`). Its step is about 60
  *                 times the BAS RBM's, so this line shows what averaging
- *                 costs a learner
- *                 doing real work, while `averaging:` (BAS) measures its
- *                 latency. It is skipped, with a line saying so, when the
- *                 Fashion-MNIST files are missing.
+ *                 costs a learner doing real work, while `averaging:`
+ *                 (BAS) measures its latency. It is skipped, with a line
+ *                 saying so, when the Fashion-MNIST files are missing.
  * weak_scaling's figure is a paired median too: WEAK_ROUNDS rounds, each
  * one run alone and one together (which goes first alternates), the
  * round's ratio is alone time / together time (the same steps per rank),
@@ -118,8 +120,10 @@ static void idle_barrier(MPI_Comm comm, int rank)
     }
 }
 
-/* The averaging figures, paired: one learner per configuration (A = 0, and
- * A = 100, 10, 1000 blocking and overlapped), all created up front; each
+/* The averaging figures, paired: one learner object per configuration
+ * (A = 0; A = 100, 10, 1000 blocking and overlapped; overlapped A = 100
+ * with D = A and D = 4A), `lpr` learners per rank on comm (collective on
+ * comm; any rank's failure stops every rank), all created up front; each
  * round advances every learner by CHUNK steps, in an order rotated every
  * round, and the round's ratio for a configuration is the A = 0 chunk's
  * time over its own. The figure is the median of the per-round ratios: the
@@ -166,15 +170,19 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
         failed |= flexcl_learner_create(comm, &ls, &w->ms, &w->es, &w->os, w->data, 1, &l[c]) !=
                   FLEXCL_OK;
         if (!failed) failed |= flexcl_learner_advance(l[c], 1000) != FLEXCL_OK; /* warm up */
+        MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm); /* every rank stops */
     }
     for (int r = 0; r < AVG_ROUNDS && !failed; ++r)
         for (int k = 0; k < AVG_CONFIGS && !failed; ++k) {
             const int c = (k + r) % AVG_CONFIGS;
             MPI_Barrier(comm);
             double t0 = MPI_Wtime();
-            failed |= flexcl_learner_advance(l[c], chunk) != FLEXCL_OK;
-            double mine = MPI_Wtime() - t0;
-            MPI_Allreduce(&mine, &t[c][r], 1, MPI_DOUBLE, MPI_MAX, comm);
+            int bad = flexcl_learner_advance(l[c], chunk) != FLEXCL_OK;
+            /* The slowest rank's time, and whether any rank failed. */
+            double v[2] = {MPI_Wtime() - t0, (double)bad}, all[2];
+            MPI_Allreduce(v, all, 2, MPI_DOUBLE, MPI_MAX, comm);
+            t[c][r] = all[0];
+            failed |= all[1] != 0.0;
         }
     if (failed) fprintf(stderr, "scaling: %s\n", flexcl_error_message());
     if (rank == 0 && !failed) {
@@ -192,10 +200,13 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
             qsort(ratio[c], AVG_ROUNDS, sizeof(double), cmp_double);
             qsort(ts, AVG_ROUNDS, sizeof(double), cmp_double);
             med[c] = ratio[c][AVG_ROUNDS / 2];
+            const char *d = !delays[c]               ? ""
+                            : delays[c] == As[c]     ? " D=A "
+                            : delays[c] == 4 * As[c] ? " D=4A"
+                                                     : " D=?";
             printf("%-10s A=%-5llu%s %.3f us per step (median); no-averaging/this = %.3f "
                    "[%.3f, %.3f]\n",
-                   flexcl_averaging_name(modes[c]), (unsigned long long)As[c],
-                   !delays[c] ? "" : delays[c] == As[c] ? " D=A " : " D=4A",
+                   flexcl_averaging_name(modes[c]), (unsigned long long)As[c], d,
                    1e6 * ts[AVG_ROUNDS / 2] / (double)chunk, med[c],
                    ratio[c][AVG_ROUNDS / 4], ratio[c][3 * AVG_ROUNDS / 4]);
         }
@@ -313,12 +324,17 @@ int main(int argc, char **argv)
          * spinning): what averaging costs without a second process, i.e.
          * its arithmetic and the collective's local copies. */
         double one_b = 0, one_o = 0, one_d = 0, one_d4 = 0;
+        double one_tb = 0, one_to = 0, one_td = 0, one_td4 = 0;
         if (!failed && rank == 0)
             failed = averaging(MPI_COMM_SELF, 2 * L, &w, rank, steps,
                                "isd, the same 8 learners on one rank", &one_b, &one_o, &one_d,
                                &one_d4);
+        if (!failed && rank == 0)
+            failed = averaging(MPI_COMM_SELF, 2 * L, &tt, rank, steps,
+                               "two_term, the same 8 learners on one rank", &one_tb, &one_to,
+                               &one_td, &one_td4);
         idle_barrier(MPI_COMM_WORLD, rank);
-        MPI_Bcast(&failed, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         if (rank == 0 && !failed) {
             printf("load %.2f\n", bench_load());
             printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt_b);
@@ -329,6 +345,9 @@ int main(int argc, char **argv)
             printf("averaging_delay_4A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = 4A; "
                    "two_term %.3f)\n",
                    isd_d4, tt_d4);
+            printf("averaging_one_rank_two_term: ratio=%.3f goal=0.98 (overlapped; blocking "
+                   "%.3f)\n",
+                   one_to, one_tb);
             printf("averaging_one_rank: ratio=%.3f goal=0.98 (overlapped, the 8 learners on one "
                    "rank; blocking %.3f)\n",
                    one_o, one_b);

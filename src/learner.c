@@ -531,7 +531,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     /* Averages in flight at once: ⌈D/A⌉ (one for blocking and A = 0). */
     l->n_slots = 1;
     if (ls->averaging == FLEXCL_AVERAGING_OVERLAPPED && ls->average_every > 0)
-        l->n_slots = (int)((l->delay + ls->average_every - 1) / ls->average_every);
+        l->n_slots = (int)(l->delay / ls->average_every + (l->delay % ls->average_every != 0));
     FLEXCL_ALLOC(l->slots, (size_t)l->n_slots);
     for (int k = 0; k < l->n_slots; ++k) {
         avg_slot *sl = &l->slots[k];

@@ -935,7 +935,7 @@ done:
     return err;
 }
 
-/* Rows per block of the evaluation's GEMMs (label_error, nll_given). */
+/* Rows per block of label_error's GEMM. */
 enum { EVAL_ROWS = 512 };
 
 /* The fraction of rows whose label is not the argmax over y of the exact

@@ -254,8 +254,9 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
 /* Save the learners' complete state into the checkpoint being written (the
  * datasets and attributes under "learner/", docs/checkpoint.md). The
  * overlapped averages in flight are completed (MPI_Wait) and saved as their
- * snapshots; each is still applied at its fixed step. Fails with FLEXCL_ERR_UNSUPPORTED when the model cannot restore
- * chain states. Collective. */
+ * snapshots; each is still applied at its fixed step. Fails with
+ * FLEXCL_ERR_UNSUPPORTED when the model cannot restore chain states.
+ * Collective. */
 flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint *ck);
 /* Restore the state saved by flexcl_learner_checkpoint_write into learners
  * just created with the same settings, model, estimator, optimiser and data.

@@ -404,6 +404,7 @@ static void test_delay_beyond_period(void)
                     free(m);
                     free(sall);
                 }
+                CU_ASSERT_FATAL(n_snap < 16);
                 snaps[n_snap] = malloc(L * P * sizeof *naive);
                 memcpy(snaps[n_snap], naive, L * P * sizeof *naive);
                 snap_step[n_snap++] = t;
