@@ -143,35 +143,31 @@ static double exp_minus_scalar(double x)
 
 double flexcl_kern_sigmoid(double x) { return 1.0 / (1.0 + exp_minus_scalar(x)); }
 
-static void mean_spread_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
-                               double *mean, double *sq)
+static void mean_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                        double *mean)
 {
-    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
-#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
-    for (size_t j = 0; j < 8 * G; ++j) sq[j] = 0.0;
-    for (size_t q0 = 0; q0 < P; q0 += T) {
-        const size_t q1 = P - q0 < T ? P : q0 + T;
-        for (size_t q = q0; q < q1; ++q) mean[q] = 0.0;
-        for (size_t k = 0; k < G; ++k) {
-            const double *row = ROW(k);
-            for (size_t q = q0; q < q1; ++q) mean[q] += row[q];
-        }
-        for (size_t q = q0; q < q1; ++q) mean[q] /= (double)G;
-        for (size_t k = 0; k < G; ++k) {
-            const double *row = ROW(k);
-            double *lane = sq + 8 * k;
-            for (size_t q = q0; q < q1; ++q) {
-                double d = row[q] - mean[q];
-                lane[q % 8] += d * d;
-            }
-        }
-    }
-    /* sq[k] is written after lanes 8k..8k+7 were read, and k <= 8k. */
+    const size_t G = R * L;
+    for (size_t q = 0; q < P; ++q) mean[q] = 0.0;
     for (size_t k = 0; k < G; ++k) {
-        const double *l = sq + 8 * k;
-        sq[k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+        const double *row = all + (k / L) * stride + (k % L) * P;
+        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
     }
-#undef ROW
+    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
+}
+
+static double lanes_sum(const double *l)
+{
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+static double sqdist_scalar(const double *row, const double *mean, size_t P)
+{
+    double lane[8] = {0};
+    for (size_t q = 0; q < P; ++q) {
+        double d = row[q] - mean[q];
+        lane[q % 8] += d * d;
+    }
+    return lanes_sum(lane);
 }
 
 static void correct_scalar(double *th, const double *mu, const double *si, size_t P)
@@ -415,38 +411,31 @@ AVX512 static inline __mmask8 tail_mask(size_t left)
     return (__mmask8)(left >= 8 ? 0xffu : (1u << left) - 1u);
 }
 
-AVX512 static void mean_spread_avx512(const double *all, size_t R, size_t L, size_t stride,
-                                      size_t P, double *mean, double *sq)
+AVX512 static void mean_avx512(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                               double *mean)
 {
-    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
-    const __m512d g = _mm512_set1_pd((double)G);
-    for (size_t k = 0; k < G; ++k) _mm512_storeu_pd(sq + 8 * k, _mm512_setzero_pd());
-    for (size_t q0 = 0; q0 < P; q0 += T) {
-        const size_t q1 = P - q0 < T ? P : q0 + T;
-        for (size_t q = q0; q < q1; q += 8) {
-            __mmask8 m = tail_mask(P - q);
-            __m512d acc = _mm512_setzero_pd();
-            for (size_t r = 0; r < R; ++r)
-                for (size_t i = 0; i < L; ++i)
-                    acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
-            _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
-        }
-        for (size_t k = 0; k < G; ++k) {
-            const double *row = all + (k / L) * stride + (k % L) * P;
-            __m512d lane = _mm512_loadu_pd(sq + 8 * k);
-            for (size_t q = q0; q < q1; q += 8) {
-                __mmask8 m = tail_mask(P - q);
-                __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
-                                          _mm512_maskz_loadu_pd(m, mean + q));
-                lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
-            }
-            _mm512_storeu_pd(sq + 8 * k, lane);
-        }
+    const __m512d g = _mm512_set1_pd((double)(R * L));
+    for (size_t q = 0; q < P; q += 8) {
+        __mmask8 m = tail_mask(P - q);
+        __m512d acc = _mm512_setzero_pd();
+        for (size_t r = 0; r < R; ++r)
+            for (size_t i = 0; i < L; ++i)
+                acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
+        _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
     }
-    for (size_t k = 0; k < G; ++k) {
-        const double *l = sq + 8 * k;
-        sq[k] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+AVX512 static double sqdist_avx512(const double *row, const double *mean, size_t P)
+{
+    __m512d lane = _mm512_setzero_pd();
+    for (size_t q = 0; q < P; q += 8) {
+        __mmask8 m = tail_mask(P - q);
+        __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q), _mm512_maskz_loadu_pd(m, mean + q));
+        lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
     }
+    double l[8];
+    _mm512_storeu_pd(l, lane);
+    return lanes_sum(l);
 }
 
 AVX512 static void correct_avx512(double *th, const double *mu, const double *si, size_t P)
@@ -519,16 +508,24 @@ void flexcl_kern_affine(const double *M, const double *bias, const double *x, si
     affine_scalar(M, bias, x, n_chains, n_in, n_out, out);
 }
 
-void flexcl_kern_mean_spread(const double *all, size_t R, size_t L, size_t stride, size_t P,
-                             double *mean, double *sq)
+void flexcl_kern_mean(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                      double *mean)
 {
 #if FLEXCL_HAVE_AVX512_PATH
     if (use_avx512()) {
-        mean_spread_avx512(all, R, L, stride, P, mean, sq);
+        mean_avx512(all, R, L, stride, P, mean);
         return;
     }
 #endif
-    mean_spread_scalar(all, R, L, stride, P, mean, sq);
+    mean_scalar(all, R, L, stride, P, mean);
+}
+
+double flexcl_kern_sqdist(const double *row, const double *mean, size_t P)
+{
+#if FLEXCL_HAVE_AVX512_PATH
+    if (use_avx512()) return sqdist_avx512(row, mean, P);
+#endif
+    return sqdist_scalar(row, mean, P);
 }
 
 void flexcl_kern_correct(double *th, const double *mu, const double *si, size_t P)

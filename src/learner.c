@@ -4,6 +4,7 @@
  * runs it, so results depend only on (job, seed, learner count). */
 #include "flexcl/learner.h"
 
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -157,20 +158,37 @@ typedef struct {
     uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
-/* One overlapped average: its buffer and its one collective, an
- * MPI_Iallgather of the blocks (snapshots and whether each rank had failed
- * by `step`); in_flight from its start until a test or wait completes it
- * (req is MPI_REQUEST_NULL after that). A persistent collective
- * (MPIX_Allgather_init) was tried in session 6: its start is 500 cycles
- * cheaper, but under isd's uneven loads the averaging figure fell from
- * 0.958 to about 0.93 (paired runs, docs/performance.md). */
+/* One average, sliced: rank r owns the elements [off_r, off_r + n_r) of θ
+ * (n_r = P/R or one more). Three non-blocking collectives, one after the
+ * other, each on its own communicator:
+ *   1. MPI_Ialltoallw (comm): every rank sends rank r its learners' θ on
+ *      r's slice and its failure flag; r receives all G = R·L learners'
+ *      pieces of its slice (recv);
+ *   2. MPI_Iallgatherv (comm_mu): r's slice of the mean, summed from recv
+ *      in global learner order (flexcl_kern_mean: the bits of a whole-θ
+ *      mean), to every rank (mu);
+ *   3. MPI_Iallgather (comm_sq): each rank's learners' squared distances to
+ *      the mean, from their snapshots (sq).
+ * So a rank holds about 2 L·P + P doubles per average, not R·L·P (an
+ * allgather of every learner's θ, sessions 5-10), and sends and receives
+ * about L·P + P instead of (R − 1)·L·P: a job's averaging memory and
+ * traffic per rank do not grow with the rank count. The collectives of
+ * one communicator start in slot order on every rank (slot_progress), the
+ * first at the average's step. A slot's collective k is started when
+ * `started` reaches k and complete when `done` does; a flag of any rank,
+ * known to all after collective 1, ends the slot there (flagged). */
 typedef struct {
-    double *gather; /* R·stride */
+    double *snap;  /* L·P + 1: this rank's learners' θ at `step` (blocking: θ),
+                    * then its failure flag (1: its learners had failed) */
+    double *recv;  /* R·(L·n + 1): rank r's learners' pieces of this rank's
+                    * slice (n doubles each), then r's flag */
+    double *mu;    /* P: the mean */
+    double *sq;    /* G: every learner's ‖θ_k − μ‖² */
     /* D > A only: the local learners' correction sums (ccum) at the
      * snapshot (L·P). */
     double *csnap;
     MPI_Request req;
-    int in_flight;
+    int started, done, flagged;
     uint64_t step, apply_at;
 } avg_slot;
 
@@ -182,12 +200,17 @@ struct flexcl_learner {
     const flexcl_data *data;
     size_t P;
     core *cores;
-    /* Averaging: `stride` = L·P + 1 doubles per rank in a slot's gather
-     * buffer, its L learners' θ (overlapped: the snapshots) and a status slot
-     * (overlapped: 1 when that rank's learners had failed, else 0). */
-    size_t stride;
-    double *mean;   /* P */
-    double *sq;     /* 8·R·L: the rows' squared distances to the mean (lanes) */
+    /* Averaging, sliced (avg_slot): this rank's slice [off, off + n) of θ;
+     * per rank r the slices' lengths and offsets (slice_n, slice_off), and
+     * the arguments of the MPI_Ialltoallw: to rank r one indexed type
+     * a2a_type[r] (the L learners' pieces of r's slice and the flag), from
+     * rank r L·n + 1 doubles at byte a2a_rdispl[r]. comm_mu and comm_sq:
+     * duplicates of comm for collectives 2 and 3. */
+    MPI_Comm comm_mu, comm_sq;
+    size_t off, n;
+    int *slice_n, *slice_off;
+    int *a2a_one, *a2a_zero, *a2a_rcount, *a2a_rdispl;
+    MPI_Datatype *a2a_type, *a2a_double;
     double *ccum;   /* D > A only: per local learner, the sum of the
                      * averaging deltas applied so far (L·P) */
     /* tcl with tcl.down = interpolate: the down-ramp samples' positions on
@@ -443,6 +466,203 @@ static void core_free(core *c)
     free(c->row_idx);
 }
 
+/* ---- averaging ----------------------------------------------------------- */
+
+/* The slices of θ and the MPI_Ialltoallw's arguments (avg_slot). The
+ * displacements are ints (bytes for the receive side): L·P + 1 doubles
+ * must fit, as they had to in one count of the allgather before. */
+static flexcl_code slices_create(flexcl_learner *l)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
+    int *blen = NULL, *disp = NULL;
+    FLEXCL_CHECK(L * P + 1 <= (size_t)INT_MAX / sizeof(double), FLEXCL_ERR_ARG,
+                 "averaging %zu learners of %zu parameters per rank exceeds MPI's int "
+                 "byte counts (L·P must stay below %zu)",
+                 L, P, (size_t)INT_MAX / sizeof(double) - 1);
+    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_mu));
+    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_sq));
+    FLEXCL_ALLOC(l->slice_n, R);
+    FLEXCL_ALLOC(l->slice_off, R);
+    FLEXCL_ALLOC(l->a2a_one, R);
+    FLEXCL_ALLOC(l->a2a_zero, R);
+    FLEXCL_ALLOC(l->a2a_rcount, R);
+    FLEXCL_ALLOC(l->a2a_rdispl, R);
+    FLEXCL_ALLOC(l->a2a_double, R);
+    FLEXCL_ALLOC(l->a2a_type, R);
+    for (size_t r = 0; r < R; ++r) l->a2a_type[r] = MPI_DATATYPE_NULL;
+    for (size_t r = 0, off = 0; r < R; ++r) {
+        const size_t n = P / R + (r < P % R);
+        l->slice_n[r] = (int)n;
+        l->slice_off[r] = (int)off;
+        off += n;
+    }
+    l->n = (size_t)l->slice_n[l->rank];
+    l->off = (size_t)l->slice_off[l->rank];
+    FLEXCL_ALLOC(blen, L + 1);
+    FLEXCL_ALLOC(disp, L + 1);
+    for (size_t r = 0; r < R; ++r) {
+        for (size_t i = 0; i < L; ++i) {
+            blen[i] = l->slice_n[r];
+            disp[i] = (int)(i * P) + l->slice_off[r];
+        }
+        blen[L] = 1; /* the flag */
+        disp[L] = (int)(L * P);
+        FLEXCL_MPI(MPI_Type_indexed((int)L + 1, blen, disp, MPI_DOUBLE, &l->a2a_type[r]));
+        FLEXCL_MPI(MPI_Type_commit(&l->a2a_type[r]));
+        l->a2a_one[r] = 1;
+        l->a2a_zero[r] = 0;
+        l->a2a_rcount[r] = (int)(L * l->n + 1);
+        l->a2a_rdispl[r] = (int)(r * (L * l->n + 1) * sizeof(double));
+        l->a2a_double[r] = MPI_DOUBLE;
+    }
+done:
+    free(blen);
+    free(disp);
+    return err;
+}
+
+static void slices_free(flexcl_learner *l)
+{
+    for (int r = 0; l->a2a_type && r < l->size; ++r)
+        if (l->a2a_type[r] != MPI_DATATYPE_NULL) MPI_Type_free(&l->a2a_type[r]);
+    free(l->a2a_type);
+    free(l->a2a_double);
+    free(l->a2a_rdispl);
+    free(l->a2a_rcount);
+    free(l->a2a_zero);
+    free(l->a2a_one);
+    free(l->slice_off);
+    free(l->slice_n);
+}
+
+static flexcl_code slot_alloc(flexcl_learner *l, avg_slot *sl, int with_csnap)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
+    sl->req = MPI_REQUEST_NULL;
+    FLEXCL_ALLOC(sl->snap, L * P + 1);
+    FLEXCL_ALLOC(sl->recv, R * (L * l->n + 1));
+    FLEXCL_ALLOC(sl->mu, P);
+    FLEXCL_ALLOC(sl->sq, R * L);
+    if (with_csnap) FLEXCL_ALLOC(sl->csnap, L * P);
+done:
+    return err;
+}
+
+static void slot_free(avg_slot *sl)
+{
+    free(sl->snap);
+    free(sl->recv);
+    free(sl->mu);
+    free(sl->sq);
+    free(sl->csnap);
+}
+
+/* Start the slot's next collective (its previous one complete; the first:
+ * snap holds the learners' θ and the flag). */
+static flexcl_code slot_start_next(flexcl_learner *l, avg_slot *sl)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P, rs = L * l->n + 1;
+    switch (sl->started) {
+    case 0:
+        sl->flagged = 0;
+        FLEXCL_MPI(MPI_Ialltoallw(sl->snap, l->a2a_one, l->a2a_zero, l->a2a_type, sl->recv,
+                                  l->a2a_rcount, l->a2a_rdispl, l->a2a_double, l->comm,
+                                  &sl->req));
+        break;
+    case 1:
+        /* Every rank sees every flag here, so all end a flagged slot. */
+        for (size_t r = 0; r < R; ++r) sl->flagged |= sl->recv[r * rs + rs - 1] != 0.0;
+        if (sl->flagged) {
+            sl->started = sl->done = 3;
+            goto done;
+        }
+        flexcl_kern_mean(sl->recv, R, L, rs, l->n, sl->mu + l->off);
+        FLEXCL_MPI(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->mu, l->slice_n,
+                                   l->slice_off, MPI_DOUBLE, l->comm_mu, &sl->req));
+        break;
+    case 2: {
+        double *mine = sl->sq + (size_t)l->rank * L;
+        for (size_t i = 0; i < L; ++i) mine[i] = flexcl_kern_sqdist(sl->snap + i * P, sl->mu, P);
+        FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->sq, (int)L, MPI_DOUBLE,
+                                  l->comm_sq, &sl->req));
+        break;
+    }
+    default:
+        FLEXCL_FAIL(FLEXCL_ERR_INTERNAL, "averaging slot started %d collectives", sl->started);
+    }
+    sl->started++;
+done:
+    return err;
+}
+
+/* Advance a slot through its collectives: as far as they have completed
+ * (wait = 0) or to its end (wait = 1). It starts its k-th collective only
+ * once `prev`, the slot started before it (NULL: none pending), has started
+ * its k-th, so the collectives of each communicator start in the same order
+ * on every rank. With wait = 1, prev must be complete. */
+static flexcl_code slot_progress(flexcl_learner *l, avg_slot *sl, const avg_slot *prev, int wait)
+{
+    flexcl_code err = FLEXCL_OK;
+    FLEXCL_CHECK(sl->started > 0, FLEXCL_ERR_INTERNAL, "an average never started is waited for");
+    while (sl->done < 3) {
+        if (sl->done < sl->started) {
+            int flag = 1;
+            if (wait) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
+            else FLEXCL_MPI(MPI_Test(&sl->req, &flag, MPI_STATUS_IGNORE));
+            if (!flag) break;
+            sl->done = sl->started;
+            if (sl->done == 3) break;
+        }
+        if (prev && prev->started <= sl->started) {
+            FLEXCL_CHECK(!wait, FLEXCL_ERR_INTERNAL, "averaging slots completed out of order");
+            break;
+        }
+        FLEXCL_CALL(slot_start_next(l, sl));
+    }
+done:
+    return err;
+}
+
+/* RMS distances of the G rows to the mean from their squared distances:
+ * mean and max over rows, summed in row order. */
+static void spread_of(const double *sq, size_t G, size_t P, double *rms_mean, double *rms_max)
+{
+    double sum = 0.0, mx = 0.0;
+    for (size_t k = 0; k < G; ++k) {
+        double r = sqrt(sq[k] / (double)P);
+        sum += r;
+        if (r > mx) mx = r;
+    }
+    *rms_mean = sum / (double)G;
+    *rms_max = mx;
+}
+
+/* The j-th pending average, oldest first. */
+static avg_slot *pending_slot(flexcl_learner *l, int j)
+{
+    return &l->slots[(l->head + j) % l->n_slots];
+}
+
+/* Let every pending average's collectives progress (wait = 0) or complete
+ * them all (wait = 1), oldest first. */
+static flexcl_code progress_all(flexcl_learner *l, int wait)
+{
+    flexcl_code err = FLEXCL_OK;
+    const avg_slot *prev = NULL;
+    for (int j = 0; j < l->n_pending; ++j) {
+        avg_slot *sl = pending_slot(l, j);
+        FLEXCL_CALL(slot_progress(l, sl, prev, wait));
+        prev = sl;
+    }
+done:
+    return err;
+}
+
+static flexcl_code wait_all(flexcl_learner *l) { return progress_all(l, 1); }
+
 flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *ls,
                                   const flexcl_model_settings *ms,
                                   const flexcl_estimator_settings *es,
@@ -483,7 +703,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
                      es->tcl.relax);
     }
     FLEXCL_ALLOC(l, 1);
-    l->comm = MPI_COMM_NULL;
+    l->comm = l->comm_mu = l->comm_sq = MPI_COMM_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
@@ -527,21 +747,14 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->chain, c->rows));
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
-    l->stride = l->P * (size_t)l->L + 1;
+    FLEXCL_CALL(slices_create(l));
     /* Averages in flight at once: ⌈D/A⌉ (one for blocking and A = 0). */
     l->n_slots = 1;
     if (ls->averaging == FLEXCL_AVERAGING_OVERLAPPED && ls->average_every > 0)
         l->n_slots = (int)(l->delay / ls->average_every + (l->delay % ls->average_every != 0));
     FLEXCL_ALLOC(l->slots, (size_t)l->n_slots);
-    for (int k = 0; k < l->n_slots; ++k) {
-        avg_slot *sl = &l->slots[k];
-        sl->req = MPI_REQUEST_NULL;
-        FLEXCL_ALLOC(sl->gather, l->stride * (size_t)l->size);
-        if (l->n_slots > 1) FLEXCL_ALLOC(sl->csnap, (size_t)l->L * l->P);
-    }
+    for (int k = 0; k < l->n_slots; ++k) FLEXCL_CALL(slot_alloc(l, &l->slots[k], l->n_slots > 1));
     if (l->n_slots > 1) FLEXCL_ALLOC(l->ccum, (size_t)l->L * l->P);
-    FLEXCL_ALLOC(l->mean, l->P);
-    FLEXCL_ALLOC(l->sq, 8 * (size_t)l->L * (size_t)l->size);
     if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
         const size_t n_up = tcl_n_up(&es->tcl), N = n_up + tcl_n_down(&es->tcl);
         FLEXCL_ALLOC(l->tcl_pos, N - n_up);
@@ -570,92 +783,38 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     if (!lp || !*lp) return;
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped averages, so every rank can
-     * complete them here. */
-    for (int k = 0; l->slots && k < l->n_slots; ++k) {
-        if (l->slots[k].in_flight) MPI_Wait(&l->slots[k].req, MPI_STATUS_IGNORE);
-        free(l->slots[k].gather);
-        free(l->slots[k].csnap);
+     * complete them here (all three collectives of each, oldest first). */
+    if (l->slots) {
+        if (wait_all(l) != FLEXCL_OK) flexcl_error_clear();
+        for (int k = 0; k < l->n_slots; ++k) slot_free(&l->slots[k]);
     }
     free(l->slots);
+    slices_free(l);
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
     free(l->ccum);
-    free(l->mean);
-    free(l->sq);
     free(l->tcl_pos);
     free(l->codes);
     free(l->messages);
     free(l->hist);
+    if (l->comm_mu != MPI_COMM_NULL) MPI_Comm_free(&l->comm_mu);
+    if (l->comm_sq != MPI_COMM_NULL) MPI_Comm_free(&l->comm_sq);
     if (l->comm != MPI_COMM_NULL) MPI_Comm_free(&l->comm);
     free(l);
     *lp = NULL;
 }
 
-/* ---- averaging ----------------------------------------------------------- */
+/* ---- averaging: starting and applying ------------------------------------ */
 
-/* mean ← (1/G) Σ_j all_j in global learner order, and the RMS distances of
- * the G = R·L rows to it (mean and max over rows; R blocks of L rows,
- * `stride` doubles apart): the same arithmetic on every rank and code path
- * (flexcl_kern_mean_spread fixes every summation order), so bitwise the
- * same result everywhere. sq: 8 G doubles of scratch. */
-static void mean_and_spread(const double *restrict all, size_t R, size_t L, size_t stride,
-                            size_t P, double *restrict mean, double *restrict sq,
-                            double *rms_mean, double *rms_max)
-{
-    const size_t G = R * L;
-    flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
-    double sum = 0.0, mx = 0.0;
-    for (size_t k = 0; k < G; ++k) {
-        double r = sqrt(sq[k] / (double)P);
-        sum += r;
-        if (r > mx) mx = r;
-    }
-    *rms_mean = sum / (double)G;
-    *rms_max = mx;
-}
-
-/* Complete a slot's collective, if it is in flight. */
-static flexcl_code slot_wait(avg_slot *sl)
-{
-    flexcl_code err = FLEXCL_OK;
-    if (sl->in_flight) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
-    sl->in_flight = 0;
-done:
-    return err;
-}
-
-/* The j-th pending average, oldest first. */
-static avg_slot *pending_slot(flexcl_learner *l, int j)
-{
-    return &l->slots[(l->head + j) % l->n_slots];
-}
-
-/* Complete every pending average's collective. */
-static flexcl_code wait_all(flexcl_learner *l)
-{
-    flexcl_code err = FLEXCL_OK;
-    for (int j = 0; j < l->n_pending; ++j) FLEXCL_CALL(slot_wait(pending_slot(l, j)));
-done:
-    return err;
-}
-
-/* Take the oldest pending average off the ring (its collective complete). */
+/* Take the oldest pending average off the ring (its collectives complete). */
 static void pop_oldest(flexcl_learner *l)
 {
     l->head = (l->head + 1) % l->n_slots;
     l->n_pending--;
 }
 
-/* 1 when some rank started this (completed) average with its failure flag. */
-static int flagged(const flexcl_learner *l, const avg_slot *sl)
-{
-    for (size_t r = 0; r < (size_t)l->size; ++r)
-        if (sl->gather[r * l->stride + l->stride - 1] != 0.0) return 1;
-    return 0;
-}
-
-/* Complete the oldest pending average's collective and take it off the
+/* Complete the oldest pending average's collectives and take it off the
  * ring (*sl: its slot, valid until the next start). When some rank flagged
  * it, every rank pops it at this same step: complete every other average
  * in flight too (all ranks started the same ones) and set *stop. */
@@ -663,9 +822,9 @@ static flexcl_code pop_complete(flexcl_learner *l, avg_slot **sl, int *stop)
 {
     flexcl_code err = FLEXCL_OK;
     *sl = pending_slot(l, 0);
-    FLEXCL_CALL(slot_wait(*sl));
+    FLEXCL_CALL(slot_progress(l, *sl, NULL, 1));
     pop_oldest(l);
-    *stop = flagged(l, *sl);
+    *stop = (*sl)->flagged;
     if (*stop) {
         FLEXCL_CALL(wait_all(l));
         l->n_pending = 0;
@@ -713,14 +872,26 @@ static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
     return local;
 }
 
-/* This rank's learners' θ into their rows of a gather buffer. */
-static void copy_mine(flexcl_learner *l, double *gather)
+/* This rank's learners' θ into a slot's snapshot, and the flag 0. */
+static void copy_mine(flexcl_learner *l, avg_slot *sl)
 {
     size_t P = l->P, L = (size_t)l->L;
-    double *mine = gather + (size_t)l->rank * l->stride;
     for (size_t i = 0; i < L; ++i)
-        memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
-    mine[L * P] = 0.0;
+        memcpy(sl->snap + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
+    sl->snap[L * P] = 0.0;
+}
+
+/* One average of the learners' θ as it is now, to its end (slot 0's
+ * buffers; blocking averaging, and the spread): collective on comm. */
+static flexcl_code average_now(flexcl_learner *l, avg_slot *sl)
+{
+    flexcl_code err = FLEXCL_OK;
+    copy_mine(l, sl);
+    sl->started = sl->done = 0;
+    FLEXCL_CALL(slot_start_next(l, sl));
+    FLEXCL_CALL(slot_progress(l, sl, NULL, 1));
+done:
+    return err;
 }
 
 /* Blocking: θ_i ← μ for every learner, at step t. */
@@ -729,24 +900,20 @@ static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
     flexcl_code err = FLEXCL_OK;
     size_t P = l->P, L = (size_t)l->L;
     double rms_mean, rms_max;
-    double *gather = l->slots[0].gather;
-    copy_mine(l, gather);
-    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gather, (int)l->stride,
-                             MPI_DOUBLE, l->comm));
-    mean_and_spread(gather, (size_t)l->size, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
+    avg_slot *sl = &l->slots[0];
+    FLEXCL_CALL(average_now(l, sl));
     for (size_t i = 0; i < L; ++i)
-        memcpy(flexcl_model_params(l->cores[i].model), l->mean, P * sizeof(double));
+        memcpy(flexcl_model_params(l->cores[i].model), sl->mu, P * sizeof(double));
+    spread_of(sl->sq, L * (size_t)l->size, P, &rms_mean, &rms_max);
     FLEXCL_CALL(push_record(l, t, t, rms_mean, rms_max));
 done:
     return err;
 }
 
-/* Overlapped, step t_k: snapshot and start the non-blocking allgather in
- * the next free slot, whose status slots carry whether each rank has
- * failed (failed: this rank's learners have; its snapshots are then
- * meaningless and the average is never applied). One collective per
- * average: its start, progress and completion are the MPI costs of an
- * averaging period. */
+/* Overlapped, step t_k: snapshot and start the average's first collective
+ * in the next free slot, whose flag says whether this rank has failed
+ * (failed: its learners have; its snapshots are then meaningless and the
+ * average is never applied). */
 static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
 {
     flexcl_code err = FLEXCL_OK;
@@ -754,12 +921,11 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
                  "%d averages already in flight at step %llu (delay %llu)", l->n_pending,
                  (unsigned long long)t, (unsigned long long)l->delay);
     avg_slot *sl = pending_slot(l, l->n_pending);
-    if (!failed) copy_mine(l, sl->gather);
+    if (!failed) copy_mine(l, sl);
     if (sl->csnap) memcpy(sl->csnap, l->ccum, (size_t)l->L * l->P * sizeof *sl->csnap);
-    sl->gather[(size_t)l->rank * l->stride + l->stride - 1] = failed ? 1.0 : 0.0;
-    FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->gather, (int)l->stride,
-                              MPI_DOUBLE, l->comm, &sl->req));
-    sl->in_flight = 1;
+    sl->snap[(size_t)l->L * l->P] = failed ? 1.0 : 0.0;
+    sl->started = sl->done = 0;
+    FLEXCL_CALL(slot_start_next(l, sl));
     sl->step = t;
     sl->apply_at = t + l->delay;
     l->n_pending++;
@@ -782,19 +948,19 @@ done:
 static flexcl_code average_apply(flexcl_learner *l, uint64_t t)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t P = l->P, L = (size_t)l->L, R = (size_t)l->size;
+    size_t P = l->P, L = (size_t)l->L;
     double rms_mean, rms_max;
     avg_slot *sl = NULL;
     int stop = 0;
     FLEXCL_CALL(pop_complete(l, &sl, &stop));
     FLEXCL_CHECK(!stop, FLEXCL_ERR_INTERNAL, "learners on another rank failed");
-    mean_and_spread(sl->gather, R, L, l->stride, P, l->mean, l->sq, &rms_mean, &rms_max);
-    const double *snap = sl->gather + (size_t)l->rank * l->stride;
+    spread_of(sl->sq, L * (size_t)l->size, P, &rms_mean, &rms_max);
+    const double *snap = sl->snap;
     if (!sl->csnap) {
         for (size_t i = 0; i < L; ++i)
-            flexcl_kern_correct(flexcl_model_params(l->cores[i].model), l->mean, snap + i * P, P);
+            flexcl_kern_correct(flexcl_model_params(l->cores[i].model), sl->mu, snap + i * P, P);
     } else {
-        const double *restrict mu = l->mean;
+        const double *restrict mu = sl->mu;
         for (size_t i = 0; i < L; ++i) {
             const double *restrict si = snap + i * P, *restrict c0 = sl->csnap + i * P;
             double *restrict th = flexcl_model_params(l->cores[i].model);
@@ -875,7 +1041,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         const uint64_t apply_at = l->n_pending ? pending_slot(l, 0)->apply_at : 0;
         if (l->n_pending && apply_at - t < chunk) chunk = apply_at - t;
         int polling = 0;
-        for (int j = 0; j < l->n_pending; ++j) polling |= pending_slot(l, j)->in_flight;
+        for (int j = 0; j < l->n_pending; ++j) polling |= pending_slot(l, j)->done < 3;
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {
@@ -910,16 +1076,9 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
                 }
             }
             if (at_point) FLEXCL_CALL(average_start(l, t, failed != FLEXCL_OK));
-            if (!at_apply && !at_point && polling) {
-                /* Let the collectives progress (no progress thread). */
-                for (int j = 0; j < l->n_pending; ++j) {
-                    avg_slot *sl = pending_slot(l, j);
-                    int flag = 0;
-                    if (!sl->in_flight) continue;
-                    FLEXCL_MPI(MPI_Test(&sl->req, &flag, MPI_STATUS_IGNORE));
-                    if (flag) sl->in_flight = 0;
-                }
-            }
+            /* Let the collectives progress (no progress thread), and start
+             * the next ones of the averages whose last one completed. */
+            if (!at_apply && !at_point && polling) FLEXCL_CALL(progress_all(l, 0));
             continue;
         }
         if (!at_apply && !at_point) {
@@ -947,21 +1106,16 @@ const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l) { 
 flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max)
 {
     flexcl_code err = FLEXCL_OK;
-    size_t P = l->P, L = (size_t)l->L, G = L * (size_t)l->size;
-    double *all = NULL, *mean = NULL, *sq = NULL;
-    FLEXCL_ALLOC(all, G * P);
-    FLEXCL_ALLOC(mean, P);
-    FLEXCL_ALLOC(sq, 8 * G); /* the kernel's lanes */
-    double *mine = all + (size_t)l->rank * L * P;
-    for (size_t i = 0; i < L; ++i)
-        memcpy(mine + i * P, flexcl_model_params(l->cores[i].model), P * sizeof(double));
-    FLEXCL_MPI(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)(L * P), MPI_DOUBLE,
-                             l->comm));
-    mean_and_spread(all, (size_t)l->size, L, L * P, P, mean, sq, rms_mean, rms_max);
+    avg_slot sl = {0};
+    /* The averages in flight first: the spread's collectives must follow
+     * theirs on every rank (completing them early changes nothing; each is
+     * applied at its step). */
+    FLEXCL_CALL(wait_all(l));
+    FLEXCL_CALL(slot_alloc(l, &sl, 0));
+    FLEXCL_CALL(average_now(l, &sl));
+    spread_of(sl.sq, (size_t)l->L * (size_t)l->size, l->P, rms_mean, rms_max);
 done:
-    free(all);
-    free(mean);
-    free(sq);
+    slot_free(&sl);
     return err;
 }
 
@@ -1141,11 +1295,11 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
         for (size_t b = 0; b < B; ++b) u[i * B + b] = l->cores[i].row_idx[b];
     FLEXCL_CALL(flexcl_checkpoint_write_u64(ck, "learner/rows", G, B, first, L, u));
 
-    /* Averaging: an overlapped average in flight is its snapshots (this
-     * rank's rows of its gather buffer) and, when D > A, the learners' sums
+    /* Averaging: an overlapped average in flight is its snapshots (every
+     * rank's learners' θ at its step) and, when D > A, the learners' sums
      * of deltas at the snapshot (csnap), saved with their current sums
-     * (ccum). A buffer may be touched only once its collective is
-     * complete; completing it early changes nothing, since
+     * (ccum). A buffer may be touched only once its collectives are
+     * complete; completing them early changes nothing, since
      * the average is applied at its fixed step anyway. Pending averages
      * start A steps apart: the oldest's step and the count fix them all. */
     FLEXCL_CALL(wait_all(l));
@@ -1158,8 +1312,7 @@ flexcl_code flexcl_learner_checkpoint_write(flexcl_learner *l, flexcl_checkpoint
         const avg_slot *sl = pending_slot(l, j);
         char name[64];
         pending_name(name, sizeof name, "learner/avg_snapshot", j);
-        FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L,
-                                            sl->gather + (size_t)l->rank * l->stride));
+        FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L, sl->snap));
         if (sl->csnap) {
             pending_name(name, sizeof name, "learner/avg_csnap", j);
             FLEXCL_CALL(flexcl_checkpoint_write(ck, name, G, P, first, L, sl->csnap));
@@ -1326,17 +1479,16 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
                      flexcl_checkpoint_file(ck), (unsigned long long)t,
                      (unsigned long long)step0, (unsigned long long)apply0,
                      (unsigned long long)A, (unsigned long long)l->delay);
-        /* Every rank needs every snapshot: the collectives are complete, and
-         * no rank had failed (the checkpoint was written after agreeing). */
+        /* This rank's snapshots; flexcl_learner_checkpoint_read starts the
+         * averages again from them once every rank has read its own (no
+         * rank had failed: the checkpoint was written after agreeing). */
         for (int j = 0; j < (int)pending; ++j) {
             avg_slot *sl = pending_slot(l, j);
             char name[64];
             pending_name(name, sizeof name, "learner/avg_snapshot", j);
-            for (size_t r = 0; r < (size_t)l->size; ++r) {
-                double *blk = sl->gather + r * l->stride;
-                FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, r * L, L, blk));
-                blk[l->stride - 1] = 0.0;
-            }
+            FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->snap));
+            sl->snap[L * P] = 0.0;
+            sl->started = sl->done = 0;
             if (sl->csnap) {
                 pending_name(name, sizeof name, "learner/avg_csnap", j);
                 FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->csnap));
@@ -1373,7 +1525,14 @@ flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint 
                      l->cores[0].t == 0,
                  FLEXCL_ERR_ARG,
                  "a checkpoint can only be read into learners that have not run");
-    FLEXCL_CALL(agree_all(l, checkpoint_read_local(l, ck)));
+    err = agree_all(l, checkpoint_read_local(l, ck));
+    if (err != FLEXCL_OK) {
+        l->n_pending = 0; /* none started */
+        goto done;
+    }
+    /* The averages in flight at the checkpoint, started again from their
+     * snapshots: the same collectives, so the same mean and distances. */
+    for (int j = 0; j < l->n_pending; ++j) FLEXCL_CALL(slot_start_next(l, pending_slot(l, j)));
 done:
     return err;
 }

@@ -37,14 +37,18 @@
  * t_k = k·A, k = 1, 2, … of their local clocks (every learner runs the same
  * number of steps, so they meet there). The mean is
  *     μ_k = (1/G) Σ_{j=0}^{G−1} θ_j(t_k),
- * summed in global learner order on every rank after an MPI_Allgather (never
- * a floating-point MPI_Allreduce), so every rank computes bitwise the same
- * μ_k whatever the rank count, thread count or MPI's algorithms.
+ * summed in global learner order (never a floating-point MPI_Allreduce), so
+ * every rank holds bitwise the same μ_k whatever the rank count, thread
+ * count or MPI's algorithms. The sum is sliced: rank r owns about P/R of
+ * the elements, receives every learner's values of them (an all-to-all),
+ * sums them in learner order and sends its slice of μ_k to every rank (an
+ * all-gather); each element's sum is the same as over whole vectors. A rank
+ * holds about 2·L·P + P doubles per average, whatever the rank count.
  *   blocking    at t_k every learner's θ is replaced by μ_k: right after an
  *               averaging point all learners on all ranks hold bitwise the
  *               same θ.
  *   overlapped  at t_k each learner keeps a snapshot s_i = θ_i(t_k) and the
- *               snapshots travel in a non-blocking MPI_Iallgather while the
+ *               snapshots travel in non-blocking collectives while the
  *               learners keep running. The average is applied at the fixed
  *               step t_k + D, D = ⌈A/2⌉ by default (1 ≤ D ≤ 16·A),
  *               whenever the collective actually completed, as the delta
@@ -172,8 +176,8 @@ const char *flexcl_averaging_name(flexcl_averaging a);
 uint64_t flexcl_averaging_delay(uint64_t average_every);
 
 /* The longest delay, in averaging periods: D <= 16·A. With D > A, up to
- * ⌈D/A⌉ averages are in flight at once, each holding a gather buffer of
- * R·L·P doubles and its L·P corrections. */
+ * ⌈D/A⌉ averages are in flight at once, each holding about 2·L·P + P
+ * doubles and its L·P corrections. */
 #define FLEXCL_AVERAGING_MAX_PERIODS 16
 /* 1 when average_delay <= FLEXCL_AVERAGING_MAX_PERIODS · average_every
  * (computed without overflow). */
@@ -247,8 +251,9 @@ size_t flexcl_learner_n_averages(const flexcl_learner *l);
 const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l);
 
 /* The spread of the learners' current parameters: mean and maximum over
- * learners of ‖θ_j − μ‖/√P with μ their mean (fixed-order sums after an
- * allgather: bitwise the same on every rank). Collective. */
+ * learners of ‖θ_j − μ‖/√P with μ their mean (the averaging's fixed-order
+ * sums: bitwise the same on every rank). Completes the averages in flight
+ * first (they are still applied at their steps). Collective. */
 flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max);
 
 /* Save the learners' complete state into the checkpoint being written (the

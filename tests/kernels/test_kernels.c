@@ -259,17 +259,18 @@ static void test_affine_vs_loop(void)
     free(ref);
 }
 
-/* Parameter averaging: flexcl_kern_mean_spread and flexcl_kern_correct
- * against plain loops written from their contracts in kernels.h, bit for bit,
- * over R ranks x L rows x P parameters with a gap after each rank's block
- * (stride > L P) and every tail length of the 8-lane blocks. The must-fail
+/* Parameter averaging: flexcl_kern_mean, flexcl_kern_sqdist and
+ * flexcl_kern_correct against plain loops written from their contracts in
+ * kernels.h, bit for bit, over R ranks x L rows x P parameters with a gap
+ * after each rank's block (stride > L P) and every tail length of the
+ * 8-lane blocks; and the mean of a slice of the elements laid out alone
+ * (as a rank that owns the slice receives it) has the whole mean's bits
+ * on that slice, for three cuts of P. The must-fail
  * twin: each row's squared distance summed in plain element order (not in
  * the eight lanes) differs from the kernel in some shape, so the comparison
  * resolves a summation order. */
 static void test_mean_spread_vs_loop(void)
 {
-    /* P up to BIGP spans several tiles of FLEXCL_KERN_TILE(G) for every G
-     * here (288 for G >= 8, 4099 for all). */
     enum { MAXR = 3, MAXL = 5, MAXP = 41, GAP = 3, BIGP = 4099 };
     const size_t stride_max = MAXL * BIGP + GAP;
     double *all = malloc(MAXR * stride_max * sizeof *all);
@@ -277,6 +278,7 @@ static void test_mean_spread_vs_loop(void)
     double *rmean = malloc(BIGP * sizeof *rmean), *rsq = malloc(MAXR * MAXL * sizeof *rsq);
     double *th = malloc(BIGP * sizeof *th), *rth = malloc(BIGP * sizeof *rth);
     double *si = malloc(BIGP * sizeof *si);
+    double *slice = malloc(MAXR * stride_max * sizeof *slice), *smean = malloc(BIGP * sizeof *smean);
     for (size_t k = 0; k < MAXR * stride_max; ++k) all[k] = 0.1 * (2.0 * next_unit() - 1.0);
     long bad = 0, twin_differs = 0, cases = 0;
     for (size_t R = 1; R <= MAXR; ++R)
@@ -300,8 +302,21 @@ static void test_mean_spread_vs_loop(void)
                              ((lane[4] + lane[5]) + (lane[6] + lane[7]));
                     twin_differs += plain != rsq[k];
                 }
-                flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
+                flexcl_kern_mean(all, R, L, stride, P, mean);
+                for (size_t k = 0; k < G; ++k)
+                    sq[k] = flexcl_kern_sqdist(all + (k / L) * stride + (k % L) * P, mean, P);
                 bad += !same_bits(mean, rmean, P) || !same_bits(sq, rsq, G);
+                /* Slices [o, o + n) for o at P/3 and 2P/3: the rows' pieces
+                 * packed alone, L n + 1 doubles per rank (the owner's
+                 * receive layout), averaged alone. */
+                for (size_t cut = 0; cut < 3; ++cut) {
+                    const size_t o = cut * P / 3, n = (cut + 1) * P / 3 - o, sst = L * n + 1;
+                    for (size_t k = 0; k < G; ++k)
+                        memcpy(slice + (k / L) * sst + (k % L) * n,
+                               all + (k / L) * stride + (k % L) * P + o, n * sizeof *slice);
+                    flexcl_kern_mean(slice, R, L, sst, n, smean);
+                    bad += !same_bits(smean, rmean + o, n);
+                }
                 for (size_t q = 0; q < P; ++q) {
                     th[q] = rth[q] = 2.0 * next_unit() - 1.0;
                     si[q] = th[q] + 1e-3 * (next_unit() - 0.5);
@@ -324,6 +339,8 @@ static void test_mean_spread_vs_loop(void)
     free(th);
     free(rth);
     free(si);
+    free(slice);
+    free(smean);
 }
 
 /* Every kernel test once more on the scalar references (they must pass
