@@ -32,7 +32,9 @@
  *                 D = A and D = 4A (run.average_delay) instead of ⌈A/2⌉,
  *                 print the lines `averaging_delay_A:` and
  *                 `averaging_delay_4A:` (staler averages, fewer waits; at
- *                 4A, four averages are in flight at once). Then the
+ *                 4A, four averages are in flight at once), and with the
+ *                 sliced exchange (run.average_exchange = sliced: three
+ *                 collectives per average), `averaging_sliced:`. Then the
  *                 same 8 learners on rank 0 alone (rank 1 idle), isd and
  *                 two_term, lines `averaging_one_rank:` and
  *                 `averaging_one_rank_two_term:`: averaging without a
@@ -134,7 +136,7 @@ static void idle_barrier(MPI_Comm comm, int rank)
  * CHUNK is a multiple of every A, so every chunk holds the same averaging
  * points; an overlapped average started at a chunk's end completes in the
  * learner's next chunk, as it would in a run. Returns nonzero on failure. */
-enum { AVG_CONFIGS = 9, AVG_ROUNDS = 31 };
+enum { AVG_CONFIGS = 10, AVG_ROUNDS = 31 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -145,16 +147,18 @@ static int cmp_double(const void *a, const void *b)
 static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64_t chunk,
                      const char *title,
                      double *med_blocking, double *med_overlapped, double *med_delay_a,
-                     double *med_delay_4a)
+                     double *med_delay_4a, double *med_sliced)
 {
-    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100, 100};
+    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100, 100, 100};
     const flexcl_averaging modes[AVG_CONFIGS] = {
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
-        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
-    /* The last two: overlapped with the delays D = A and D = 4A
-     * (run.average_delay; 4 averages in flight at once). */
-    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100, 400};
+        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
+        FLEXCL_AVERAGING_OVERLAPPED};
+    /* Then overlapped with the delays D = A and D = 4A (run.average_delay;
+     * 4 averages in flight at once); the last, overlapped A = 100 with the
+     * sliced exchange (three collectives per average instead of one). */
+    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100, 400, 0};
     flexcl_learner *l[AVG_CONFIGS] = {NULL};
     static double t[AVG_CONFIGS][AVG_ROUNDS], ratio[AVG_CONFIGS][AVG_ROUNDS];
     int failed = 0;
@@ -167,6 +171,7 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
         ls.average_every = As[c];
         ls.averaging = modes[c];
         ls.average_delay = delays[c];
+        ls.exchange = c == AVG_CONFIGS - 1 ? FLEXCL_EXCHANGE_SLICED : FLEXCL_EXCHANGE_ALLGATHER;
         failed |= flexcl_learner_create(comm, &ls, &w->ms, &w->es, &w->os, w->data, 1, &l[c]) !=
                   FLEXCL_OK;
         if (!failed) failed |= flexcl_learner_advance(l[c], 1000) != FLEXCL_OK; /* warm up */
@@ -200,7 +205,8 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
             qsort(ratio[c], AVG_ROUNDS, sizeof(double), cmp_double);
             qsort(ts, AVG_ROUNDS, sizeof(double), cmp_double);
             med[c] = ratio[c][AVG_ROUNDS / 2];
-            const char *d = !delays[c]               ? ""
+            const char *d = c == AVG_CONFIGS - 1    ? " sliced"
+                            : !delays[c]             ? ""
                             : delays[c] == As[c]     ? " D=A "
                             : delays[c] == 4 * As[c] ? " D=4A"
                                                      : " D=?";
@@ -214,6 +220,7 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
         *med_overlapped = med[4];
         *med_delay_a = med[7];
         *med_delay_4a = med[8];
+        *med_sliced = med[9];
     }
     for (int c = 0; c < AVG_CONFIGS; ++c) flexcl_learner_destroy(&l[c]);
     return failed;
@@ -311,28 +318,28 @@ int main(int argc, char **argv)
          * equal loads): its ratios are the cost of the averaging itself.
          * Then the benchmark's workload, ISD, whose ratios add the waits for
          * the rank with more negative phases. */
-        double tt_b = 0, tt_o = 0, tt_d = 0, tt_d4 = 0, isd_b = 0, isd_o = 0, isd_d = 0,
-               isd_d4 = 0;
+        double tt_b = 0, tt_o = 0, tt_d = 0, tt_d4 = 0, tt_s = 0, isd_b = 0, isd_o = 0, isd_d = 0,
+               isd_d4 = 0, isd_s = 0;
         workload tt = w;
         tt.es.kind = FLEXCL_EST_TWO_TERM;
         failed = averaging(MPI_COMM_WORLD, L, &tt, rank, steps, "two_term (equal loads)", &tt_b,
-                           &tt_o, &tt_d, &tt_d4);
+                           &tt_o, &tt_d, &tt_d4, &tt_s);
         if (!failed)
             failed = averaging(MPI_COMM_WORLD, L, &w, rank, steps, "isd (the benchmark)", &isd_b,
-                               &isd_o, &isd_d, &isd_d4);
+                               &isd_o, &isd_d, &isd_d4, &isd_s);
         /* The same 2L learners on rank 0 alone (rank 1 waits without
          * spinning): what averaging costs without a second process, i.e.
          * its arithmetic and the collective's local copies. */
-        double one_b = 0, one_o = 0, one_d = 0, one_d4 = 0;
-        double one_tb = 0, one_to = 0, one_td = 0, one_td4 = 0;
+        double one_b = 0, one_o = 0, one_d = 0, one_d4 = 0, one_s = 0;
+        double one_tb = 0, one_to = 0, one_td = 0, one_td4 = 0, one_ts = 0;
         if (!failed && rank == 0)
             failed = averaging(MPI_COMM_SELF, 2 * L, &w, rank, steps,
                                "isd, the same 8 learners on one rank", &one_b, &one_o, &one_d,
-                               &one_d4);
+                               &one_d4, &one_s);
         if (!failed && rank == 0)
             failed = averaging(MPI_COMM_SELF, 2 * L, &tt, rank, steps,
                                "two_term, the same 8 learners on one rank", &one_tb, &one_to,
-                               &one_td, &one_td4);
+                               &one_td, &one_td4, &one_ts);
         idle_barrier(MPI_COMM_WORLD, rank);
         MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         if (rank == 0 && !failed) {
@@ -345,6 +352,9 @@ int main(int argc, char **argv)
             printf("averaging_delay_4A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = 4A; "
                    "two_term %.3f)\n",
                    isd_d4, tt_d4);
+            printf("averaging_sliced: ratio=%.3f goal=0.98 (overlapped, run.average_exchange = "
+                   "sliced; two_term %.3f)\n",
+                   isd_s, tt_s);
             printf("averaging_one_rank_two_term: ratio=%.3f goal=0.98 (overlapped; blocking "
                    "%.3f)\n",
                    one_to, one_tb);
@@ -356,19 +366,20 @@ int main(int argc, char **argv)
          * chunk (its step is ~13 us per learner). */
         flexcl_data *fd = NULL;
         int have = !failed && bench_fmnist(1, 1000, &fd) == FLEXCL_OK;
-        double fm_b = 0, fm_o = 0, fm_d = 0, fm_d4 = 0;
+        double fm_b = 0, fm_o = 0, fm_d = 0, fm_d4 = 0, fm_s = 0;
         if (have) {
             workload fm = w;
             fm.data = fd;
             fm.ms.visible_bias = 0;
             failed = averaging(MPI_COMM_WORLD, L, &fm, rank, 2000,
                                "isd, bFMNIST RBM 794x16 (first 1000 rows)", &fm_b, &fm_o, &fm_d,
-                               &fm_d4);
+                               &fm_d4, &fm_s);
         }
         if (rank == 0 && !failed) {
             if (have) {
                 printf("averaging_bfmnist_blocking: ratio=%.3f goal=0.98\n", fm_b);
                 printf("averaging_bfmnist_delay_4A: ratio=%.3f goal=0.98\n", fm_d4);
+                printf("averaging_bfmnist_sliced: ratio=%.3f goal=0.98\n", fm_s);
                 printf("averaging_bfmnist: ratio=%.3f goal=0.98 (overlapped, A = 100)\n", fm_o);
             } else {
                 printf("averaging_bfmnist: skipped: %s\n", flexcl_error_message());

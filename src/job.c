@@ -168,11 +168,17 @@ static const key_def keys[] = {
                          "A steps; overlapped = non-blocking, the mean is added as a delta "
                          "run.average_delay steps later (default ceil(A/2); deterministic: "
                          "never depends on timing)."},
+    {KEY(run, average_exchange), .type = T_ENUM, .names = "auto|allgather|sliced", .unit = "",
+     .help = "How averages travel between ranks (the same bits either way): allgather = "
+             "every rank receives every learner's parameters (R x L x P per average in "
+             "flight); sliced = each rank sums 1/R of the elements (about 2 x L x P per "
+             "rank, three collectives per average); auto = sliced from 3 ranks when "
+             "R x L x P exceeds 4194304."},
     {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Overlapped averaging: steps from an average's start to its application, "
              "1..16 x run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer "
              "waits for a slower rank; above A, ceil(D/A) averages are in flight at once, "
-             "each holding every learner's parameters on every rank."},
+             "each holding its buffers (run.average_exchange)."},
     {KEY(run, same_init), .type = T_BOOL, .listable = 1, .unit = "",
      .help = "1 = all learners start from the same parameters."},
     {KEY(run, threads), .type = T_INT, .bounds = LO | HI, .lo = 0, .hi = 1024,
@@ -392,6 +398,7 @@ _Static_assert(sizeof(flexcl_optim_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_sampler) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_theta0_source) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_averaging) == sizeof(int), "enum size");
+_Static_assert(sizeof(flexcl_exchange) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_kernel) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_tcl_down) == sizeof(int), "enum size");
 _Static_assert(sizeof(flexcl_streams) == sizeof(int), "enum size");
@@ -401,6 +408,7 @@ _Static_assert(FLEXCL_DATA_IDX == 1 && FLEXCL_EST_AOL == 2 &&
                    FLEXCL_OPTIM_ADAM == 1 && FLEXCL_EXP_AOL_BIAS == 2 &&
                    FLEXCL_SAMPLER_CHAIN == 1 && FLEXCL_THETA0_FILE == 2 &&
                    FLEXCL_AVERAGING_OVERLAPPED == 1 && FLEXCL_EST_TCL == 3 &&
+                   FLEXCL_EXCHANGE_SLICED == 2 &&
                    FLEXCL_EXP_TCL_SYNAPSE == 3 && FLEXCL_TCL_FIR_SINE == 1 &&
                    FLEXCL_TCL_DOWN_RUN == 1 && FLEXCL_STREAMS_REPLICATE == 1 &&
                    FLEXCL_COMPRESSION_NONE == 1,

@@ -118,6 +118,24 @@ const char *flexcl_averaging_name(flexcl_averaging a)
 
 uint64_t flexcl_averaging_delay(uint64_t A) { return A - A / 2; }
 
+const char *flexcl_exchange_name(flexcl_exchange e)
+{
+    switch (e) {
+    case FLEXCL_EXCHANGE_AUTO: return "auto";
+    case FLEXCL_EXCHANGE_ALLGATHER: return "allgather";
+    case FLEXCL_EXCHANGE_SLICED: return "sliced";
+    }
+    return "?";
+}
+
+int flexcl_exchange_sliced(flexcl_exchange e, int R, int L, size_t P)
+{
+    if (e != FLEXCL_EXCHANGE_AUTO) return e == FLEXCL_EXCHANGE_SLICED;
+    if (R < 3) return 0; /* two ranks: slicing saves no memory */
+    size_t RL = (size_t)R * (size_t)L;
+    return P > FLEXCL_EXCHANGE_AUTO_DOUBLES / RL;
+}
+
 int flexcl_averaging_delay_allowed(uint64_t delay, uint64_t A)
 {
     return A > UINT64_MAX / FLEXCL_AVERAGING_MAX_PERIODS ||
@@ -158,9 +176,13 @@ typedef struct {
     uint64_t cyc;        /* model steps done in the current sawtooth cycle */
 } core;
 
-/* One average, sliced: rank r owns the elements [off_r, off_r + n_r) of θ
- * (n_r = P/R or one more). Three non-blocking collectives, one after the
- * other, each on its own communicator:
+/* One average. With the allgather exchange, one non-blocking collective:
+ * an MPI_Iallgather of every rank's block (its learners' θ and its failure
+ * flag, L·P + 1 doubles) into `gather`, after which every rank sums the
+ * whole mean and every learner's distance to it. Sliced: rank r owns the
+ * elements [off_r, off_r + n_r) of θ (n_r = P/R or one more), and three
+ * non-blocking collectives run one after the other, each on its own
+ * communicator:
  *   1. MPI_Ialltoallw (comm): every rank sends rank r its learners' θ on
  *      r's slice and its failure flag; r receives all G = R·L learners'
  *      pieces of its slice (recv);
@@ -179,9 +201,11 @@ typedef struct {
  * known to all after collective 1, ends the slot there (flagged). */
 typedef struct {
     double *snap;  /* L·P + 1: this rank's learners' θ at `step` (blocking: θ),
-                    * then its failure flag (1: its learners had failed) */
-    double *recv;  /* R·(L·n + 1): rank r's learners' pieces of this rank's
-                    * slice (n doubles each), then r's flag */
+                    * then its failure flag (1: its learners had failed);
+                    * allgather: this rank's block of gather */
+    double *gather; /* allgather: R·(L·P + 1), every rank's block */
+    double *recv;  /* sliced: R·(L·n + 1), rank r's learners' pieces of this
+                    * rank's slice (n doubles each), then r's flag */
     double *mu;    /* P: the mean */
     double *sq;    /* G: every learner's ‖θ_k − μ‖² */
     /* D > A only: the local learners' correction sums (ccum) at the
@@ -206,6 +230,7 @@ struct flexcl_learner {
      * a2a_type[r] (the L learners' pieces of r's slice and the flag), from
      * rank r L·n + 1 doubles at byte a2a_rdispl[r]. comm_mu and comm_sq:
      * duplicates of comm for collectives 2 and 3. */
+    int sliced; /* the exchange (flexcl_exchange_sliced) */
     MPI_Comm comm_mu, comm_sq;
     size_t off, n;
     int *slice_n, *slice_off;
@@ -468,18 +493,13 @@ static void core_free(core *c)
 
 /* ---- averaging ----------------------------------------------------------- */
 
-/* The slices of θ and the MPI_Ialltoallw's arguments (avg_slot). The
- * displacements are ints (bytes for the receive side): L·P + 1 doubles
- * must fit, as they had to in one count of the allgather before. */
+/* The slices of θ and the MPI_Ialltoallw's arguments (avg_slot); its
+ * displacements are ints (bytes on the receive side), checked at create. */
 static flexcl_code slices_create(flexcl_learner *l)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
     int *blen = NULL, *disp = NULL;
-    FLEXCL_CHECK(L * P + 1 <= (size_t)INT_MAX / sizeof(double), FLEXCL_ERR_ARG,
-                 "averaging %zu learners of %zu parameters per rank exceeds MPI's int "
-                 "byte counts (L·P must stay below %zu)",
-                 L, P, (size_t)INT_MAX / sizeof(double) - 1);
     FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_mu));
     FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_sq));
     FLEXCL_ALLOC(l->slice_n, R);
@@ -541,8 +561,13 @@ static flexcl_code slot_alloc(flexcl_learner *l, avg_slot *sl, int with_csnap)
     flexcl_code err = FLEXCL_OK;
     const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
     sl->req = MPI_REQUEST_NULL;
-    FLEXCL_ALLOC(sl->snap, L * P + 1);
-    FLEXCL_ALLOC(sl->recv, R * (L * l->n + 1));
+    if (l->sliced) {
+        FLEXCL_ALLOC(sl->snap, L * P + 1);
+        FLEXCL_ALLOC(sl->recv, R * (L * l->n + 1));
+    } else {
+        FLEXCL_ALLOC(sl->gather, R * (L * P + 1));
+        sl->snap = sl->gather + (size_t)l->rank * (L * P + 1);
+    }
     FLEXCL_ALLOC(sl->mu, P);
     FLEXCL_ALLOC(sl->sq, R * L);
     if (with_csnap) FLEXCL_ALLOC(sl->csnap, L * P);
@@ -552,7 +577,9 @@ done:
 
 static void slot_free(avg_slot *sl)
 {
-    free(sl->snap);
+    if (sl->gather) free(sl->gather);
+    else free(sl->snap);
+    sl->gather = sl->snap = NULL;
     free(sl->recv);
     free(sl->mu);
     free(sl->sq);
@@ -565,6 +592,26 @@ static flexcl_code slot_start_next(flexcl_learner *l, avg_slot *sl)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P, rs = L * l->n + 1;
+    if (!l->sliced) {
+        const size_t bs = L * P + 1;
+        FLEXCL_CHECK(sl->started < 2, FLEXCL_ERR_INTERNAL, "allgather slot started twice");
+        if (sl->started == 0) {
+            sl->flagged = 0;
+            FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->gather, (int)bs,
+                                      MPI_DOUBLE, l->comm, &sl->req));
+            sl->started = 1;
+            goto done;
+        }
+        /* Complete: the flags, then the whole mean and every distance. */
+        for (size_t r = 0; r < R; ++r) sl->flagged |= sl->gather[r * bs + bs - 1] != 0.0;
+        if (!sl->flagged) {
+            flexcl_kern_mean(sl->gather, R, L, bs, P, sl->mu);
+            for (size_t k = 0; k < R * L; ++k)
+                sl->sq[k] = flexcl_kern_sqdist(sl->gather + (k / L) * bs + (k % L) * P, sl->mu, P);
+        }
+        sl->started = sl->done = 3;
+        goto done;
+    }
     switch (sl->started) {
     case 0:
         sl->flagged = 0;
@@ -747,7 +794,14 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->chain, c->rows));
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
-    FLEXCL_CALL(slices_create(l));
+    l->sliced = flexcl_exchange_sliced(ls->exchange, l->size, l->L, l->P);
+    /* MPI's int counts (the allgather's, in doubles) and displacements
+     * (the sliced all-to-all's, in bytes). */
+    FLEXCL_CHECK((size_t)l->L * l->P + 1 <= (size_t)INT_MAX / sizeof(double), FLEXCL_ERR_ARG,
+                 "averaging %d learners of %zu parameters per rank exceeds MPI's int counts "
+                 "(learners_per_rank x parameters must stay below %zu)",
+                 l->L, l->P, (size_t)INT_MAX / sizeof(double) - 1);
+    if (l->sliced) FLEXCL_CALL(slices_create(l));
     /* Averages in flight at once: ⌈D/A⌉ (one for blocking and A = 0). */
     l->n_slots = 1;
     if (ls->averaging == FLEXCL_AVERAGING_OVERLAPPED && ls->average_every > 0)

@@ -148,6 +148,7 @@ typedef struct {
     int learners_per_rank;    /* run.learners_per_rank; default 1 */
     uint64_t average_every;   /* run.average_every: steps between parameter averages, 0 = never; default 0 */
     flexcl_averaging averaging; /* run.averaging: blocking | overlapped; default blocking */
+    flexcl_exchange average_exchange; /* run.average_exchange: auto | allgather | sliced; default auto */
     uint64_t average_delay;   /* run.average_delay: overlapped, steps from an average's start to its application, 0 = ceil(A/2); default 0 */
     int same_init;            /* run.same_init: 1 = all learners start from the same θ; default 1 */
     int threads;              /* run.threads: OpenMP threads, 0 = OMP_NUM_THREADS; default 0 */

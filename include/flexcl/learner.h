@@ -171,6 +171,28 @@ typedef enum {
 
 /* "blocking", "overlapped". */
 const char *flexcl_averaging_name(flexcl_averaging a);
+
+/* How an average's values travel between ranks. Both give bitwise the same
+ * mean, spreads and runs; they differ in memory, traffic and latency.
+ *   allgather  one collective: every rank receives every learner's θ
+ *              (R·L·P doubles per average) and sums the whole mean;
+ *   sliced     three: each rank receives every learner's values of its
+ *              P/R elements, sums them and all-gathers its slice of the
+ *              mean, then the learners' distances (about 2·L·P + P doubles
+ *              per rank, whatever R; more latency per average);
+ *   auto       sliced when R >= 3 and R·L·P > FLEXCL_EXCHANGE_AUTO_DOUBLES,
+ *              else allgather (the default). */
+typedef enum {
+    FLEXCL_EXCHANGE_AUTO = 0,
+    FLEXCL_EXCHANGE_ALLGATHER = 1,
+    FLEXCL_EXCHANGE_SLICED = 2
+} flexcl_exchange;
+#define FLEXCL_EXCHANGE_AUTO_DOUBLES ((size_t)1 << 22) /* 32 MiB */
+/* "auto", "allgather", "sliced". */
+const char *flexcl_exchange_name(flexcl_exchange e);
+/* 1 when an exchange choice `e` slices for R ranks of L learners of P
+ * parameters. */
+int flexcl_exchange_sliced(flexcl_exchange e, int R, int L, size_t P);
 /* The default stale delay D = ⌈A/2⌉ of overlapped averaging (0 when A = 0);
  * flexcl_learner_settings.average_delay overrides it. */
 uint64_t flexcl_averaging_delay(uint64_t average_every);
@@ -193,6 +215,7 @@ typedef struct {
                                its application, 1..16·A; 0 = ⌈A/2⌉ (default).
                                Longer = staler averages, fewer waits; above
                                A, several averages are in flight at once. */
+    flexcl_exchange exchange; /* how averages travel; default auto */
     uint64_t id_offset;     /* learner k = rank·L + i of the communicator draws
                                from the stream (seed, point, id_offset + k);
                                default 0. Lets a subset of a job's learners be

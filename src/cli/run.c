@@ -969,6 +969,7 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     ls.average_every = s.run.average_every;
     ls.averaging = averaging_of(&s);
     ls.average_delay = s.run.average_delay;
+    ls.exchange = s.run.average_exchange;
     FLEXCL_CALL(flexcl_learner_create(comm, &ls, &s.model, &s.estimator, &s.optim, data,
                                       s.run.same_init, &lr));
     int L = flexcl_learner_local_count(lr);

@@ -5,7 +5,8 @@
 # uninterrupted run (h5diff of every dataset and attribute under /points and
 # /index), for train with parameter averaging (jobs/examples/averaging.ini)
 # and both experiments (jobs/examples/checks.ini, fewer samples), at 1 and
-# 2 ranks, and train with several overlapped averages in flight. Also:
+# 2 ranks, and train with several overlapped averages in flight (also with
+# the sliced exchange at 3 ranks). Also:
 # experiment checkpoints move between rank counts, a train checkpoint
 # refuses another rank count, a changed job refuses to resume with exit
 # status 2 and one line, periodic checkpoints change nothing, and rerunning
@@ -34,6 +35,10 @@ done
 # are in flight at every safe point (every 1000 steps).
 resume_case "train_delay_np2" 2 "$train" "2 3 4 6" --set run.averaging=overlapped \
     --set run.average_delay=700
+# The same with the sliced exchange at 3 ranks (slices of unequal length;
+# the averages in flight restart from each rank's own snapshots).
+resume_case "train_delay_sliced_np3" 3 "$train" "2 3 4 6" --set run.averaging=overlapped \
+    --set run.average_delay=700 --set run.average_exchange=sliced
 
 # Experiment checkpoints are indexed by chain: stop at 2 ranks, go on at 1,
 # finish at 2; the result equals the uninterrupted 1-rank run.

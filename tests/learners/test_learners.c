@@ -30,6 +30,9 @@ static flexcl_data *bas;
 static int rank, size;
 static char tmpdir[256];
 static const char *HASH = "00000000deadbeef";
+/* The exchange every case runs with (--exchange=auto|allgather|sliced;
+ * default auto, which is the allgather at these sizes). */
+static flexcl_exchange exch_mode = FLEXCL_EXCHANGE_AUTO;
 
 typedef struct {
     int L;
@@ -45,12 +48,13 @@ typedef struct {
     uint64_t delay; /* overlapped: average_delay (0 = default) */
     double eta;     /* 0 = 0.05 */
     const char *model; /* registered model name; NULL = rbm */
+    flexcl_exchange exchange;
 } cfg;
 
 static cfg base(int L, uint64_t A, flexcl_averaging avg)
 {
     cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1, 0, 0.0,
-             NULL};
+             NULL, exch_mode};
     return c;
 }
 
@@ -72,6 +76,7 @@ static flexcl_learner *create(MPI_Comm comm, const cfg *c, flexcl_code *code)
     ls.averaging = c->avg;
     ls.id_offset = c->id_offset;
     ls.average_delay = c->delay;
+    ls.exchange = c->exchange;
     ms.n_hidden = 8;
     if (c->model) snprintf(ms.kind, sizeof ms.kind, "%s", c->model);
     es.kind = c->kind;
@@ -781,6 +786,72 @@ static void check_experiment(flexcl_settings *s, uint64_t cut, const char *name)
     flexcl_model_destroy(&m);
 }
 
+/* The two exchanges give the same bits (flexcl/learner.h): allgather and
+ * sliced learner objects of the same configuration, advanced with
+ * different cuts, hold bitwise the same θ, clocks and averaging records
+ * (spreads included) and report the same flexcl_learner_spread, for
+ * blocking, overlapped (D = ⌈A/2⌉) and D = 120 > A = 50 (three averages in
+ * flight), with 2 and 3 learners per rank (slices of unequal lengths at 2
+ * and 3 ranks: P = 16·8 + 16 + 8 = 152). The twin that must differ: the
+ * same comparison against a sliced run with D = 100, so the comparison
+ * resolves a change of the schedule. And the auto rule: allgather below 3
+ * ranks or up to FLEXCL_EXCHANGE_AUTO_DOUBLES doubles. */
+static void test_exchange_same_bits(void)
+{
+    const flexcl_averaging modes[3] = {FLEXCL_AVERAGING_BLOCKING, FLEXCL_AVERAGING_OVERLAPPED,
+                                       FLEXCL_AVERAGING_OVERLAPPED};
+    const uint64_t delays[3] = {0, 0, 120};
+    int same = 1, twin_differs = 1;
+    for (int L = 2; L <= 3; ++L)
+        for (int m = 0; m < 3; ++m) {
+            cfg c = base(L, 50, modes[m]);
+            c.delay = delays[m];
+            c.eta = 0.2; /* learners far apart: distances of size */
+            cfg cs = c;
+            c.exchange = FLEXCL_EXCHANGE_ALLGATHER;
+            cs.exchange = FLEXCL_EXCHANGE_SLICED;
+            flexcl_learner *a = make(MPI_COMM_WORLD, &c), *b = make(MPI_COMM_WORLD, &cs);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+            /* 1041: 41 steps past an average (phases of mean 20), so the
+             * learners are apart. */
+            CU_ASSERT_EQUAL(flexcl_learner_advance(a, 1041), FLEXCL_OK);
+            uint64_t cuts[] = {49, 2, 99, 1, 120, 29, 741};
+            for (size_t j = 0; j < sizeof cuts / sizeof *cuts; ++j)
+                CU_ASSERT_EQUAL(flexcl_learner_advance(b, cuts[j]), FLEXCL_OK);
+            int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, b);
+            for (int i = 0; i < L; ++i) ok &= same_theta(a, i, b, i) && same_clock(a, i, b, i);
+            double ra[2], rb[2];
+            CU_ASSERT_EQUAL(flexcl_learner_spread(a, &ra[0], &ra[1]), FLEXCL_OK);
+            CU_ASSERT_EQUAL(flexcl_learner_spread(b, &rb[0], &rb[1]), FLEXCL_OK);
+            ok &= memcmp(ra, rb, sizeof ra) == 0 && ra[0] > 0.0;
+            if (!everywhere(ok) && rank == 0)
+                printf("\n    L = %d, mode %d: the exchanges differ (spread %.17g / %.17g)", L, m,
+                       ra[0], rb[0]);
+            same &= everywhere(ok);
+            if (m == 2) {
+                cfg ct = cs;
+                ct.delay = 100;
+                flexcl_learner *t = make(MPI_COMM_WORLD, &ct);
+                CU_ASSERT_EQUAL(flexcl_learner_advance(t, 1041), FLEXCL_OK);
+                int tsame = same_history(a, t);
+                for (int i = 0; i < L; ++i) tsame &= same_theta(a, i, t, i);
+                twin_differs &= everywhere(!tsame);
+                flexcl_learner_destroy(&t);
+            }
+            flexcl_learner_destroy(&a);
+            flexcl_learner_destroy(&b);
+        }
+    CU_ASSERT_TRUE(same);
+    CU_ASSERT_TRUE(twin_differs);
+    const size_t big = FLEXCL_EXCHANGE_AUTO_DOUBLES;
+    CU_ASSERT_FALSE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_AUTO, 2, 8, big));
+    CU_ASSERT_FALSE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_AUTO, 3, 8, big / 24));
+    CU_ASSERT_TRUE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_AUTO, 3, 8, big / 24 + 1));
+    CU_ASSERT_TRUE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_SLICED, 1, 1, 1));
+    CU_ASSERT_FALSE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_ALLGATHER, 64, 8, big));
+}
+
 static void test_experiment_checkpoints(void)
 {
     flexcl_settings s;
@@ -813,6 +884,21 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0) CU_basic_set_mode(CU_BRM_SILENT);
     omp_set_num_threads(1);
+    for (int k = 1; k < argc; ++k) {
+        const char *names[3] = {"auto", "allgather", "sliced"};
+        int found = 0;
+        for (int e = 0; e < 3; ++e)
+            if (strncmp(argv[k], "--exchange=", 11) == 0 && strcmp(argv[k] + 11, names[e]) == 0) {
+                exch_mode = (flexcl_exchange)e;
+                found = 1;
+            }
+        if (!found) {
+            if (rank == 0) fprintf(stderr, "test_learners: unknown argument %s\n", argv[k]);
+            MPI_Finalize();
+            return 2;
+        }
+    }
+    if (rank == 0) printf("exchange: %s\n", flexcl_exchange_name(exch_mode));
     flexcl_data_create_bas(4, &bas);
     if (mpi_tmpdir_create(tmpdir, sizeof tmpdir, "flexcl_learners") != 0 ||
         CU_initialize_registry() != CUE_SUCCESS)
@@ -822,6 +908,7 @@ int main(int argc, char **argv)
                          {"delay_beyond_period", test_delay_beyond_period},
                          {"overlapped_failure_no_hang", test_overlapped_failure},
                          {"spread_zero_after_average", test_spread},
+                         {"exchange_same_bits", test_exchange_same_bits},
                          {"thread_count_invariance", test_threads},
                          {"independent_replicas_equal_lone_learners", test_independent_replicas},
                          {"learner_checkpoints_resume_bitwise", test_learner_checkpoints},

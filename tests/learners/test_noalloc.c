@@ -20,8 +20,9 @@
  *   asserted: measured 1 per average and rank blocking, 7 overlapped (the
  *   non-blocking allgather builds its schedule at every start), at 2
  *   ranks; none at 1 rank).
- * Twin that must count: flexcl_learner_spread, which allocates its gather
- * buffer, inside the window (> 0). Deterministic: no tolerance. */
+ * The same two averaging cases with the sliced exchange. Twin that must
+ * count: flexcl_learner_spread, which allocates its buffers, inside the
+ * window (> 0). Deterministic: no tolerance. */
 #include <mpi.h>
 #include <omp.h>
 #include <stdatomic.h>
@@ -93,6 +94,7 @@ typedef struct {
     flexcl_optim_kind opt;
     uint64_t A;
     flexcl_averaging avg;
+    flexcl_exchange exch; /* 0: auto (the allgather here) */
 } cfg;
 
 static flexcl_learner *make(const cfg *c)
@@ -109,6 +111,7 @@ static flexcl_learner *make(const cfg *c)
     ls.learners_per_rank = c->L;
     ls.average_every = c->A;
     ls.averaging = c->avg;
+    ls.exchange = c->exch;
     ms.n_hidden = 16;
     es.kind = c->kind;
     es.law = c->law;
@@ -171,22 +174,26 @@ static tally count(const cfg *c, int with_spread)
 static void test_no_alloc(void)
 {
     const cfg cases[] = {
-        {"two_term sgd", FLEXCL_EST_TWO_TERM, FLEXCL_LAW_FIXED, 0, 1, 1, 1, FLEXCL_OPTIM_SGD, 0, 0},
-        {"isd fixed sgd", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 1, 1, FLEXCL_OPTIM_SGD, 0, 0},
+        {"two_term sgd", FLEXCL_EST_TWO_TERM, FLEXCL_LAW_FIXED, 0, 1, 1, 1, FLEXCL_OPTIM_SGD, 0, 0, 0},
+        {"isd fixed sgd", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 1, 1, FLEXCL_OPTIM_SGD, 0, 0, 0},
         {"isd geometric pcd adam", FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, 1, 1, 1, 1,
-         FLEXCL_OPTIM_ADAM, 0, 0},
+         FLEXCL_OPTIM_ADAM, 0, 0, 0},
         {"aol geometric sgd", FLEXCL_EST_AOL, FLEXCL_LAW_GEOMETRIC, 0, 1, 1, 1, FLEXCL_OPTIM_SGD,
-         0, 0},
+         0, 0, 0},
         {"isd batch 10, 4 learners", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 10, 4, 1,
-         FLEXCL_OPTIM_SGD, 0, 0},
+         FLEXCL_OPTIM_SGD, 0, 0, 0},
         {"isd 4 learners, 2 threads", FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, 0, 1, 4, 2,
-         FLEXCL_OPTIM_ADAM, 0, 0},
+         FLEXCL_OPTIM_ADAM, 0, 0, 0},
         {"aol batch 10, 2 threads", FLEXCL_EST_AOL, FLEXCL_LAW_FIXED, 0, 10, 1, 2,
-         FLEXCL_OPTIM_SGD, 0, 0},
+         FLEXCL_OPTIM_SGD, 0, 0, 0},
         {"isd blocking A=100", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 4, 1, FLEXCL_OPTIM_SGD, 100,
-         FLEXCL_AVERAGING_BLOCKING},
+         FLEXCL_AVERAGING_BLOCKING, 0},
         {"isd overlapped A=100", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 4, 1, FLEXCL_OPTIM_SGD,
-         100, FLEXCL_AVERAGING_OVERLAPPED},
+         100, FLEXCL_AVERAGING_OVERLAPPED, 0},
+        {"isd blocking sliced", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 4, 1, FLEXCL_OPTIM_SGD,
+         100, FLEXCL_AVERAGING_BLOCKING, FLEXCL_EXCHANGE_SLICED},
+        {"isd overlapped sliced", FLEXCL_EST_ISD, FLEXCL_LAW_FIXED, 0, 1, 4, 1, FLEXCL_OPTIM_SGD,
+         100, FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_EXCHANGE_SLICED},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; ++k) {
         tally t = count(&cases[k], 0);
