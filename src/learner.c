@@ -494,14 +494,20 @@ static void core_free(core *c)
 /* ---- averaging ----------------------------------------------------------- */
 
 /* The slices of θ and the MPI_Ialltoallw's arguments (avg_slot); its
- * displacements are ints (bytes on the receive side), checked at create. */
+ * displacements are ints (bytes on the receive side), checked here. Local
+ * (the communicators are made in create). */
 static flexcl_code slices_create(flexcl_learner *l)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
     int *blen = NULL, *disp = NULL;
-    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_mu));
-    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_sq));
+    /* The receive side's byte displacements: the last is (R − 1)·(L·n + 1)
+     * doubles, n at most ⌈P/R⌉ (the same answer on every rank). */
+    const size_t n_max = P / R + (P % R != 0);
+    FLEXCL_CHECK((R - 1) * (L * n_max + 1) <= (size_t)INT_MAX / sizeof(double), FLEXCL_ERR_ARG,
+                 "the sliced exchange of %zu ranks x %zu learners x %zu parameters exceeds "
+                 "MPI's int byte displacements; use run.average_exchange = allgather",
+                 R, L, P);
     FLEXCL_ALLOC(l->slice_n, R);
     FLEXCL_ALLOC(l->slice_off, R);
     FLEXCL_ALLOC(l->a2a_one, R);
@@ -752,6 +758,10 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_ALLOC(l, 1);
     l->comm = l->comm_mu = l->comm_sq = MPI_COMM_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
+    /* The sliced exchange's communicators, here: MPI_Comm_dup is collective,
+     * and from here on a rank may fail alone until the agreement at the end. */
+    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_mu));
+    FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_sq));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
     l->ls = *ls;
@@ -838,12 +848,16 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped averages, so every rank can
      * complete them here (all three collectives of each, oldest first). */
-    if (l->slots) {
-        if (wait_all(l) != FLEXCL_OK) flexcl_error_clear();
-        for (int k = 0; k < l->n_slots; ++k) slot_free(&l->slots[k]);
+    int active = 0; /* a collective may still use the buffers: keep them */
+    if (l->slots && wait_all(l) != FLEXCL_OK) {
+        flexcl_error_clear();
+        active = 1;
     }
-    free(l->slots);
-    slices_free(l);
+    if (!active) {
+        for (int k = 0; l->slots && k < l->n_slots; ++k) slot_free(&l->slots[k]);
+        free(l->slots);
+        slices_free(l);
+    }
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
     free(l->cores);
@@ -1164,12 +1178,15 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
     /* The averages in flight first: the spread's collectives must follow
      * theirs on every rank (completing them early changes nothing; each is
      * applied at its step). */
+    int active = 0;
     FLEXCL_CALL(wait_all(l));
     FLEXCL_CALL(slot_alloc(l, &sl, 0));
+    active = 1;
     FLEXCL_CALL(average_now(l, &sl));
+    active = 0;
     spread_of(sl.sq, (size_t)l->L * (size_t)l->size, l->P, rms_mean, rms_max);
 done:
-    slot_free(&sl);
+    if (!active) slot_free(&sl); /* else a collective may still use it */
     return err;
 }
 
