@@ -716,6 +716,19 @@ done:
 
 static flexcl_code wait_all(flexcl_learner *l) { return progress_all(l, 1); }
 
+/* Every rank of comm learns whether one failed (local != FLEXCL_OK); the
+ * others return FLEXCL_ERR_INTERNAL with `others`. Collective. */
+static flexcl_code agree_on(MPI_Comm comm, flexcl_code local, const char *others)
+{
+    int bad = local != FLEXCL_OK, any = 0;
+    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                                "MPI_Allreduce agreeing on the learners' state failed");
+    if (any && !bad)
+        return flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__, "%s", others);
+    return local;
+}
+
 flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *ls,
                                   const flexcl_model_settings *ms,
                                   const flexcl_estimator_settings *es,
@@ -725,7 +738,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_learner *l = NULL;
-    int local_ok = 1, all_ok = 0;
+    int local_ok = 1, all_ok = 0, agreed = 0;
     FLEXCL_CHECK(ls->learners_per_rank >= 1, FLEXCL_ERR_ARG,
                  "learners_per_rank must be >= 1, got %d", ls->learners_per_rank);
     FLEXCL_CHECK(ls->averaging == FLEXCL_AVERAGING_BLOCKING ||
@@ -755,6 +768,11 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CHECK(es->tcl.relax >= 1, FLEXCL_ERR_ARG, "tcl relax must be >= 1, got %d",
                      es->tcl.relax);
     }
+    /* The checks above are agreed on before the first collective (the
+     * MPI_Comm_dup below): a rank refusing alone must not leave the others
+     * waiting in it. */
+    agreed = 1;
+    FLEXCL_CALL(agree_on(comm, FLEXCL_OK, "another rank refused the learner settings"));
     FLEXCL_ALLOC(l, 1);
     l->comm = l->comm_mu = l->comm_sq = MPI_COMM_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
@@ -830,6 +848,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_ALLOC(l->messages, (size_t)l->L);
 done:
     /* Ranks agree on failure before anyone returns. */
+    if (!agreed) (void)agree_on(comm, err, ""); /* a check above failed here */
     local_ok = err == FLEXCL_OK;
     if (l && l->comm != MPI_COMM_NULL) {
         MPI_Allreduce(&local_ok, &all_ok, 1, MPI_INT, MPI_LAND, l->comm);
@@ -930,14 +949,7 @@ done:
  * never reach; the ranks that did not fail report the failure. */
 static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
 {
-    int bad = local != FLEXCL_OK, any = 0;
-    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, l->comm) != MPI_SUCCESS)
-        return flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
-                                "MPI_Allreduce agreeing on the learners' state failed");
-    if (any && !bad)
-        return flexcl_error_set(FLEXCL_ERR_INTERNAL, __FILE__, __LINE__, __func__,
-                                "learners on another rank failed");
-    return local;
+    return agree_on(l->comm, local, "learners on another rank failed");
 }
 
 /* This rank's learners' θ into a slot's snapshot, and the flag 0. */

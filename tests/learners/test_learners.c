@@ -786,6 +786,43 @@ static void check_experiment(flexcl_settings *s, uint64_t cut, const char *name)
     flexcl_model_destroy(&m);
 }
 
+/* A rank that refuses its learner settings alone (here rank 1's b = 1.5:
+ * FLEXCL_ERR_ARG) must not leave the others waiting in the creation's first
+ * collective: every rank returns an error and no learner (before the fix
+ * the others hung in MPI_Comm_dup, found by review; the test's timeout
+ * catches a hang). Then a rank that fails alone later in the setup (an
+ * unknown model kind on rank 1 only, refused after the communicators are
+ * made): the same. One rank: the refusal alone. */
+static void test_create_refused_on_one_rank(void)
+{
+    for (int k = 0; k < 2; ++k) {
+        cfg c = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED);
+        flexcl_code code = FLEXCL_OK;
+        flexcl_learner_settings ls;
+        flexcl_model_settings ms;
+        flexcl_estimator_settings es;
+        flexcl_optim_settings os;
+        flexcl_learner_settings_default(&ls);
+        flexcl_model_settings_default(&ms);
+        flexcl_estimator_settings_default(&es);
+        flexcl_optim_settings_default(&os);
+        ls.learners_per_rank = c.L;
+        ls.average_every = c.A;
+        ls.averaging = c.avg;
+        ls.exchange = exch_mode;
+        ms.n_hidden = 8;
+        es.tau = 20;
+        const int odd = rank == (size > 1 ? 1 : 0);
+        if (odd && k == 0) es.b = 1.5;
+        if (odd && k == 1) snprintf(ms.kind, sizeof ms.kind, "%s", "no_such_model");
+        flexcl_learner *l = NULL;
+        code = flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 1, &l);
+        CU_ASSERT_TRUE(everywhere(code != FLEXCL_OK && l == NULL));
+        if (odd && k == 0) CU_ASSERT_EQUAL(code, FLEXCL_ERR_ARG);
+        flexcl_learner_destroy(&l);
+    }
+}
+
 /* The two exchanges give the same bits (flexcl/learner.h): allgather and
  * sliced learner objects of the same configuration, advanced with
  * different cuts, hold bitwise the same θ, clocks and averaging records
@@ -909,6 +946,7 @@ int main(int argc, char **argv)
                          {"overlapped_failure_no_hang", test_overlapped_failure},
                          {"spread_zero_after_average", test_spread},
                          {"exchange_same_bits", test_exchange_same_bits},
+                         {"create_refused_on_one_rank", test_create_refused_on_one_rank},
                          {"thread_count_invariance", test_threads},
                          {"independent_replicas_equal_lone_learners", test_independent_replicas},
                          {"learner_checkpoints_resume_bitwise", test_learner_checkpoints},
