@@ -17,9 +17,11 @@
  *   learners on 1 and 2 OpenMP threads (A = 0: no MPI inside the window);
  *   blocking and overlapped averaging every 100 steps on this communicator
  *   (what Open MPI allocates inside its collectives is reported, not
- *   asserted: measured 1 per average and rank blocking, 7 overlapped (the
- *   non-blocking allgather builds its schedule at every start), at 2
- *   ranks; none at 1 rank).
+ *   asserted: its non-blocking collectives build a schedule at every
+ *   start, and a blocking average is the same collective waited for.
+ *   Measured per average, summed over 2 ranks: 16 blocking and 14
+ *   overlapped with the allgather exchange, 48 and 46 sliced; at 1 rank 0
+ *   and 8 sliced).
  * The same two averaging cases with the sliced exchange. Twin that must
  * count: flexcl_learner_spread, which allocates its buffers, inside the
  * window (> 0). Deterministic: no tolerance. */
