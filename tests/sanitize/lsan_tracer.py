@@ -2,12 +2,11 @@
 own tracer crashed at exit?
 
 LeakSanitizer stops the world with a tracer thread at process exit; that
-tracer occasionally segfaults ("Tracer caught signal 11", then "LeakSanitizer
-has encountered a fatal error") after the test itself has passed. It is an
-intermittent fault of the tool, reported upstream (google/sanitizers#1353)
-and seen once in flexcl's CI (learners_np2, stop 16; none in 80 local
-reruns, 30 alone and 50 under load). sanitize.sh reruns such tests once;
-this script picks them.
+tracer can segfault ("Tracer caught signal 11", then "LeakSanitizer has
+encountered a fatal error") after the test itself has passed, a fault of
+the tool (google/sanitizers#1353; flexcl's cause, a bogus dynamic-TLS block,
+is avoided by env.sh's intercept_tls_get_addr=0, docs/hardening.md).
+sanitize.sh reruns such tests once, as a guard; this script picks them.
 
 usage: lsan_tracer.py TESTLOG_JSON
 Prints the short name of each failed test whose output carries the tracer
