@@ -49,12 +49,13 @@ typedef struct {
     double eta;     /* 0 = 0.05 */
     const char *model; /* registered model name; NULL = rbm */
     flexcl_exchange exchange;
+    double b;       /* 0 = the default ½ */
 } cfg;
 
 static cfg base(int L, uint64_t A, flexcl_averaging avg)
 {
     cfg c = {L, A, avg, FLEXCL_EST_ISD, FLEXCL_LAW_GEOMETRIC, FLEXCL_OPTIM_SGD, 0, 0, 0, 1, 0, 0.0,
-             NULL, exch_mode};
+             NULL, exch_mode, 0.0};
     return c;
 }
 
@@ -84,6 +85,7 @@ static flexcl_learner *create(MPI_Comm comm, const cfg *c, flexcl_code *code)
     es.tau = 20;
     es.uniform_halfwidth = 5;
     es.eta = c->eta > 0.0 ? c->eta : 0.05;
+    if (c->b > 0.0) es.b = c->b;
     es.persistent = c->persistent;
     es.batch = c->batch;
     os.kind = c->opt;
@@ -798,25 +800,10 @@ static void test_create_refused_on_one_rank(void)
     for (int k = 0; k < 2; ++k) {
         cfg c = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED);
         flexcl_code code = FLEXCL_OK;
-        flexcl_learner_settings ls;
-        flexcl_model_settings ms;
-        flexcl_estimator_settings es;
-        flexcl_optim_settings os;
-        flexcl_learner_settings_default(&ls);
-        flexcl_model_settings_default(&ms);
-        flexcl_estimator_settings_default(&es);
-        flexcl_optim_settings_default(&os);
-        ls.learners_per_rank = c.L;
-        ls.average_every = c.A;
-        ls.averaging = c.avg;
-        ls.exchange = exch_mode;
-        ms.n_hidden = 8;
-        es.tau = 20;
         const int odd = rank == (size > 1 ? 1 : 0);
-        if (odd && k == 0) es.b = 1.5;
-        if (odd && k == 1) snprintf(ms.kind, sizeof ms.kind, "%s", "no_such_model");
-        flexcl_learner *l = NULL;
-        code = flexcl_learner_create(MPI_COMM_WORLD, &ls, &ms, &es, &os, bas, 1, &l);
+        if (odd && k == 0) c.b = 1.5;
+        if (odd && k == 1) c.model = "no_such_model";
+        flexcl_learner *l = create(MPI_COMM_WORLD, &c, &code);
         CU_ASSERT_TRUE(everywhere(code != FLEXCL_OK && l == NULL));
         if (odd && k == 0) CU_ASSERT_EQUAL(code, FLEXCL_ERR_ARG);
         flexcl_learner_destroy(&l);
