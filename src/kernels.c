@@ -170,6 +170,34 @@ static double sqdist_scalar(const double *row, const double *mean, size_t P)
     return lanes_sum(lane);
 }
 
+static void mean_spread_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                               double *mean, double *sq)
+{
+    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
+#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
+    for (size_t j = 0; j < 8 * G; ++j) sq[j] = 0.0;
+    for (size_t q0 = 0; q0 < P; q0 += T) {
+        const size_t q1 = P - q0 < T ? P : q0 + T;
+        for (size_t q = q0; q < q1; ++q) mean[q] = 0.0;
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = ROW(k);
+            for (size_t q = q0; q < q1; ++q) mean[q] += row[q];
+        }
+        for (size_t q = q0; q < q1; ++q) mean[q] /= (double)G;
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = ROW(k);
+            double *lane = sq + 8 * k;
+            for (size_t q = q0; q < q1; ++q) {
+                double d = row[q] - mean[q];
+                lane[q % 8] += d * d;
+            }
+        }
+    }
+    /* sq[k] is written after lanes 8k..8k+7 were read, and k <= 8k. */
+    for (size_t k = 0; k < G; ++k) sq[k] = lanes_sum(sq + 8 * k);
+#undef ROW
+}
+
 static void correct_scalar(double *th, const double *mu, const double *si, size_t P)
 {
     for (size_t q = 0; q < P; ++q) th[q] += mu[q] - si[q];
@@ -438,6 +466,37 @@ AVX512 static double sqdist_avx512(const double *row, const double *mean, size_t
     return lanes_sum(l);
 }
 
+AVX512 static void mean_spread_avx512(const double *all, size_t R, size_t L, size_t stride,
+                                      size_t P, double *mean, double *sq)
+{
+    const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
+    const __m512d g = _mm512_set1_pd((double)G);
+    for (size_t k = 0; k < G; ++k) _mm512_storeu_pd(sq + 8 * k, _mm512_setzero_pd());
+    for (size_t q0 = 0; q0 < P; q0 += T) {
+        const size_t q1 = P - q0 < T ? P : q0 + T;
+        for (size_t q = q0; q < q1; q += 8) {
+            __mmask8 m = tail_mask(P - q);
+            __m512d acc = _mm512_setzero_pd();
+            for (size_t r = 0; r < R; ++r)
+                for (size_t i = 0; i < L; ++i)
+                    acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
+            _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
+        }
+        for (size_t k = 0; k < G; ++k) {
+            const double *row = all + (k / L) * stride + (k % L) * P;
+            __m512d lane = _mm512_loadu_pd(sq + 8 * k);
+            for (size_t q = q0; q < q1; q += 8) {
+                __mmask8 m = tail_mask(P - q);
+                __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
+                                          _mm512_maskz_loadu_pd(m, mean + q));
+                lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
+            }
+            _mm512_storeu_pd(sq + 8 * k, lane);
+        }
+    }
+    for (size_t k = 0; k < G; ++k) sq[k] = lanes_sum(sq + 8 * k);
+}
+
 AVX512 static void correct_avx512(double *th, const double *mu, const double *si, size_t P)
 {
     for (size_t q = 0; q < P; q += 8) {
@@ -506,6 +565,18 @@ void flexcl_kern_affine(const double *M, const double *bias, const double *x, si
     }
 #endif
     affine_scalar(M, bias, x, n_chains, n_in, n_out, out);
+}
+
+void flexcl_kern_mean_spread(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                             double *mean, double *sq)
+{
+#if FLEXCL_HAVE_AVX512_PATH
+    if (use_avx512()) {
+        mean_spread_avx512(all, R, L, stride, P, mean, sq);
+        return;
+    }
+#endif
+    mean_spread_scalar(all, R, L, stride, P, mean, sq);
 }
 
 void flexcl_kern_mean(const double *all, size_t R, size_t L, size_t stride, size_t P,

@@ -66,8 +66,26 @@ void flexcl_kern_sample(const double *act, const double *u, size_t n, double *ou
 void flexcl_kern_affine(const double *M, const double *bias, const double *x, size_t n_chains,
                         size_t n_in, size_t n_out, double *out);
 
-/* Parameter averaging over G = R·L rows of P doubles (R blocks of L rows,
- * `stride` doubles apart; row k at all + (k / L) stride + (k % L) P):
+/* The allgather exchange's average over G = R·L rows of P doubles (R
+ * blocks of L rows, `stride` doubles apart; row k at all + (k / L) stride
+ * + (k % L) P):
+ * mean[q] = (Σ_k row_k[q]) / G, each element's sum in row order from 0.0,
+ * and sq[k] = ‖row_k − mean‖², each summed in eight fixed lanes (element q
+ * in lane q mod 8, unfused multiply then add) combined as ((l0 + l1) +
+ * (l2 + l3)) + ((l4 + l5) + (l6 + l7)): an order fixed by P alone, so every
+ * path and every rank computes the same bits. sq is 8 G doubles of scratch
+ * (the lanes; on return sq[k], k < G, holds the distances). The elements
+ * are taken in tiles of FLEXCL_KERN_TILE(G) doubles: each tile's mean, then
+ * every row's distance lanes on that tile while it is still in cache (one
+ * pass over the rows from memory, not two); the tiles keep every sum's
+ * order, so the bits do not depend on them. mean and sq must not alias
+ * all. */
+#define FLEXCL_KERN_TILE(G) ((G) >= 256 ? (size_t)8 : (size_t)(2048 / (G)) & ~(size_t)7)
+void flexcl_kern_mean_spread(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                             double *mean, double *sq);
+
+/* The sliced exchange's two halves of flexcl_kern_mean_spread, same bits.
+ * The mean over G = R·L rows of P doubles (same layout):
  * mean[q] = (Σ_k row_k[q]) / G, each element's sum in row order from 0.0
  * (so a slice of the elements, summed alone, has the bits of the whole).
  * mean must not alias all. */

@@ -207,7 +207,7 @@ typedef struct {
     double *recv;  /* sliced: R·(L·n + 1), rank r's learners' pieces of this
                     * rank's slice (n doubles each), then r's flag */
     double *mu;    /* P: the mean */
-    double *sq;    /* G: every learner's ‖θ_k − μ‖² */
+    double *sq;    /* G (8·G allocated): every learner's ‖θ_k − μ‖² */
     /* D > A only: the local learners' correction sums (ccum) at the
      * snapshot (L·P). */
     double *csnap;
@@ -575,7 +575,7 @@ static flexcl_code slot_alloc(flexcl_learner *l, avg_slot *sl, int with_csnap)
         sl->snap = sl->gather + (size_t)l->rank * (L * P + 1);
     }
     FLEXCL_ALLOC(sl->mu, P);
-    FLEXCL_ALLOC(sl->sq, R * L);
+    FLEXCL_ALLOC(sl->sq, 8 * R * L); /* allgather: flexcl_kern_mean_spread's lanes */
     if (with_csnap) FLEXCL_ALLOC(sl->csnap, L * P);
 done:
     return err;
@@ -592,51 +592,32 @@ static void slot_free(avg_slot *sl)
     free(sl->csnap);
 }
 
-/* Start the slot's next collective (its previous one complete; the first:
- * snap holds the learners' θ and the flag). */
+/* Collectives per average: 1 (allgather) or 3 (sliced). */
+static int n_stages(const flexcl_learner *l) { return l->sliced ? 3 : 1; }
+
+/* Start the slot's next collective (the first: snap holds the learners' θ
+ * and the flag; a later one: the previous is complete). */
 static flexcl_code slot_start_next(flexcl_learner *l, avg_slot *sl)
 {
     flexcl_code err = FLEXCL_OK;
-    const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P, rs = L * l->n + 1;
-    if (!l->sliced) {
-        const size_t bs = L * P + 1;
-        FLEXCL_CHECK(sl->started < 2, FLEXCL_ERR_INTERNAL, "allgather slot started twice");
-        if (sl->started == 0) {
-            sl->flagged = 0;
-            FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->gather, (int)bs,
-                                      MPI_DOUBLE, l->comm, &sl->req));
-            sl->started = 1;
-            goto done;
-        }
-        /* Complete: the flags, then the whole mean and every distance. */
-        for (size_t r = 0; r < R; ++r) sl->flagged |= sl->gather[r * bs + bs - 1] != 0.0;
-        if (!sl->flagged) {
-            flexcl_kern_mean(sl->gather, R, L, bs, P, sl->mu);
-            for (size_t k = 0; k < R * L; ++k)
-                sl->sq[k] = flexcl_kern_sqdist(sl->gather + (k / L) * bs + (k % L) * P, sl->mu, P);
-        }
-        sl->started = sl->done = 3;
-        goto done;
-    }
+    const size_t L = (size_t)l->L, P = l->P, rs = L * l->n + 1;
     switch (sl->started) {
     case 0:
         sl->flagged = 0;
-        FLEXCL_MPI(MPI_Ialltoallw(sl->snap, l->a2a_one, l->a2a_zero, l->a2a_type, sl->recv,
-                                  l->a2a_rcount, l->a2a_rdispl, l->a2a_double, l->comm,
-                                  &sl->req));
+        if (l->sliced)
+            FLEXCL_MPI(MPI_Ialltoallw(sl->snap, l->a2a_one, l->a2a_zero, l->a2a_type, sl->recv,
+                                      l->a2a_rcount, l->a2a_rdispl, l->a2a_double, l->comm,
+                                      &sl->req));
+        else
+            FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->gather,
+                                      (int)(L * P + 1), MPI_DOUBLE, l->comm, &sl->req));
         break;
-    case 1:
-        /* Every rank sees every flag here, so all end a flagged slot. */
-        for (size_t r = 0; r < R; ++r) sl->flagged |= sl->recv[r * rs + rs - 1] != 0.0;
-        if (sl->flagged) {
-            sl->started = sl->done = 3;
-            goto done;
-        }
-        flexcl_kern_mean(sl->recv, R, L, rs, l->n, sl->mu + l->off);
+    case 1: /* sliced: this rank's slice of the mean */
+        flexcl_kern_mean(sl->recv, (size_t)l->size, L, rs, l->n, sl->mu + l->off);
         FLEXCL_MPI(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->mu, l->slice_n,
                                    l->slice_off, MPI_DOUBLE, l->comm_mu, &sl->req));
         break;
-    case 2: {
+    case 2: { /* sliced: this rank's learners' distances to the mean */
         double *mine = sl->sq + (size_t)l->rank * L;
         for (size_t i = 0; i < L; ++i) mine[i] = flexcl_kern_sqdist(sl->snap + i * P, sl->mu, P);
         FLEXCL_MPI(MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, sl->sq, (int)L, MPI_DOUBLE,
@@ -651,6 +632,21 @@ done:
     return err;
 }
 
+/* The slot's collective number `done` has just completed. After the
+ * first, every rank holds every rank's flag (in R blocks ending with it),
+ * so all end a flagged slot here; the allgather's mean and distances are
+ * summed once its one collective is in. */
+static void slot_completed(flexcl_learner *l, avg_slot *sl)
+{
+    const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
+    if (sl->done != 1) return;
+    const double *blocks = l->sliced ? sl->recv : sl->gather;
+    const size_t bs = l->sliced ? L * l->n + 1 : L * P + 1;
+    for (size_t r = 0; r < R; ++r) sl->flagged |= blocks[r * bs + bs - 1] != 0.0;
+    if (sl->flagged) sl->started = sl->done = n_stages(l);
+    else if (!l->sliced) flexcl_kern_mean_spread(sl->gather, R, L, bs, P, sl->mu, sl->sq);
+}
+
 /* Advance a slot through its collectives: as far as they have completed
  * (wait = 0) or to its end (wait = 1). It starts its k-th collective only
  * once `prev`, the slot started before it (NULL: none pending), has started
@@ -659,15 +655,17 @@ done:
 static flexcl_code slot_progress(flexcl_learner *l, avg_slot *sl, const avg_slot *prev, int wait)
 {
     flexcl_code err = FLEXCL_OK;
+    const int N = n_stages(l);
     FLEXCL_CHECK(sl->started > 0, FLEXCL_ERR_INTERNAL, "an average never started is waited for");
-    while (sl->done < 3) {
+    while (sl->done < N) {
         if (sl->done < sl->started) {
             int flag = 1;
             if (wait) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
             else FLEXCL_MPI(MPI_Test(&sl->req, &flag, MPI_STATUS_IGNORE));
             if (!flag) break;
             sl->done = sl->started;
-            if (sl->done == 3) break;
+            slot_completed(l, sl);
+            continue;
         }
         if (prev && prev->started <= sl->started) {
             FLEXCL_CHECK(!wait, FLEXCL_ERR_INTERNAL, "averaging slots completed out of order");
@@ -1121,7 +1119,7 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n)
         const uint64_t apply_at = l->n_pending ? pending_slot(l, 0)->apply_at : 0;
         if (l->n_pending && apply_at - t < chunk) chunk = apply_at - t;
         int polling = 0;
-        for (int j = 0; j < l->n_pending; ++j) polling |= pending_slot(l, j)->done < 3;
+        for (int j = 0; j < l->n_pending; ++j) polling |= pending_slot(l, j)->done < n_stages(l);
         if (polling && chunk > POLL_STEPS) chunk = POLL_STEPS;
         flexcl_code local = failed;
         if (failed == FLEXCL_OK) {

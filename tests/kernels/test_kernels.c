@@ -259,7 +259,8 @@ static void test_affine_vs_loop(void)
     free(ref);
 }
 
-/* Parameter averaging: flexcl_kern_mean, flexcl_kern_sqdist and
+/* Parameter averaging: flexcl_kern_mean_spread (the allgather exchange's,
+ * in tiles), flexcl_kern_mean and flexcl_kern_sqdist (the sliced one's) and
  * flexcl_kern_correct against plain loops written from their contracts in
  * kernels.h, bit for bit, over R ranks x L rows x P parameters with a gap
  * after each rank's block (stride > L P) and every tail length of the
@@ -271,6 +272,8 @@ static void test_affine_vs_loop(void)
  * resolves a summation order. */
 static void test_mean_spread_vs_loop(void)
 {
+    /* P up to BIGP spans several tiles of FLEXCL_KERN_TILE(G) for every G
+     * here (288 for G >= 8, 4099 for all). */
     enum { MAXR = 3, MAXL = 5, MAXP = 41, GAP = 3, BIGP = 4099 };
     const size_t stride_max = MAXL * BIGP + GAP;
     double *all = malloc(MAXR * stride_max * sizeof *all);
@@ -302,6 +305,8 @@ static void test_mean_spread_vs_loop(void)
                              ((lane[4] + lane[5]) + (lane[6] + lane[7]));
                     twin_differs += plain != rsq[k];
                 }
+                flexcl_kern_mean_spread(all, R, L, stride, P, mean, sq);
+                bad += !same_bits(mean, rmean, P) || !same_bits(sq, rsq, G);
                 flexcl_kern_mean(all, R, L, stride, P, mean);
                 for (size_t k = 0; k < G; ++k)
                     sq[k] = flexcl_kern_sqdist(all + (k / L) * stride + (k % L) * P, mean, P);
