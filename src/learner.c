@@ -864,7 +864,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
     if (!lp || !*lp) return;
     flexcl_learner *l = *lp;
     /* Every rank started the same overlapped averages, so every rank can
-     * complete them here (all three collectives of each, oldest first). */
+     * complete them here (every collective of each, oldest first). */
     int active = 0; /* a collective may still use the buffers: keep them */
     if (l->slots && wait_all(l) != FLEXCL_OK) {
         flexcl_error_clear();
@@ -959,14 +959,21 @@ static void copy_mine(flexcl_learner *l, avg_slot *sl)
     sl->snap[L * P] = 0.0;
 }
 
-/* One average of the learners' θ as it is now, to its end (slot 0's
- * buffers; blocking averaging, and the spread): collective on comm. */
+/* Start a slot's average: its first collective (snap filled). */
+static flexcl_code slot_begin(flexcl_learner *l, avg_slot *sl)
+{
+    sl->started = sl->done = 0;
+    return slot_start_next(l, sl);
+}
+
+/* One average of the learners' θ as it is now, to its end, in `sl` (no
+ * average may be pending: blocking averaging uses slot 0, the spread its
+ * own slot after wait_all). Collective. */
 static flexcl_code average_now(flexcl_learner *l, avg_slot *sl)
 {
     flexcl_code err = FLEXCL_OK;
     copy_mine(l, sl);
-    sl->started = sl->done = 0;
-    FLEXCL_CALL(slot_start_next(l, sl));
+    FLEXCL_CALL(slot_begin(l, sl));
     FLEXCL_CALL(slot_progress(l, sl, NULL, 1));
 done:
     return err;
@@ -1002,8 +1009,7 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
     if (!failed) copy_mine(l, sl);
     if (sl->csnap) memcpy(sl->csnap, l->ccum, (size_t)l->L * l->P * sizeof *sl->csnap);
     sl->snap[(size_t)l->L * l->P] = failed ? 1.0 : 0.0;
-    sl->started = sl->done = 0;
-    FLEXCL_CALL(slot_start_next(l, sl));
+    FLEXCL_CALL(slot_begin(l, sl));
     sl->step = t;
     sl->apply_at = t + l->delay;
     l->n_pending++;
@@ -1569,7 +1575,6 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
             pending_name(name, sizeof name, "learner/avg_snapshot", j);
             FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->snap));
             sl->snap[L * P] = 0.0;
-            sl->started = sl->done = 0;
             if (sl->csnap) {
                 pending_name(name, sizeof name, "learner/avg_csnap", j);
                 FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->csnap));
@@ -1613,7 +1618,7 @@ flexcl_code flexcl_learner_checkpoint_read(flexcl_learner *l, flexcl_checkpoint 
     }
     /* The averages in flight at the checkpoint, started again from their
      * snapshots: the same collectives, so the same mean and distances. */
-    for (int j = 0; j < l->n_pending; ++j) FLEXCL_CALL(slot_start_next(l, pending_slot(l, j)));
+    for (int j = 0; j < l->n_pending; ++j) FLEXCL_CALL(slot_begin(l, pending_slot(l, j)));
 done:
     return err;
 }
