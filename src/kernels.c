@@ -143,16 +143,30 @@ static double exp_minus_scalar(double x)
 
 double flexcl_kern_sigmoid(double x) { return 1.0 / (1.0 + exp_minus_scalar(x)); }
 
-static void mean_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
-                        double *mean)
+/* The averaging kernels' two parts over the elements [q0, q1), shared by
+ * the whole-vector kernels and the tiled one (the same operations in the
+ * same order, so the same bits): mean[q] of G = R·L rows, and the squared
+ * distances of one row to it accumulated into eight lanes (q in lane q mod
+ * 8). */
+static void mean_range_scalar(const double *all, size_t R, size_t L, size_t stride, size_t P,
+                              size_t q0, size_t q1, double *mean)
 {
     const size_t G = R * L;
-    for (size_t q = 0; q < P; ++q) mean[q] = 0.0;
+    for (size_t q = q0; q < q1; ++q) mean[q] = 0.0;
     for (size_t k = 0; k < G; ++k) {
         const double *row = all + (k / L) * stride + (k % L) * P;
-        for (size_t q = 0; q < P; ++q) mean[q] += row[q];
+        for (size_t q = q0; q < q1; ++q) mean[q] += row[q];
     }
-    for (size_t q = 0; q < P; ++q) mean[q] /= (double)G;
+    for (size_t q = q0; q < q1; ++q) mean[q] /= (double)G;
+}
+
+static void sq_lanes_scalar(const double *row, const double *mean, size_t q0, size_t q1,
+                            double *lane)
+{
+    for (size_t q = q0; q < q1; ++q) {
+        double d = row[q] - mean[q];
+        lane[q % 8] += d * d;
+    }
 }
 
 static double lanes_sum(const double *l)
@@ -163,10 +177,7 @@ static double lanes_sum(const double *l)
 static double sqdist_scalar(const double *row, const double *mean, size_t P)
 {
     double lane[8] = {0};
-    for (size_t q = 0; q < P; ++q) {
-        double d = row[q] - mean[q];
-        lane[q % 8] += d * d;
-    }
+    sq_lanes_scalar(row, mean, 0, P, lane);
     return lanes_sum(lane);
 }
 
@@ -174,28 +185,15 @@ static void mean_spread_scalar(const double *all, size_t R, size_t L, size_t str
                                double *mean, double *sq)
 {
     const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
-#define ROW(k) (all + ((k) / L) * stride + ((k) % L) * P)
     for (size_t j = 0; j < 8 * G; ++j) sq[j] = 0.0;
     for (size_t q0 = 0; q0 < P; q0 += T) {
         const size_t q1 = P - q0 < T ? P : q0 + T;
-        for (size_t q = q0; q < q1; ++q) mean[q] = 0.0;
-        for (size_t k = 0; k < G; ++k) {
-            const double *row = ROW(k);
-            for (size_t q = q0; q < q1; ++q) mean[q] += row[q];
-        }
-        for (size_t q = q0; q < q1; ++q) mean[q] /= (double)G;
-        for (size_t k = 0; k < G; ++k) {
-            const double *row = ROW(k);
-            double *lane = sq + 8 * k;
-            for (size_t q = q0; q < q1; ++q) {
-                double d = row[q] - mean[q];
-                lane[q % 8] += d * d;
-            }
-        }
+        mean_range_scalar(all, R, L, stride, P, q0, q1, mean);
+        for (size_t k = 0; k < G; ++k)
+            sq_lanes_scalar(all + (k / L) * stride + (k % L) * P, mean, q0, q1, sq + 8 * k);
     }
     /* sq[k] is written after lanes 8k..8k+7 were read, and k <= 8k. */
     for (size_t k = 0; k < G; ++k) sq[k] = lanes_sum(sq + 8 * k);
-#undef ROW
 }
 
 static void correct_scalar(double *th, const double *mu, const double *si, size_t P)
@@ -439,11 +437,11 @@ AVX512 static inline __mmask8 tail_mask(size_t left)
     return (__mmask8)(left >= 8 ? 0xffu : (1u << left) - 1u);
 }
 
-AVX512 static void mean_avx512(const double *all, size_t R, size_t L, size_t stride, size_t P,
-                               double *mean)
+AVX512 static void mean_range_avx512(const double *all, size_t R, size_t L, size_t stride,
+                                     size_t P, size_t q0, size_t q1, double *mean)
 {
     const __m512d g = _mm512_set1_pd((double)(R * L));
-    for (size_t q = 0; q < P; q += 8) {
+    for (size_t q = q0; q < q1; q += 8) {
         __mmask8 m = tail_mask(P - q);
         __m512d acc = _mm512_setzero_pd();
         for (size_t r = 0; r < R; ++r)
@@ -453,16 +451,22 @@ AVX512 static void mean_avx512(const double *all, size_t R, size_t L, size_t str
     }
 }
 
-AVX512 static double sqdist_avx512(const double *row, const double *mean, size_t P)
+/* q0 a multiple of 8; q1 one too, or P. */
+AVX512 static __m512d sq_lanes_avx512(__m512d lane, const double *row, const double *mean,
+                                      size_t P, size_t q0, size_t q1)
 {
-    __m512d lane = _mm512_setzero_pd();
-    for (size_t q = 0; q < P; q += 8) {
+    for (size_t q = q0; q < q1; q += 8) {
         __mmask8 m = tail_mask(P - q);
         __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q), _mm512_maskz_loadu_pd(m, mean + q));
         lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
     }
+    return lane;
+}
+
+AVX512 static double sqdist_avx512(const double *row, const double *mean, size_t P)
+{
     double l[8];
-    _mm512_storeu_pd(l, lane);
+    _mm512_storeu_pd(l, sq_lanes_avx512(_mm512_setzero_pd(), row, mean, P, 0, P));
     return lanes_sum(l);
 }
 
@@ -470,28 +474,14 @@ AVX512 static void mean_spread_avx512(const double *all, size_t R, size_t L, siz
                                       size_t P, double *mean, double *sq)
 {
     const size_t G = R * L, T = FLEXCL_KERN_TILE(G);
-    const __m512d g = _mm512_set1_pd((double)G);
     for (size_t k = 0; k < G; ++k) _mm512_storeu_pd(sq + 8 * k, _mm512_setzero_pd());
     for (size_t q0 = 0; q0 < P; q0 += T) {
         const size_t q1 = P - q0 < T ? P : q0 + T;
-        for (size_t q = q0; q < q1; q += 8) {
-            __mmask8 m = tail_mask(P - q);
-            __m512d acc = _mm512_setzero_pd();
-            for (size_t r = 0; r < R; ++r)
-                for (size_t i = 0; i < L; ++i)
-                    acc = _mm512_add_pd(acc, _mm512_maskz_loadu_pd(m, all + r * stride + i * P + q));
-            _mm512_mask_storeu_pd(mean + q, m, _mm512_div_pd(acc, g));
-        }
+        mean_range_avx512(all, R, L, stride, P, q0, q1, mean);
         for (size_t k = 0; k < G; ++k) {
             const double *row = all + (k / L) * stride + (k % L) * P;
-            __m512d lane = _mm512_loadu_pd(sq + 8 * k);
-            for (size_t q = q0; q < q1; q += 8) {
-                __mmask8 m = tail_mask(P - q);
-                __m512d d = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + q),
-                                          _mm512_maskz_loadu_pd(m, mean + q));
-                lane = _mm512_add_pd(lane, _mm512_mul_pd(d, d));
-            }
-            _mm512_storeu_pd(sq + 8 * k, lane);
+            _mm512_storeu_pd(sq + 8 * k,
+                             sq_lanes_avx512(_mm512_loadu_pd(sq + 8 * k), row, mean, P, q0, q1));
         }
     }
     for (size_t k = 0; k < G; ++k) sq[k] = lanes_sum(sq + 8 * k);
@@ -584,11 +574,11 @@ void flexcl_kern_mean(const double *all, size_t R, size_t L, size_t stride, size
 {
 #if FLEXCL_HAVE_AVX512_PATH
     if (use_avx512()) {
-        mean_avx512(all, R, L, stride, P, mean);
+        mean_range_avx512(all, R, L, stride, P, 0, P, mean);
         return;
     }
 #endif
-    mean_scalar(all, R, L, stride, P, mean);
+    mean_range_scalar(all, R, L, stride, P, 0, P, mean);
 }
 
 double flexcl_kern_sqdist(const double *row, const double *mean, size_t P)
