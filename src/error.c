@@ -47,10 +47,15 @@ static void append_frame(const char *file, int line, const char *func)
 flexcl_code flexcl_error_set(flexcl_code code, const char *file, int line,
                              const char *func, const char *fmt, ...)
 {
+    /* Format into a local buffer first: a caller may pass the previous
+     * message (flexcl_error_message()) as an argument, and vsnprintf into
+     * the buffer it reads from is undefined (it garbled such messages). */
+    char msg[MESSAGE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, sizeof msg);
     last_code = code;
     last_trace[0] = '\0';
     append_frame(file, line, func);

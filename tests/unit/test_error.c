@@ -50,6 +50,21 @@ static void test_trace(void)
     CU_ASSERT_STRING_EQUAL(flexcl_error_message(), "");
 }
 
+/* A message that wraps the previous one (FLEXCL_CHECK(..., "what: %s",
+ * flexcl_error_message())) keeps it whole. The twin is the message the
+ * formatting into its own argument gave: the prefix twice and a torn tail. */
+static void test_wrap_previous_message(void)
+{
+    flexcl_error_clear();
+    CU_ASSERT_EQUAL(inner(-1), FLEXCL_ERR_ARG);
+    flexcl_error_set(FLEXCL_ERR_UNSUPPORTED, "f.c", 7, "g", "outer needs more: %s",
+                     flexcl_error_message());
+    CU_ASSERT_STRING_EQUAL(flexcl_error_message(), "outer needs more: x must be positive, got -1");
+    CU_ASSERT_PTR_NULL(strstr(flexcl_error_message() + 1, "outer needs more"));
+    CU_ASSERT_EQUAL(flexcl_error_code(), FLEXCL_ERR_UNSUPPORTED);
+    flexcl_error_clear();
+}
+
 static void test_push_without_set(void)
 {
     flexcl_error_clear();
@@ -93,6 +108,7 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     test_case cases[] = {{"messages", test_messages},
                          {"trace", test_trace},
+                         {"wrap_previous_message", test_wrap_previous_message},
                          {"push_without_set", test_push_without_set},
                          {"format_real", test_format_real}};
     if (add_suite("error", cases, sizeof cases / sizeof *cases)) return 1;
