@@ -109,6 +109,50 @@ def case_drift_slope_one_fails_3a(tmp):
     return f"{len(rows)} 3a rows FAIL, exit 1"
 
 
+def _drop_run_c(path, which=("equilibrium", "transient")):
+    """Make every aol_bias point of a synthetic file drift-only (the layout flexcl writes for a model
+    without an exact equilibrium sampler), or drop only some of run C's groups."""
+    with h5py.File(path, "a") as f:
+        for name in f["points"]:
+            g = f["points"][name]
+            if g.attrs["experiment"] != "aol_bias":
+                continue
+            for w in which:
+                del g[f"moments/{w}"]
+                if f"samples/{w}" in g:
+                    del g[f"samples/{w}"]
+
+
+def case_drift_only_points(tmp):
+    """Drift-only aol_bias points (no equilibrium, no transient) keep check 3a, with the same verdict
+    as the full file, and skip 3b-3d saying why; the twin with a slope-1 drift still fails 3a."""
+    path = make_synthetic.write_synthetic(os.path.join(tmp, "drift_only.h5"), seed=1)
+    _drop_run_c(path)
+    code, out, err = run_theorems(path, report=os.path.join(tmp, "report_drift_only"))
+    rows = verdict_rows(out)
+    expect(code == 0, f"exit {code}, expected 0 ({summary(rows)}; stderr: {err.strip()})")
+    r3a = [r for r in rows if r[0] == "3a drift ~ eta^2"]
+    expect(r3a and all(r[4] == "PASS" for r in r3a), f"3a rows: {r3a}")
+    for check in ("3b transient ~ 1/tau", "3c equilibrium unbiased", "3d bias -> MC floor"):
+        r = [x for x in rows if x[0] == check]
+        expect(len(r) == 1 and r[0][4] == "SKIP" and "drift-only" in r[0][1], f"{check}: {r}")
+    twin = make_synthetic.write_synthetic(os.path.join(tmp, "drift_only1.h5"), seed=1,
+                                          drift_slope=1.0)
+    _drop_run_c(twin)
+    code1, out1, _ = run_theorems(twin, report=os.path.join(tmp, "report_drift_only1"))
+    r1 = [r for r in verdict_rows(out1) if r[0] == "3a drift ~ eta^2"]
+    expect(code1 == 1 and r1 and all(r[4] == "FAIL" for r in r1), f"twin: exit {code1}, {r1}")
+    return f"3a {len(r3a)} rows PASS, 3b-3d SKIP (drift-only); twin slope 1: 3a FAIL, exit 1"
+
+
+def case_half_run_c_refused(tmp):
+    """A point with the transient but not the equilibrium run is a damaged file, not drift-only."""
+    path = make_synthetic.write_synthetic(os.path.join(tmp, "half_c.h5"), seed=1)
+    _drop_run_c(path, which=("equilibrium",))
+    code, out, err = run_theorems(path, report=os.path.join(tmp, "report_half_c"))
+    return _one_line_exit2(code, out, err, [path, "moments/equilibrium"])
+
+
 def _one_line_exit2(code, out, err, must_contain):
     lines = err.strip().splitlines()
     expect(code == 2, f"exit {code}, expected 2")
@@ -279,7 +323,7 @@ def case_raw_summary_modes_agree(tmp):
 
 
 CASES = [case_correct_file_passes, case_biased_fails_check1, case_mislabelled_weights_fail_check1,
-         case_drift_slope_one_fails_3a,
+         case_drift_slope_one_fails_3a, case_drift_only_points, case_half_run_c_refused,
          case_wrong_schema_version, case_missing_file, case_missing_dataset, case_not_hdf5,
          case_train_only_skips, case_two_files, case_task_files_pooled, case_no_raw_samples,
          case_saddlepoint_accuracy,

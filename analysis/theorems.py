@@ -81,6 +81,9 @@ REQUIRED_POINT_ATTRS = ("experiment", "model", "estimator", "eta", "tau", "b", "
 MOMENT_GROUPS = {"isd_variance": ("ghat", "gpos", "gneg"),
                  "aol_bias": ("delta", "frozen", "equilibrium", "drift", "transient")}
 RAW_SAMPLES = {"isd_variance": ("ghat",), "aol_bias": ("delta", "drift", "transient")}
+# aol_bias for a model without an exact equilibrium sampler: run C is not run, so
+# these two groups (and the transient's raw samples) are absent together.
+AOL_RUN_C = ("equilibrium", "transient")
 RAW_INTS = {"isd_variance": ("z",), "aol_bias": ("z", "length")}
 CURVES = ("nll", "error")
 REQUIRED_CURVES = ("error",)
@@ -142,6 +145,7 @@ class Point:
     theta_digest: str = ""
     P: int = 0
     M: int = 0               # raw rows (0 when the point has no samples group)
+    run_c: bool = True       # aol_bias: equilibrium and transient measured (docs/schema.md)
 
     experiment = property(lambda self: self.attrs["experiment"])
     weights = property(lambda self: self.attrs["weights"])
@@ -278,12 +282,20 @@ def _load_points(path, f):
             point.theta_digest = hashlib.sha1(theta[...].astype("<f8").tobytes()).hexdigest()[:8]
             if f"{name}/exact_gradient" in f:
                 v.dataset(f"{name}/exact_gradient", (P,))
-            for m in MOMENT_GROUPS[exp]:
+            groups = MOMENT_GROUPS[exp]
+            if exp == "aol_bias":
+                have = [f"{name}/moments/{m}" in f for m in AOL_RUN_C]
+                if not any(have):         # drift only: the model has no exact equilibrium sampler
+                    point.run_c = False
+                    groups = tuple(m for m in groups if m not in AOL_RUN_C)
+            for m in groups:
                 v.moments(f"{name}/moments/{m}", P)
             point.P = P
             if f"{name}/samples" in f:        # the writer omits it when run.raw_samples = 0
                 M = v.dataset(f"{name}/samples/{RAW_SAMPLES[exp][0]}", (None, P)).shape[0]
                 for s in RAW_SAMPLES[exp]:
+                    if s in AOL_RUN_C and not point.run_c:
+                        continue
                     v.dataset(f"{name}/samples/{s}", (M, P))
                 for s in RAW_INTS[exp]:
                     v.dataset(f"{name}/samples/{s}", (M,))
@@ -589,17 +601,27 @@ class Plan:
     aol_bias_groups: dict  # aol_bias, swept η and τ (checks 3c, 3d)
     train: list
     dropped: list = field(default_factory=list)
+    drift_only: int = 0    # aol_bias points without run C (no exact equilibrium sampler)
+
+    def no_aol(self):
+        """Scope of a SKIP row of 3b-3d when no point qualifies."""
+        if self.drift_only:
+            return (f"no aol_bias points with a transient run ({self.drift_only} drift-only: "
+                    f"the model has no exact equilibrium sampler)")
+        return "no aol_bias points"
 
     @classmethod
     def build(cls, files, points, dropped=()):
         isd = [p for p in points if p.experiment == "isd_variance"]
         aol = [p for p in points if p.experiment == "aol_bias"]
+        aol_c = [p for p in aol if p.run_c]     # 3b-3d need run C (the transient)
         return cls(files, points,
                    group_points(isd, SWEPT_B, lambda p: (p.b, p.index)),
                    group_points(aol, SWEPT_ETA, lambda p: (p.eta, p.index)),
-                   group_points(aol, SWEPT_TAU, lambda p: (p.tau, p.index)),
-                   group_points(aol, SWEPT_ETA | SWEPT_TAU, lambda p: (p.eta, p.tau, p.index)),
-                   [p for p in points if p.experiment == "train"], list(dropped))
+                   group_points(aol_c, SWEPT_TAU, lambda p: (p.tau, p.index)),
+                   group_points(aol_c, SWEPT_ETA | SWEPT_TAU, lambda p: (p.eta, p.tau, p.index)),
+                   [p for p in points if p.experiment == "train"], list(dropped),
+                   len(aol) - len(aol_c))
 
     def importance_isd(self):
         return {k: g for k, g in self.isd_groups.items() if g[0].weights == "importance"}
@@ -1018,7 +1040,8 @@ with ≥ 4 distinct η the verdict uses the leading-order fit log D = a + s log 
 correction absorbs the curvature of a finite η range, which a precise experiment does resolve); the
 pure power-law slope is reported beside it, and is the verdict with only 3 η. PASS if 2 ∈ CI; SKIP
 with fewer than 3 η (after exclusion). (b) transient: the same in τ with the correction κ/τ
-(transient = a/τ (1 + O(1/τ))), PASS if −1 ∈ CI. (c) self-check: the equilibrium run's mean equals g —
+(transient = a/τ (1 + O(1/τ))), PASS if −1 ∈ CI. Points of a model without an exact equilibrium
+sampler (e.g. eqprop) have no run C: they take part in (a) only. (c) self-check: the equilibrium run's mean equals g —
 check 1's two tests on `moments/equilibrium`, raw samples reconstructed as
 delta − drift/η − transient. (d) bias = ‖mean(delta) − g‖ against its floor sqrt(tr Σ_delta/N): PASS if
 at the smallest η and largest τ of a group bias ≤ k·floor with k = max(3, k_α), k_α² = the α/n upper
@@ -1160,7 +1183,8 @@ def check_aol_slope(plan, ctx, part):
             -1.0, ["eta", "b", "law"]
     corr = CORRECTION[xname]
     if not groups:
-        return [Row(name, "no aol_bias points", "-", "-", "SKIP")]
+        return [Row(name, "no aol_bias points" if part == "drift" else plan.no_aol(), "-", "-",
+                    "SKIP")]
     rows, fits = [], []
     keys = list(groups)
     z = ctx.z_two()
@@ -1264,7 +1288,7 @@ def check_aol_equilibrium_and_bias(plan, ctx):
                       EXPLAIN_3)
     names = ("3c equilibrium unbiased", "3d bias -> MC floor")
     if not plan.aol_bias_groups:
-        return [Row(n, "no aol_bias points", "-", "-", "SKIP") for n in names]
+        return [Row(n, plan.no_aol(), "-", "-", "SKIP") for n in names]
     rows = []
     keys = list(plan.aol_bias_groups)
     labels = group_labels(plan.aol_bias_groups, ["b", "law"])

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "flexcl/learner.h"
+#include "flexcl/log.h"
 
 enum { MAX_QTY = 5 };
 
@@ -185,6 +186,9 @@ typedef struct {
     flexcl_model *m; /* θ₀, read-only while chains run */
     flexcl_experiment_result *res;
     double w_pos, w_neg;
+    /* aol_bias: quantity indices; equilibrium and transient are −1 when the
+     * model has no exact equilibrium sampler (run C is then not run). */
+    int q_equilibrium, q_drift, q_transient;
 } context;
 
 /* Record quantity q's sample x for global sample n (moments + raw row). */
@@ -259,10 +263,13 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
         double u = flexcl_stream_uniform1(&w->stream, n, FLEXCL_RNG_LENGTH, 0);
         uint64_t len = flexcl_phase_length(es->law, es->tau, es->uniform_halfwidth, u);
         const float *row = z ? draw_row(cx->d, &w->stream, n) : NULL;
+        int run_c = cx->q_transient >= 0;
         /* B runs on the persistent chain; A starts from the same state. */
         FLEXCL_CALL(flexcl_model_phase_begin(cx->m, w->state, ph, z ? &row : NULL, &w->stream, t));
         flexcl_chain_copy(w->work_a, w->state);
-        FLEXCL_CALL(flexcl_model_equilibrium(cx->m, w->work_c, ph, z ? &row : NULL, &w->stream, n));
+        if (run_c)
+            FLEXCL_CALL(flexcl_model_equilibrium(cx->m, w->work_c, ph, z ? &row : NULL, &w->stream,
+                                                 n));
         double *theta_a = flexcl_model_params(w->model_a);
         memcpy(theta_a, theta0, P * sizeof *theta_a);
         memset(w->dB, 0, P * sizeof *w->dB);
@@ -271,10 +278,14 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
             FLEXCL_CALL(flexcl_model_step(w->model_a, w->work_a, ph, &w->stream, t));
             memset(w->g, 0, P * sizeof *w->g);
             flexcl_model_stats_axpy(w->model_a, w->work_a, ph, lr * wz, w->g);
+            /* Ask for the mutable view at every step: it tells a model that
+             * caches θ-dependent terms (eqprop's input drive) that θ moved. */
+            theta_a = flexcl_model_params(w->model_a);
             for (size_t q = 0; q < P; ++q)
                 if (mask[q]) theta_a[q] += w->g[q];
             FLEXCL_CALL(flexcl_model_step(cx->m, w->state, ph, &w->stream, t));
             flexcl_model_stats_axpy(cx->m, w->state, ph, lr * wz, w->dB);
+            if (!run_c) continue;
             FLEXCL_CALL(flexcl_model_step(cx->m, w->work_c, ph, &w->stream, t));
             flexcl_model_stats_axpy(cx->m, w->work_c, ph, lr * wz, w->dC);
         }
@@ -287,12 +298,16 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
         record(cx, w, 0, n, w->x); /* delta */
         for (size_t q = 0; q < P; ++q) w->x[q] = w->dB[q] * inv_eta;
         flexcl_moments_add(&w->m[1], w->x); /* frozen */
-        for (size_t q = 0; q < P; ++q) w->x[q] = w->dC[q] * inv_eta;
-        flexcl_moments_add(&w->m[2], w->x); /* equilibrium */
+        if (run_c) {
+            for (size_t q = 0; q < P; ++q) w->x[q] = w->dC[q] * inv_eta;
+            flexcl_moments_add(&w->m[cx->q_equilibrium], w->x);
+        }
         for (size_t q = 0; q < P; ++q) w->x[q] = w->g[q] - w->dB[q];
-        record(cx, w, 3, n, w->x); /* drift */
-        for (size_t q = 0; q < P; ++q) w->x[q] = (w->dB[q] - w->dC[q]) * inv_eta;
-        record(cx, w, 4, n, w->x); /* transient */
+        record(cx, w, cx->q_drift, n, w->x);
+        if (run_c) {
+            for (size_t q = 0; q < P; ++q) w->x[q] = (w->dB[q] - w->dC[q]) * inv_eta;
+            record(cx, w, cx->q_transient, n, w->x);
+        }
         record_phase(cx, n, z, len);
         w->t = t;
         w->next = n + 1;
@@ -303,10 +318,13 @@ done:
 
 static const char *const isd_names[] = {"ghat", "gpos", "gneg"};
 static const char *const aol_names[] = {"delta", "frozen", "equilibrium", "drift", "transient"};
+/* aol_bias for a model without an exact equilibrium sampler: runs A and B. */
+static const char *const aol_names_drift[] = {"delta", "frozen", "drift"};
 /* Which quantities keep raw samples. */
-static int keeps_raw(flexcl_experiment kind, int q)
+static int keeps_raw(const char *name)
 {
-    return kind == FLEXCL_EXP_ISD_VARIANCE ? q == 0 : (q == 0 || q == 3 || q == 4);
+    return !strcmp(name, "ghat") || !strcmp(name, "delta") || !strcmp(name, "drift") ||
+           !strcmp(name, "transient");
 }
 
 struct flexcl_experiment_state {
@@ -316,6 +334,7 @@ struct flexcl_experiment_state {
     flexcl_experiment_result *r;
     chain_work *work;
     int n_local;
+    int n_q;                   /* quantities (the result's, kept for destroy) */
     uint64_t N, C, c_lo;       /* samples, chains, this rank's first chain */
     uint64_t longest;          /* samples of the longest chain */
     uint64_t done;             /* samples per chain drawn so far (capped per chain) */
@@ -360,8 +379,33 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     x->S = flexcl_model_state_size(m);
     r->M = s->run.raw_samples < N ? s->run.raw_samples : N;
     r->compression = s->run.sample_compression;
-    r->n_q = kind == FLEXCL_EXP_ISD_VARIANCE ? 3 : 5;
-    const char *const *names = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_names : aol_names;
+    /* aol_bias needs exact equilibrium draws for its run C (the transient);
+     * without them it measures the drift only (runs A and B). The probe
+     * draws on a scratch chain from a counter no sample uses. */
+    int exact = 0;
+    if (kind == FLEXCL_EXP_AOL_BIAS) {
+        flexcl_chain *probe = NULL;
+        flexcl_stream ps = flexcl_stream_make(s->run.seed, point, UINT64_MAX);
+        const float *row0 = flexcl_data_row(d, 0);
+        FLEXCL_CALL(flexcl_chain_create(m, 1, &probe));
+        flexcl_code e = flexcl_model_chain_reset(m, probe, &row0);
+        if (e == FLEXCL_OK)
+            e = flexcl_model_equilibrium(m, probe, FLEXCL_PHASE_NEGATIVE, NULL, &ps, INIT_STEP);
+        flexcl_chain_destroy(&probe);
+        FLEXCL_CHECK(e == FLEXCL_OK || e == FLEXCL_ERR_UNSUPPORTED, e, "aol_bias: %s",
+                     flexcl_error_message());
+        exact = e == FLEXCL_OK;
+        if (!exact && x->rank == 0)
+            flexcl_log(FLEXCL_LOG_WARN, "aol_bias at point %llu: %s, so the drift is measured and "
+                       "the transient is not (no equilibrium run C)", (unsigned long long)point,
+                       flexcl_error_message());
+        flexcl_error_clear();
+    }
+    const char *const *names = kind == FLEXCL_EXP_ISD_VARIANCE ? isd_names
+                               : exact                          ? aol_names
+                                                                : aol_names_drift;
+    r->n_q = kind == FLEXCL_EXP_ISD_VARIANCE ? 3 : exact ? 5 : 3;
+    x->n_q = r->n_q;
 
     FLEXCL_ALLOC(r->theta0, P);
     memcpy(r->theta0, flexcl_model_params(m), P * sizeof(double));
@@ -384,7 +428,7 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     for (int q = 0; q < r->n_q; ++q) {
         r->q[q].name = names[q];
         FLEXCL_CALL(flexcl_moments_init(&r->q[q].m, P));
-        if (keeps_raw(kind, q)) FLEXCL_ALLOC(r->q[q].raw, r->raw_n * P);
+        if (keeps_raw(names[q])) FLEXCL_ALLOC(r->q[q].raw, r->raw_n * P);
     }
     FLEXCL_ALLOC(r->raw_z, r->raw_n);
     FLEXCL_ALLOC(r->raw_len, r->raw_n);
@@ -392,7 +436,7 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     int n_local = (int)(c_hi - c_lo);
     FLEXCL_ALLOC(x->work, n_local > 0 ? (size_t)n_local : 1);
     x->n_local = n_local;
-    int need_exact = kind == FLEXCL_EXP_AOL_BIAS || s->run.sampler == FLEXCL_SAMPLER_EXACT;
+    int need_exact = kind == FLEXCL_EXP_ISD_VARIANCE && s->run.sampler == FLEXCL_SAMPLER_EXACT;
     for (int i = 0; i < n_local; ++i) {
         chain_work *w = &x->work[i];
         uint64_t c = c_lo + (uint64_t)i;
@@ -422,9 +466,9 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
         flexcl_code e = flexcl_model_equilibrium(m, w->state, FLEXCL_PHASE_NEGATIVE, NULL,
                                                  &w->stream, INIT_STEP);
         if (e != FLEXCL_OK) {
-            FLEXCL_CHECK(!need_exact, e, "%s needs exact equilibrium samples: %s",
-                         kind == FLEXCL_EXP_AOL_BIAS ? "aol_bias" : "run.sampler = exact",
+            FLEXCL_CHECK(!need_exact, e, "run.sampler = exact needs exact equilibrium samples: %s",
                          flexcl_error_message());
+            flexcl_error_clear();
             /* No exact sampler: burn in 10 τ free steps from the data row. */
             uint64_t burn = (uint64_t)(10.0 * s->estimator.tau);
             for (uint64_t k = 0; k < burn; ++k)
@@ -432,7 +476,7 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
                                               INIT_STEP + k));
         }
     }
-    x->cx = (context){&x->s, d, m, r, 0, 0};
+    x->cx = (context){&x->s, d, m, r, 0, 0, exact ? 2 : -1, exact ? 3 : 2, exact ? 4 : -1};
     flexcl_estimator_weights(s->estimator.weights, s->estimator.b, &x->cx.w_pos, &x->cx.w_neg);
 done:
     return err;
@@ -525,7 +569,7 @@ void flexcl_experiment_state_destroy(flexcl_experiment_state **xp)
 {
     if (!xp || !*xp) return;
     flexcl_experiment_state *x = *xp;
-    int n_q = x->r ? x->r->n_q : (x->s.run.experiment == FLEXCL_EXP_ISD_VARIANCE ? 3 : 5);
+    int n_q = x->n_q;
     if (x->work)
         for (int i = 0; i < x->n_local; ++i) chain_free(&x->work[i], n_q);
     free(x->work);
@@ -743,6 +787,18 @@ const double *flexcl_experiment_exact_gradient(const flexcl_experiment_result *r
 {
     return r->exact_g;
 }
+
+const double *flexcl_experiment_raw(const flexcl_experiment_result *r, const char *name,
+                                    uint64_t *first, uint64_t *rows)
+{
+    *first = r->raw_first;
+    *rows = r->raw_n;
+    for (int q = 0; q < r->n_q; ++q)
+        if (strcmp(r->q[q].name, name) == 0) return r->q[q].raw;
+    return NULL;
+}
+
+const uint64_t *flexcl_experiment_raw_z(const flexcl_experiment_result *r) { return r->raw_z; }
 
 /* A vector held by rank 0 (all ranks hold the same) written as a 1-D dataset. */
 static flexcl_code write_vector(flexcl_results *res, const char *path, const double *v, size_t n,

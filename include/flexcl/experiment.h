@@ -5,6 +5,9 @@
  * aol_bias      N phases of always-on learning from persistent chains at θ₀,
  *               each run three times on common random numbers to split the
  *               bias into drift and transient parts (SPEC §2, §6 check 3).
+ *               A model without an exact equilibrium sampler gets runs A
+ *               and B only: delta, frozen and drift, no equilibrium or
+ *               transient (flexcl_experiment_moments returns NULL for them).
  *
  * Work is split into run.chains chains of contiguous sample ranges; chain c
  * draws from the Philox stream (seed, point, c), and chains are spread over
@@ -111,6 +114,16 @@ const flexcl_moments *flexcl_experiment_moments(const flexcl_experiment_result *
                                                 const char *name);
 /* The exact gradient g(θ₀), or NULL when the model has none. */
 const double *flexcl_experiment_exact_gradient(const flexcl_experiment_result *res);
+
+/* This rank's raw samples of quantity `name`: *rows rows of P doubles from
+ * global sample *first on (run.raw_samples caps the rows kept over all
+ * ranks), or NULL when the quantity keeps none (delta, drift, transient and
+ * ghat do) or the result has no quantity of that name. */
+const double *flexcl_experiment_raw(const flexcl_experiment_result *res, const char *name,
+                                    uint64_t *first, uint64_t *rows);
+
+/* The phase types (1 positive, 0 negative) of the same raw rows. */
+const uint64_t *flexcl_experiment_raw_z(const flexcl_experiment_result *res);
 
 void flexcl_experiment_result_destroy(flexcl_experiment_result **res); /* NULL-safe */
 
