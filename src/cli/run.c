@@ -478,7 +478,7 @@ static flexcl_code run_experiment_point(session *ss, size_t i, const flexcl_sett
     flexcl_experiment_state *x = NULL;
     flexcl_experiment_result *r = NULL;
     flexcl_checkpoint *ck = NULL;
-    char g[64], ckpt[FLEXCL_PATH_MAX + 128];
+    char g[64], path[96], ckpt[FLEXCL_PATH_MAX + 128];
     const char *label = flexcl_experiment_name(s->run.experiment);
     int rank, have = 0, can_checkpoint = 1;
     FLEXCL_MPI(MPI_Comm_rank(comm, &rank));
@@ -522,6 +522,10 @@ static flexcl_code run_experiment_point(session *ss, size_t i, const flexcl_sett
     FLEXCL_CALL(flexcl_results_group(res, g));
     FLEXCL_CALL(flexcl_point_write_attrs(res, g, ss->job, i, s, data, (int)s->run.chains));
     FLEXCL_CALL(flexcl_experiment_write(res, g, r));
+    /* theta0's blocks, as params/theta's (analysis/aol_drift.py reads them). */
+    snprintf(path, sizeof path, "%s/theta0", g);
+    for (size_t k = 0; k < flexcl_model_n_blocks(m); ++k)
+        FLEXCL_CALL(write_block_attrs(res, path, flexcl_model_block(m, k)));
     if (!quiet && rank == 0) {
         double el = MPI_Wtime() - t0;
         flexcl_log(FLEXCL_LOG_INFO, "point %zu/%zu %s b=%g eta=%g tau=%g: %llu samples in %.1f s (%.0f/s)",
