@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import _scalar, _first_line  # noqa: E402  (analysis/common.py)
+from common import _scalar, _first_line, open_results  # noqa: E402  (analysis/common.py)
 
 
 class InputError(Exception):
@@ -88,11 +88,10 @@ def read_point(path, g, batches):
                          f"{delta.shape} do not match {M} phases of {P} parameters")
     eta = float(_scalar(g.attrs["eta"]))
     rows = []
-    d_all = drift[...]
-    dl_all = delta[...] * eta
     for name, off, size in blocks_of(theta, P):
-        d = d_all[:, off:off + size].mean(axis=1)
-        first = dl_all[:, off:off + size].mean(axis=1) - d
+        # One block's columns at a time: M x size doubles, not M x P.
+        d = drift[:, off:off + size].mean(axis=1)
+        first = delta[:, off:off + size].mean(axis=1) * eta - d
         m, se = batch_stats(d, batches)
         pos = float(d[z == 1].mean()) if (z == 1).any() else float("nan")
         neg = float(d[z == 0].mean()) if (z == 0).any() else float("nan")
@@ -118,15 +117,7 @@ def slope(etas, means, ses):
 def load(paths, batches):
     points = []
     for path in paths:
-        if not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
-        try:
-            f = h5py.File(path, "r")
-        except OSError as e:
-            raise InputError(f"{path}: cannot open as HDF5 ({_first_line(e)})")
-        with f:
-            if "points" not in f:
-                raise InputError(f"{path}: no /points group (not a flexcl results file)")
+        with open_results(path, InputError) as f:
             for name in sorted(f["points"]):
                 g = f["points"][name]
                 if str(_scalar(g.attrs.get("experiment", ""))) != "aol_bias":

@@ -1,5 +1,8 @@
-"""Small helpers shared by flexcl's analysis scripts (theorems.py, curves.py)."""
+"""Small helpers shared by flexcl's analysis scripts (theorems.py, curves.py, ...)."""
 
+import os
+
+import h5py
 import numpy as np
 
 
@@ -14,3 +17,18 @@ def _first_line(exc):
     """The first line of an exception's message (or its type name)."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def open_results(path, error, need_points=True):
+    """A results file opened for reading; `error` (an exception class) with one line naming the
+    file when it is missing, not HDF5, or (need_points) has no /points group."""
+    if not os.path.isfile(path):
+        raise error(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise error(f"{path}: cannot open as HDF5 ({_first_line(e)})")
+    if need_points and "points" not in f:
+        f.close()
+        raise error(f"{path}: not a flexcl results file (no /points group)")
+    return f

@@ -93,7 +93,7 @@ class CurveError(Exception):
     """A file or curve group that cannot be read; the message is one line."""
 
 
-from common import _scalar, _first_line  # noqa: E402,F401  (analysis/common.py)
+from common import _scalar, _first_line, open_results  # noqa: E402,F401  (analysis/common.py)
 
 
 def _fmt(value):
@@ -237,15 +237,7 @@ def read_point(f, point, path="?", job=None):
 
 def read_file(path):
     """Every train point (Run) of a results file, in grid-point order."""
-    if not os.path.isfile(path):
-        raise CurveError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise CurveError(f"{path}: cannot open as HDF5 ({_first_line(e)})")
-    with f:
-        if "points" not in f:
-            raise CurveError(f"{path}: not a flexcl results file (no /points group)")
+    with open_results(path, CurveError) as f:
         job = _job_digest(f, path)
         runs = [read_point(f, f"/points/{name}", path, job) for name in sorted(f["points"])]
     return [r for r in runs if r is not None]

@@ -32,6 +32,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import open_results  # noqa: E402  (analysis/common.py)
+
 PROG = "spectra.py"
 LEADING = 5                      # eigenvalues drawn and tabulated per point
 NOT_GROUPING = {"index", "samples", "S_pos", "S_neg", "b", "estimator.b", "seed"}
@@ -130,15 +133,7 @@ def read_point(f, point, path="?"):
 
 def read_file(path):
     """Every Spectrum of a results file, in grid-point order."""
-    if not os.path.isfile(path):
-        raise SpectrumError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise SpectrumError(f"{path}: cannot open as HDF5 ({_first_line(e)})")
-    with f:
-        if "points" not in f:
-            raise SpectrumError(f"{path}: not a flexcl results file (no /points group)")
+    with open_results(path, SpectrumError) as f:
         out = []
         for name in sorted(f["points"]):
             s = read_point(f, f"/points/{name}", path)

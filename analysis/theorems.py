@@ -101,7 +101,7 @@ class SchemaError(Exception):
 # Reading
 # --------------------------------------------------------------------------------------------------
 
-from common import _scalar, _first_line  # noqa: E402,F401  (analysis/common.py)
+from common import _scalar, _first_line, open_results  # noqa: E402,F401  (analysis/common.py)
 
 
 @dataclass
@@ -228,12 +228,7 @@ class _Validator:
 
 def load_file(path):
     """Open a results file, check it against schema version 1 and return its points."""
-    if not os.path.isfile(path):
-        raise SchemaError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise SchemaError(f"{path}: cannot open as HDF5 ({_first_line(e)})")
+    f = open_results(path, SchemaError, need_points=False)
     try:
         return _load_points(path, f)
     except SchemaError:

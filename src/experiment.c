@@ -252,7 +252,9 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
     const flexcl_settings *s = cx->s;
     const flexcl_estimator_settings *es = &s->estimator;
     size_t P = cx->res->P;
-    const double *theta0 = flexcl_model_params_const(cx->m);
+    /* The result's copy: chains run in threads, and asking a model for its
+     * parameters may touch its caches (eqprop counts a generation). */
+    const double *theta0 = cx->res->theta0;
     const unsigned char *mask = flexcl_model_learnable(cx->m);
     double lr = es->eta / es->tau;
     for (uint64_t n = w->next; n < until; ++n) {
@@ -273,7 +275,7 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
         double *theta_a = flexcl_model_params(w->model_a);
         memcpy(theta_a, theta0, P * sizeof *theta_a);
         memset(w->dB, 0, P * sizeof *w->dB);
-        memset(w->dC, 0, P * sizeof *w->dC);
+        if (run_c) memset(w->dC, 0, P * sizeof *w->dC);
         for (uint64_t k = 0; k < len; ++k, ++t) {
             FLEXCL_CALL(flexcl_model_step(w->model_a, w->work_a, ph, &w->stream, t));
             memset(w->g, 0, P * sizeof *w->g);
@@ -290,7 +292,10 @@ static flexcl_code aol_chain(context *cx, chain_work *w, uint64_t until)
             flexcl_model_stats_axpy(cx->m, w->work_c, ph, lr * wz, w->dC);
         }
         for (size_t q = 0; q < P; ++q) {
-            if (!mask[q]) w->dB[q] = w->dC[q] = 0.0;
+            if (!mask[q]) {
+                w->dB[q] = 0.0;
+                if (run_c) w->dC[q] = 0.0;
+            }
             w->g[q] = theta_a[q] - theta0[q]; /* Δθ_A */
         }
         double inv_eta = 1.0 / es->eta;
@@ -417,6 +422,7 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
         else free(g);
         FLEXCL_CHECK(e == FLEXCL_OK || e == FLEXCL_ERR_UNSUPPORTED, e, "exact gradient: %s",
                      flexcl_error_message());
+        flexcl_error_clear(); /* none is not an error */
     }
     /* This rank's chains and samples (contiguous blocks). */
     uint64_t rank = (uint64_t)x->rank, size = (uint64_t)x->size;
@@ -448,12 +454,12 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
         FLEXCL_CALL(flexcl_chain_create(m, 1, &w->state));
         FLEXCL_ALLOC(w->g, P);
         FLEXCL_ALLOC(w->dB, P);
-        FLEXCL_ALLOC(w->dC, P);
+        if (exact) FLEXCL_ALLOC(w->dC, P); /* aol_bias's run C */
         FLEXCL_ALLOC(w->x, P);
         for (int q = 0; q < r->n_q; ++q) FLEXCL_CALL(flexcl_moments_init(&w->m[q], P));
         if (kind == FLEXCL_EXP_AOL_BIAS) {
             FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_a));
-            FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_c));
+            if (exact) FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_c));
             flexcl_stream init = flexcl_stream_make(s->run.seed, point, c);
             FLEXCL_CALL(flexcl_model_create(&s->model, flexcl_data_dim(d), flexcl_data_classes(d),
                                             &init, &w->model_a));
@@ -476,7 +482,13 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
                                               INIT_STEP + k));
         }
     }
-    x->cx = (context){&x->s, d, m, r, 0, 0, exact ? 2 : -1, exact ? 3 : 2, exact ? 4 : -1};
+    x->cx = (context){.s = &x->s,
+                      .d = d,
+                      .m = m,
+                      .res = r,
+                      .q_equilibrium = exact ? 2 : -1,
+                      .q_drift = exact ? 3 : 2,
+                      .q_transient = exact ? 4 : -1};
     flexcl_estimator_weights(s->estimator.weights, s->estimator.b, &x->cx.w_pos, &x->cx.w_neg);
 done:
     return err;

@@ -117,12 +117,15 @@ const double *flexcl_experiment_exact_gradient(const flexcl_experiment_result *r
 
 /* This rank's raw samples of quantity `name`: *rows rows of P doubles from
  * global sample *first on (run.raw_samples caps the rows kept over all
- * ranks), or NULL when the quantity keeps none (delta, drift, transient and
- * ghat do) or the result has no quantity of that name. */
+ * ranks; *rows may be 0 on a rank), or NULL when the quantity keeps none
+ * (ghat, delta, drift and transient do) or the result has no quantity of
+ * that name. Not collective; the array belongs to res and lives until
+ * flexcl_experiment_result_destroy. */
 const double *flexcl_experiment_raw(const flexcl_experiment_result *res, const char *name,
                                     uint64_t *first, uint64_t *rows);
 
-/* The phase types (1 positive, 0 negative) of the same raw rows. */
+/* The phase types (1 positive, 0 negative) of the same *rows raw rows, owned
+ * by res like flexcl_experiment_raw's. Not collective. */
 const uint64_t *flexcl_experiment_raw_z(const flexcl_experiment_result *res);
 
 void flexcl_experiment_result_destroy(flexcl_experiment_result **res); /* NULL-safe */
