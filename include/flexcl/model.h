@@ -216,6 +216,11 @@ void flexcl_model_destroy(flexcl_model **m); /* NULL-safe */
 
 const char *flexcl_model_name(const flexcl_model *m);
 size_t flexcl_model_n_params(const flexcl_model *m);
+/* The parameter vector θ. The mutable view tells the model that θ may
+ * change, so a model with θ-dependent caches (eqprop's input drive) drops
+ * them: ask for it again after every change made through an earlier
+ * pointer. The const view goes through the same operation, so it is not for
+ * several threads at once on one model. */
 double *flexcl_model_params(flexcl_model *m);
 const double *flexcl_model_params_const(const flexcl_model *m);
 size_t flexcl_model_n_blocks(const flexcl_model *m);
