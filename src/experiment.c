@@ -384,11 +384,14 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     x->S = flexcl_model_state_size(m);
     r->M = s->run.raw_samples < N ? s->run.raw_samples : N;
     r->compression = s->run.sample_compression;
-    /* aol_bias needs exact equilibrium draws for its run C (the transient);
-     * without them it measures the drift only (runs A and B). The probe
-     * draws on a scratch chain from a counter no sample uses. */
+    /* Whether the model draws exact equilibrium samples, asked once: the
+     * probe draws on a scratch chain from a counter no sample uses (and, for
+     * the RBM, fills the sampler's cache before threads share the model).
+     * With them, chains start in equilibrium and aol_bias runs C (the
+     * transient); without them chains burn in, aol_bias measures the drift
+     * only (runs A and B), and run.sampler = exact is refused. */
     int exact = 0;
-    if (kind == FLEXCL_EXP_AOL_BIAS) {
+    {
         flexcl_chain *probe = NULL;
         flexcl_stream ps = flexcl_stream_make(s->run.seed, point, UINT64_MAX);
         const float *row0 = flexcl_data_row(d, 0);
@@ -397,10 +400,14 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
         if (e == FLEXCL_OK)
             e = flexcl_model_equilibrium(m, probe, FLEXCL_PHASE_NEGATIVE, NULL, &ps, INIT_STEP);
         flexcl_chain_destroy(&probe);
-        FLEXCL_CHECK(e == FLEXCL_OK || e == FLEXCL_ERR_UNSUPPORTED, e, "aol_bias: %s",
+        FLEXCL_CHECK(e == FLEXCL_OK || e == FLEXCL_ERR_UNSUPPORTED, e, "equilibrium draw: %s",
                      flexcl_error_message());
         exact = e == FLEXCL_OK;
-        if (!exact && x->rank == 0)
+        FLEXCL_CHECK(exact || kind != FLEXCL_EXP_ISD_VARIANCE ||
+                         s->run.sampler != FLEXCL_SAMPLER_EXACT,
+                     e, "run.sampler = exact needs exact equilibrium samples: %s",
+                     flexcl_error_message());
+        if (!exact && kind == FLEXCL_EXP_AOL_BIAS && x->rank == 0)
             flexcl_log(FLEXCL_LOG_WARN, "aol_bias at point %llu: %s, so the drift is measured and "
                        "the transient is not (no equilibrium run C)", (unsigned long long)point,
                        flexcl_error_message());
@@ -442,7 +449,6 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
     int n_local = (int)(c_hi - c_lo);
     FLEXCL_ALLOC(x->work, n_local > 0 ? (size_t)n_local : 1);
     x->n_local = n_local;
-    int need_exact = kind == FLEXCL_EXP_ISD_VARIANCE && s->run.sampler == FLEXCL_SAMPLER_EXACT;
     for (int i = 0; i < n_local; ++i) {
         chain_work *w = &x->work[i];
         uint64_t c = c_lo + (uint64_t)i;
@@ -454,28 +460,24 @@ static flexcl_code start_local(flexcl_experiment_state *x, uint64_t point, const
         FLEXCL_CALL(flexcl_chain_create(m, 1, &w->state));
         FLEXCL_ALLOC(w->g, P);
         FLEXCL_ALLOC(w->dB, P);
-        if (exact) FLEXCL_ALLOC(w->dC, P); /* aol_bias's run C */
+        if (exact && kind == FLEXCL_EXP_AOL_BIAS) FLEXCL_ALLOC(w->dC, P); /* run C */
         FLEXCL_ALLOC(w->x, P);
         for (int q = 0; q < r->n_q; ++q) FLEXCL_CALL(flexcl_moments_init(&w->m[q], P));
         if (kind == FLEXCL_EXP_AOL_BIAS) {
             FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_a));
-            if (exact) FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_c));
+            if (exact) FLEXCL_CALL(flexcl_chain_create(m, 1, &w->work_c)); /* run C */
             flexcl_stream init = flexcl_stream_make(s->run.seed, point, c);
             FLEXCL_CALL(flexcl_model_create(&s->model, flexcl_data_dim(d), flexcl_data_classes(d),
                                             &init, &w->model_a));
         }
-        /* Persistent chains start in equilibrium when the model allows it
-         * (this also fills the exact sampler's cache before threads share
-         * the model), else at a data row. */
+        /* Persistent chains start in equilibrium when the model allows it,
+         * else burn in 10 τ free steps from a data row. */
         const float *row = flexcl_data_row(d, 0);
         FLEXCL_CALL(flexcl_model_chain_reset(m, w->state, &row));
-        flexcl_code e = flexcl_model_equilibrium(m, w->state, FLEXCL_PHASE_NEGATIVE, NULL,
-                                                 &w->stream, INIT_STEP);
-        if (e != FLEXCL_OK) {
-            FLEXCL_CHECK(!need_exact, e, "run.sampler = exact needs exact equilibrium samples: %s",
-                         flexcl_error_message());
-            flexcl_error_clear();
-            /* No exact sampler: burn in 10 τ free steps from the data row. */
+        if (exact) {
+            FLEXCL_CALL(flexcl_model_equilibrium(m, w->state, FLEXCL_PHASE_NEGATIVE, NULL,
+                                                 &w->stream, INIT_STEP));
+        } else {
             uint64_t burn = (uint64_t)(10.0 * s->estimator.tau);
             for (uint64_t k = 0; k < burn; ++k)
                 FLEXCL_CALL(flexcl_model_step(m, w->state, FLEXCL_PHASE_NEGATIVE, &w->stream,
