@@ -34,7 +34,11 @@
  *                 `averaging_delay_4A:` (staler averages, fewer waits; at
  *                 4A, four averages are in flight at once), and with the
  *                 sliced exchange (run.average_exchange = sliced: three
- *                 collectives per average), `averaging_sliced:`. Then the
+ *                 collectives per average), `averaging_sliced:`, and with
+ *                 the allgather (one collective), `averaging_allgather:`.
+ *                 Every other configuration takes the default exchange,
+ *                 auto, which on one node is the shared-memory window
+ *                 (since session 13; the table names each). Then the
  *                 same 8 learners on rank 0 alone (rank 1 idle), isd and
  *                 two_term, lines `averaging_one_rank:` and
  *                 `averaging_one_rank_two_term:`: averaging without a
@@ -62,6 +66,7 @@
  *
  * Usage: mpiexec -n 2 scaling weak_scaling|averaging [STEPS [A of weak_scaling]] */
 #include <mpi.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,7 +141,9 @@ static void idle_barrier(MPI_Comm comm, int rank)
  * CHUNK is a multiple of every A, so every chunk holds the same averaging
  * points; an overlapped average started at a chunk's end completes in the
  * learner's next chunk, as it would in a run. Returns nonzero on failure. */
-enum { AVG_CONFIGS = 10, AVG_ROUNDS = 31 };
+enum { AVG_CONFIGS = 11, AVG_ROUNDS = 31 };
+/* Indices of averaging()'s configurations in its med[] output. */
+enum { C_NONE, C_BLOCKING, C_OVERLAPPED = 4, C_DELAY_A = 7, C_DELAY_4A, C_SLICED, C_ALLGATHER };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -145,20 +152,23 @@ static int cmp_double(const void *a, const void *b)
 }
 
 static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64_t chunk,
-                     const char *title,
-                     double *med_blocking, double *med_overlapped, double *med_delay_a,
-                     double *med_delay_4a, double *med_sliced)
+                     const char *title, double med[AVG_CONFIGS])
 {
-    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100, 100, 100};
+    const uint64_t As[AVG_CONFIGS] = {0, 100, 10, 1000, 100, 10, 1000, 100, 100, 100, 100};
     const flexcl_averaging modes[AVG_CONFIGS] = {
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_BLOCKING,
         FLEXCL_AVERAGING_BLOCKING,   FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
         FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED,
-        FLEXCL_AVERAGING_OVERLAPPED};
+        FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
     /* Then overlapped with the delays D = A and D = 4A (run.average_delay;
-     * 4 averages in flight at once); the last, overlapped A = 100 with the
-     * sliced exchange (three collectives per average instead of one). */
-    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100, 400, 0};
+     * 4 averages in flight at once); the last two, overlapped A = 100 with
+     * the sliced exchange (three collectives per average instead of one)
+     * and with the allgather (one collective; the default before the
+     * shared exchange). The others take the default, auto: on one node
+     * the shared exchange. */
+    const uint64_t delays[AVG_CONFIGS] = {0, 0, 0, 0, 0, 0, 0, 100, 400, 0, 0};
+    const flexcl_exchange exch[AVG_CONFIGS] = {
+        [C_SLICED] = FLEXCL_EXCHANGE_SLICED, [C_ALLGATHER] = FLEXCL_EXCHANGE_ALLGATHER};
     flexcl_learner *l[AVG_CONFIGS] = {NULL};
     static double t[AVG_CONFIGS][AVG_ROUNDS], ratio[AVG_CONFIGS][AVG_ROUNDS];
     int failed = 0;
@@ -171,12 +181,17 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
         ls.average_every = As[c];
         ls.averaging = modes[c];
         ls.average_delay = delays[c];
-        ls.exchange = c == AVG_CONFIGS - 1 ? FLEXCL_EXCHANGE_SLICED : FLEXCL_EXCHANGE_ALLGATHER;
+        ls.exchange = exch[c];
         failed |= flexcl_learner_create(comm, &ls, &w->ms, &w->es, &w->os, w->data, 1, &l[c]) !=
                   FLEXCL_OK;
         if (!failed) failed |= flexcl_learner_advance(l[c], 1000) != FLEXCL_OK; /* warm up */
         MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm); /* every rank stops */
     }
+    /* Each rank's seconds waiting for averages during the rounds
+     * (flexcl_learner_wait_seconds), against the rounds' summed time. */
+    double wait0[AVG_CONFIGS] = {0}, waits[AVG_CONFIGS] = {0}, wmax[AVG_CONFIGS] = {0},
+           wmin[AVG_CONFIGS] = {0}, total[AVG_CONFIGS] = {0};
+    for (int c = 0; c < AVG_CONFIGS && !failed; ++c) wait0[c] = flexcl_learner_wait_seconds(l[c]);
     for (int r = 0; r < AVG_ROUNDS && !failed; ++r)
         for (int k = 0; k < AVG_CONFIGS && !failed; ++k) {
             const int c = (k + r) % AVG_CONFIGS;
@@ -187,15 +202,22 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
             double v[2] = {MPI_Wtime() - t0, (double)bad}, all[2];
             MPI_Allreduce(v, all, 2, MPI_DOUBLE, MPI_MAX, comm);
             t[c][r] = all[0];
+            total[c] += all[0];
             failed |= all[1] != 0.0;
         }
+    for (int c = 0; c < AVG_CONFIGS && !failed; ++c)
+        waits[c] = flexcl_learner_wait_seconds(l[c]) - wait0[c];
+    if (!failed) {
+        MPI_Allreduce(waits, wmax, AVG_CONFIGS, MPI_DOUBLE, MPI_MAX, comm);
+        MPI_Allreduce(waits, wmin, AVG_CONFIGS, MPI_DOUBLE, MPI_MIN, comm);
+    }
     if (failed) fprintf(stderr, "scaling: %s\n", flexcl_error_message());
     if (rank == 0 && !failed) {
         printf("%s: %d rounds of %llu steps per configuration, order rotated every round; "
                "ratio = median over rounds of (A = 0 chunk time / this chunk time), "
-               "[quartiles]\n",
+               "[quartiles]; waiting: the ranks' (least-most) share of the rounds' time spent "
+               "waiting for averages\n",
                title, AVG_ROUNDS, (unsigned long long)chunk);
-        double med[AVG_CONFIGS];
         for (int c = 0; c < AVG_CONFIGS; ++c) {
             double ts[AVG_ROUNDS];
             for (int r = 0; r < AVG_ROUNDS; ++r) {
@@ -205,22 +227,18 @@ static int averaging(MPI_Comm comm, int lpr, const workload *w, int rank, uint64
             qsort(ratio[c], AVG_ROUNDS, sizeof(double), cmp_double);
             qsort(ts, AVG_ROUNDS, sizeof(double), cmp_double);
             med[c] = ratio[c][AVG_ROUNDS / 2];
-            const char *d = c == AVG_CONFIGS - 1    ? " sliced"
-                            : !delays[c]             ? ""
+            const char *d = !delays[c]             ? "     "
                             : delays[c] == As[c]     ? " D=A "
                             : delays[c] == 4 * As[c] ? " D=4A"
-                                                     : " D=?";
-            printf("%-10s A=%-5llu%s %.3f us per step (median); no-averaging/this = %.3f "
-                   "[%.3f, %.3f]\n",
+                                                     : " D=? ";
+            printf("%-10s A=%-5llu%s %-9s %.3f us per step (median); no-averaging/this = %.3f "
+                   "[%.3f, %.3f]; waiting %.1f-%.1f %%\n",
                    flexcl_averaging_name(modes[c]), (unsigned long long)As[c], d,
+                   As[c] ? flexcl_exchange_name(flexcl_learner_exchange(l[c])) : "-",
                    1e6 * ts[AVG_ROUNDS / 2] / (double)chunk, med[c],
-                   ratio[c][AVG_ROUNDS / 4], ratio[c][3 * AVG_ROUNDS / 4]);
+                   ratio[c][AVG_ROUNDS / 4], ratio[c][3 * AVG_ROUNDS / 4],
+                   100 * wmin[c] / total[c], 100 * wmax[c] / total[c]);
         }
-        *med_blocking = med[1];
-        *med_overlapped = med[4];
-        *med_delay_a = med[7];
-        *med_delay_4a = med[8];
-        *med_sliced = med[9];
     }
     for (int c = 0; c < AVG_CONFIGS; ++c) flexcl_learner_destroy(&l[c]);
     return failed;
@@ -232,6 +250,10 @@ int main(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* One OpenMP thread per rank whatever the environment: two ranks fill
+     * the two cores, and a second thread per rank (OMP_NUM_THREADS unset
+     * by a run outside meson) would oversubscribe them. */
+    omp_set_num_threads(1);
     const char *what = argc > 1 ? argv[1] : "weak_scaling";
     int weak = strcmp(what, "weak_scaling") == 0;
     uint64_t steps = argc > 2 ? strtoull(argv[2], NULL, 10) : weak ? 100000 : 50000;
@@ -318,74 +340,73 @@ int main(int argc, char **argv)
          * equal loads): its ratios are the cost of the averaging itself.
          * Then the benchmark's workload, ISD, whose ratios add the waits for
          * the rank with more negative phases. */
-        double tt_b = 0, tt_o = 0, tt_d = 0, tt_d4 = 0, tt_s = 0, isd_b = 0, isd_o = 0, isd_d = 0,
-               isd_d4 = 0, isd_s = 0;
-        workload tt = w;
-        tt.es.kind = FLEXCL_EST_TWO_TERM;
-        failed = averaging(MPI_COMM_WORLD, L, &tt, rank, steps, "two_term (equal loads)", &tt_b,
-                           &tt_o, &tt_d, &tt_d4, &tt_s);
+        double tt[AVG_CONFIGS] = {0}, isd[AVG_CONFIGS] = {0};
+        workload two = w;
+        two.es.kind = FLEXCL_EST_TWO_TERM;
+        failed = averaging(MPI_COMM_WORLD, L, &two, rank, steps, "two_term (equal loads)", tt);
         if (!failed)
-            failed = averaging(MPI_COMM_WORLD, L, &w, rank, steps, "isd (the benchmark)", &isd_b,
-                               &isd_o, &isd_d, &isd_d4, &isd_s);
+            failed = averaging(MPI_COMM_WORLD, L, &w, rank, steps, "isd (the benchmark)", isd);
         /* The same 2L learners on rank 0 alone (rank 1 waits without
          * spinning): what averaging costs without a second process, i.e.
-         * its arithmetic and the collective's local copies. */
-        double one_b = 0, one_o = 0, one_d = 0, one_d4 = 0, one_s = 0;
-        double one_tb = 0, one_to = 0, one_td = 0, one_td4 = 0, one_ts = 0;
+         * its arithmetic and the exchange's local copies. */
+        double one[AVG_CONFIGS] = {0}, one_t[AVG_CONFIGS] = {0};
         if (!failed && rank == 0)
             failed = averaging(MPI_COMM_SELF, 2 * L, &w, rank, steps,
-                               "isd, the same 8 learners on one rank", &one_b, &one_o, &one_d,
-                               &one_d4, &one_s);
+                               "isd, the same 8 learners on one rank", one);
         if (!failed && rank == 0)
-            failed = averaging(MPI_COMM_SELF, 2 * L, &tt, rank, steps,
-                               "two_term, the same 8 learners on one rank", &one_tb, &one_to,
-                               &one_td, &one_td4, &one_ts);
+            failed = averaging(MPI_COMM_SELF, 2 * L, &two, rank, steps,
+                               "two_term, the same 8 learners on one rank", one_t);
         idle_barrier(MPI_COMM_WORLD, rank);
         MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         if (rank == 0 && !failed) {
             printf("load %.2f\n", bench_load());
-            printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt_b);
-            printf("averaging_two_term: ratio=%.3f goal=0.98\n", tt_o);
-            printf("averaging_blocking: ratio=%.3f goal=0.98\n", isd_b);
+            printf("averaging_two_term_blocking: ratio=%.3f goal=0.98\n", tt[C_BLOCKING]);
+            printf("averaging_two_term: ratio=%.3f goal=0.98 (allgather %.3f)\n", tt[C_OVERLAPPED],
+                   tt[C_ALLGATHER]);
+            printf("averaging_blocking: ratio=%.3f goal=0.98\n", isd[C_BLOCKING]);
             printf("averaging_delay_A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = A)\n",
-                   isd_d);
+                   isd[C_DELAY_A]);
             printf("averaging_delay_4A: ratio=%.3f goal=0.98 (overlapped, run.average_delay = 4A; "
                    "two_term %.3f)\n",
-                   isd_d4, tt_d4);
+                   isd[C_DELAY_4A], tt[C_DELAY_4A]);
             printf("averaging_sliced: ratio=%.3f goal=0.98 (overlapped, run.average_exchange = "
                    "sliced; two_term %.3f)\n",
-                   isd_s, tt_s);
+                   isd[C_SLICED], tt[C_SLICED]);
+            printf("averaging_allgather: ratio=%.3f goal=0.98 (overlapped, run.average_exchange = "
+                   "allgather; two_term %.3f)\n",
+                   isd[C_ALLGATHER], tt[C_ALLGATHER]);
             printf("averaging_one_rank_two_term: ratio=%.3f goal=0.98 (overlapped; blocking "
                    "%.3f)\n",
-                   one_to, one_tb);
+                   one_t[C_OVERLAPPED], one_t[C_BLOCKING]);
             printf("averaging_one_rank: ratio=%.3f goal=0.98 (overlapped, the 8 learners on one "
                    "rank; blocking %.3f)\n",
-                   one_o, one_b);
+                   one[C_OVERLAPPED], one[C_BLOCKING]);
         }
         /* The bMNIST RBM of jobs/brobust_fmnist.ini, at 2000 steps per
          * chunk (its step is ~13 us per learner). */
         flexcl_data *fd = NULL;
         int have = !failed && bench_fmnist(1, 1000, &fd) == FLEXCL_OK;
-        double fm_b = 0, fm_o = 0, fm_d = 0, fm_d4 = 0, fm_s = 0;
+        double fm[AVG_CONFIGS] = {0};
         if (have) {
-            workload fm = w;
-            fm.data = fd;
-            fm.ms.visible_bias = 0;
-            failed = averaging(MPI_COMM_WORLD, L, &fm, rank, 2000,
-                               "isd, bFMNIST RBM 794x16 (first 1000 rows)", &fm_b, &fm_o, &fm_d,
-                               &fm_d4, &fm_s);
+            workload f = w;
+            f.data = fd;
+            f.ms.visible_bias = 0;
+            failed = averaging(MPI_COMM_WORLD, L, &f, rank, 2000,
+                               "isd, bFMNIST RBM 794x16 (first 1000 rows)", fm);
         }
         if (rank == 0 && !failed) {
             if (have) {
-                printf("averaging_bfmnist_blocking: ratio=%.3f goal=0.98\n", fm_b);
-                printf("averaging_bfmnist_delay_4A: ratio=%.3f goal=0.98\n", fm_d4);
-                printf("averaging_bfmnist_sliced: ratio=%.3f goal=0.98\n", fm_s);
-                printf("averaging_bfmnist: ratio=%.3f goal=0.98 (overlapped, A = 100)\n", fm_o);
+                printf("averaging_bfmnist_blocking: ratio=%.3f goal=0.98\n", fm[C_BLOCKING]);
+                printf("averaging_bfmnist_delay_4A: ratio=%.3f goal=0.98\n", fm[C_DELAY_4A]);
+                printf("averaging_bfmnist_sliced: ratio=%.3f goal=0.98\n", fm[C_SLICED]);
+                printf("averaging_bfmnist_allgather: ratio=%.3f goal=0.98\n", fm[C_ALLGATHER]);
+                printf("averaging_bfmnist: ratio=%.3f goal=0.98 (overlapped, A = 100)\n",
+                       fm[C_OVERLAPPED]);
             } else {
                 printf("averaging_bfmnist: skipped: %s\n", flexcl_error_message());
             }
             printf("final line: overlapped averaging, A = 100, isd, BAS RBM\n");
-            bench_result("averaging", isd_o, 0.98);
+            bench_result("averaging", isd[C_OVERLAPPED], 0.98);
         }
         flexcl_data_destroy(&fd);
     }

@@ -168,12 +168,16 @@ static const key_def keys[] = {
                          "A steps; overlapped = non-blocking, the mean is added as a delta "
                          "run.average_delay steps later (default ceil(A/2); deterministic: "
                          "never depends on timing)."},
-    {KEY(run, average_exchange), .type = T_ENUM, .names = "auto|allgather|sliced", .unit = "",
-     .help = "How averages travel between ranks (the same bits either way): allgather = "
+    {KEY(run, average_exchange), .type = T_ENUM, .names = "auto|allgather|sliced|shared",
+     .unit = "",
+     .help = "How averages travel between ranks (the same bits every way): allgather = "
              "every rank receives every learner's parameters (R x L x P per average in "
              "flight); sliced = each rank sums 1/R of the elements (about 2 x L x P per "
-             "rank, three collectives per average); auto = sliced from 3 ranks when "
-             "R x L x P exceeds 4194304."},
+             "rank, three collectives per average); shared = every rank on one node reads "
+             "the others' parameters in an MPI shared-memory window (no message per "
+             "average; 2 x R x L x P per node and average in flight); auto = shared on "
+             "one node while R x L x P <= 4194304, else sliced from 3 ranks when "
+             "R x L x P exceeds 4194304, else allgather."},
     {KEY(run, average_delay), .type = T_UINT, .listable = 1, .unit = "steps",
      .help = "Overlapped averaging: steps from an average's start to its application, "
              "1..16 x run.average_every; 0 = ceil(A/2). Longer: staler averages, fewer "

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +126,7 @@ const char *flexcl_exchange_name(flexcl_exchange e)
     case FLEXCL_EXCHANGE_AUTO: return "auto";
     case FLEXCL_EXCHANGE_ALLGATHER: return "allgather";
     case FLEXCL_EXCHANGE_SLICED: return "sliced";
+    case FLEXCL_EXCHANGE_SHARED: return "shared";
     }
     return "?";
 }
@@ -134,6 +137,14 @@ int flexcl_exchange_sliced(flexcl_exchange e, int R, int L, size_t P)
     if (R < 3) return 0; /* two ranks: slicing saves no memory */
     size_t RL = (size_t)R * (size_t)L;
     return P > FLEXCL_EXCHANGE_AUTO_DOUBLES / RL;
+}
+
+flexcl_exchange flexcl_exchange_choose(flexcl_exchange e, int R, int L, size_t P, int one_node)
+{
+    if (e != FLEXCL_EXCHANGE_AUTO) return e;
+    if (one_node && P <= FLEXCL_EXCHANGE_AUTO_DOUBLES / ((size_t)R * (size_t)L))
+        return FLEXCL_EXCHANGE_SHARED;
+    return flexcl_exchange_sliced(e, R, L, P) ? FLEXCL_EXCHANGE_SLICED : FLEXCL_EXCHANGE_ALLGATHER;
 }
 
 int flexcl_averaging_delay_allowed(uint64_t delay, uint64_t A)
@@ -214,7 +225,19 @@ typedef struct {
     MPI_Request req;
     int started, done, flagged;
     uint64_t step, apply_at;
+    /* Shared exchange: gather is a buffer of the learner's shared window,
+     * bound to each average at its start (shm_bind); `buf` is its index and
+     * `seq` = step + 1 the value every rank publishes for it. */
+    int shm;
+    size_t buf;
+    uint64_t seq;
 } avg_slot;
+
+/* A rank's published average in a shared buffer, on its own cache line. */
+typedef struct {
+    _Atomic uint64_t seq;
+    char pad[64 - sizeof(_Atomic uint64_t)];
+} shm_flag;
 
 struct flexcl_learner {
     MPI_Comm comm;
@@ -230,7 +253,20 @@ struct flexcl_learner {
      * a2a_type[r] (the L learners' pieces of r's slice and the flag), from
      * rank r L·n + 1 doubles at byte a2a_rdispl[r]. comm_mu and comm_sq:
      * duplicates of comm for collectives 2 and 3. */
-    int sliced; /* the exchange (flexcl_exchange_sliced) */
+    int sliced; /* the exchange (flexcl_exchange_choose) is sliced */
+    /* The shared exchange: one window on the node (rank 0 allocates it;
+     * every rank maps it), NB = 2·n_slots buffers of R blocks of L·P + 1
+     * doubles (buffer b at shm_base + b·R·(L·P + 1), the allgather's
+     * layout), then NB·R flags: flag b·R + r holds the seq of the last
+     * average rank r published in buffer b. Average k (step k·A) uses buffer
+     * k mod NB. Reuse is safe without further synchronisation: a rank
+     * starts average k only after applying k − n_slots, which needed every
+     * rank to have published k − n_slots, and a rank publishes k − n_slots
+     * only after applying (so having read) k − 2·n_slots = k − NB. */
+    int shm, one_node, shm_nb, win_ok;
+    MPI_Win win;
+    double *shm_base;
+    shm_flag *shm_flags;
     MPI_Comm comm_mu, comm_sq;
     size_t off, n;
     int *slice_n, *slice_off;
@@ -251,6 +287,8 @@ struct flexcl_learner {
     uint64_t delay; /* D: apply_at − step */
     avg_slot *slots;
     int n_slots, head, n_pending;
+    /* Seconds spent waiting for averages (flexcl_learner_wait_seconds). */
+    double wait_s;
     /* Averages applied so far. */
     flexcl_average_record *hist;
     size_t n_hist, cap_hist;
@@ -562,12 +600,15 @@ static void slices_free(flexcl_learner *l)
     free(l->slice_n);
 }
 
-static flexcl_code slot_alloc(flexcl_learner *l, avg_slot *sl, int with_csnap)
+static flexcl_code slot_alloc(flexcl_learner *l, avg_slot *sl, int with_csnap, int shm)
 {
     flexcl_code err = FLEXCL_OK;
     const size_t R = (size_t)l->size, L = (size_t)l->L, P = l->P;
     sl->req = MPI_REQUEST_NULL;
-    if (l->sliced) {
+    sl->shm = shm;
+    if (shm) {
+        sl->gather = sl->snap = NULL; /* bound per average (shm_bind) */
+    } else if (l->sliced) {
         FLEXCL_ALLOC(sl->snap, L * P + 1);
         FLEXCL_ALLOC(sl->recv, R * (L * l->n + 1));
     } else {
@@ -583,13 +624,118 @@ done:
 
 static void slot_free(avg_slot *sl)
 {
-    if (sl->gather) free(sl->gather);
+    if (sl->shm) { /* the window's */
+    } else if (sl->gather) free(sl->gather);
     else free(sl->snap);
     sl->gather = sl->snap = NULL;
     free(sl->recv);
     free(sl->mu);
     free(sl->sq);
     free(sl->csnap);
+}
+
+/* ---- the shared exchange --------------------------------------------------- */
+
+/* Doubles of one rank's block: its learners' θ and its flag. */
+static size_t block_doubles(const flexcl_learner *l) { return (size_t)l->L * l->P + 1; }
+
+/* The node's window (see flexcl_learner): rank 0 allocates it, every rank
+ * maps it, rank 0 clears the flags, and a barrier orders that before any
+ * publication. Collective over l->comm. The passive-target epoch stays open
+ * for the window's life; ranks synchronise through the flags' C11
+ * release/acquire atomics, which are address-free (lock-free) here, so they
+ * order memory between processes mapping the same pages. */
+static flexcl_code shm_create(flexcl_learner *l)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t R = (size_t)l->size, NB = 2 * (size_t)l->n_slots, bs = block_doubles(l);
+    const size_t data = NB * R * bs * sizeof(double);
+    const size_t pad = (64 - data % 64) % 64;
+    const size_t bytes = data + pad + NB * R * sizeof(shm_flag);
+    MPI_Aint size = 0;
+    int disp = 0;
+    void *mine = NULL, *base = NULL;
+    shm_flag probe;
+    FLEXCL_CHECK(atomic_is_lock_free(&probe.seq), FLEXCL_ERR_ARG,
+                 "run.average_exchange = shared needs lock-free 64-bit atomics, which this "
+                 "machine lacks; use allgather");
+    FLEXCL_CHECK(bytes <= (size_t)PTRDIFF_MAX, FLEXCL_ERR_ARG,
+                 "the shared averaging window of %zu bytes is too large", bytes);
+    l->shm_nb = (int)NB;
+    FLEXCL_MPI(MPI_Win_allocate_shared(l->rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL,
+                                       l->comm, &mine, &l->win));
+    l->win_ok = 1;
+    FLEXCL_MPI(MPI_Win_shared_query(l->win, 0, &size, &disp, &base));
+    FLEXCL_CHECK((size_t)size == bytes && base != NULL, FLEXCL_ERR_MPI,
+                 "the shared averaging window maps %lld bytes, not %zu", (long long)size, bytes);
+    l->shm_base = base;
+    l->shm_flags = (shm_flag *)((char *)base + data + pad);
+    if (l->rank == 0)
+        for (size_t k = 0; k < NB * R; ++k) atomic_init(&l->shm_flags[k].seq, 0);
+    FLEXCL_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, l->win));
+    FLEXCL_MPI(MPI_Barrier(l->comm));
+done:
+    (void)mine;
+    return err;
+}
+
+/* Collective (MPI_Win_free); every average must be complete. */
+static void shm_free(flexcl_learner *l)
+{
+    if (!l->win_ok) return;
+    MPI_Win_unlock_all(l->win);
+    MPI_Win_free(&l->win);
+    l->win_ok = 0;
+    l->shm_base = NULL;
+    l->shm_flags = NULL;
+}
+
+/* The shared buffer of the average started at step t (a multiple of A):
+ * this slot's gather and this rank's block in it. */
+static void shm_bind(flexcl_learner *l, avg_slot *sl, uint64_t t)
+{
+    if (!sl->shm) return;
+    const size_t R = (size_t)l->size, bs = block_doubles(l);
+    sl->buf = (size_t)((t / l->ls.average_every) % (uint64_t)l->shm_nb);
+    sl->gather = l->shm_base + sl->buf * R * bs;
+    sl->snap = sl->gather + (size_t)l->rank * bs;
+    sl->seq = t + 1;
+}
+
+/* This rank's block of a bound slot is written: publish it (release). */
+static void shm_publish(flexcl_learner *l, avg_slot *sl)
+{
+    atomic_store_explicit(&l->shm_flags[sl->buf * (size_t)l->size + (size_t)l->rank].seq,
+                          sl->seq, memory_order_release);
+}
+
+/* Whether every rank has published the slot's average (*ready); with
+ * wait = 1, spin until it has, yielding the core after a short spin (ranks
+ * may share cores). A flag beyond the slot's seq would mean that a rank
+ * overwrote a buffer still in use: an internal error, never a hang. */
+static flexcl_code shm_ready(flexcl_learner *l, const avg_slot *sl, int wait, int *ready)
+{
+    flexcl_code err = FLEXCL_OK;
+    const size_t R = (size_t)l->size;
+    const shm_flag *f = l->shm_flags + sl->buf * R;
+    size_t r = 0;
+    for (unsigned spins = 0;;) {
+        while (r < R) {
+            uint64_t v = atomic_load_explicit(&f[r].seq, memory_order_acquire);
+            FLEXCL_CHECK(v <= sl->seq, FLEXCL_ERR_INTERNAL,
+                         "shared averaging buffer %zu: rank %zu published step %llu while the "
+                         "average of step %llu was in flight",
+                         sl->buf, r, (unsigned long long)(v - 1),
+                         (unsigned long long)(sl->seq - 1));
+            if (v != sl->seq) break;
+            ++r;
+        }
+        if (r == R || !wait) break;
+        if (++spins > 64) sched_yield();
+    }
+    *ready = r == R;
+done:
+    return err;
 }
 
 /* Collectives per average: 1 (allgather) or 3 (sliced). */
@@ -604,7 +750,9 @@ static flexcl_code slot_start_next(flexcl_learner *l, avg_slot *sl)
     switch (sl->started) {
     case 0:
         sl->flagged = 0;
-        if (l->sliced)
+        if (sl->shm)
+            shm_publish(l, sl);
+        else if (l->sliced)
             FLEXCL_MPI(MPI_Ialltoallw(sl->snap, l->a2a_one, l->a2a_zero, l->a2a_type, sl->recv,
                                       l->a2a_rcount, l->a2a_rdispl, l->a2a_double, l->comm,
                                       &sl->req));
@@ -660,8 +808,11 @@ static flexcl_code slot_progress(flexcl_learner *l, avg_slot *sl, const avg_slot
     while (sl->done < N) {
         if (sl->done < sl->started) {
             int flag = 1;
-            if (wait) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
+            const double t0 = wait ? MPI_Wtime() : 0.0;
+            if (sl->shm) FLEXCL_CALL(shm_ready(l, sl, wait, &flag));
+            else if (wait) FLEXCL_MPI(MPI_Wait(&sl->req, MPI_STATUS_IGNORE));
             else FLEXCL_MPI(MPI_Test(&sl->req, &flag, MPI_STATUS_IGNORE));
+            if (wait) l->wait_s += MPI_Wtime() - t0;
             if (!flag) break;
             sl->done = sl->started;
             slot_completed(l, sl);
@@ -773,6 +924,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_CALL(agree_on(comm, FLEXCL_OK, "another rank refused the learner settings"));
     FLEXCL_ALLOC(l, 1);
     l->comm = l->comm_mu = l->comm_sq = MPI_COMM_NULL;
+    l->win = MPI_WIN_NULL;
     FLEXCL_MPI(MPI_Comm_dup(comm, &l->comm));
     /* The sliced exchange's communicators, here: MPI_Comm_dup is collective,
      * and from here on a rank may fail alone until the agreement at the end. */
@@ -780,6 +932,16 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     FLEXCL_MPI(MPI_Comm_dup(l->comm, &l->comm_sq));
     FLEXCL_MPI(MPI_Comm_rank(l->comm, &l->rank));
     FLEXCL_MPI(MPI_Comm_size(l->comm, &l->size));
+    {
+        /* Every rank on one node: its shared-memory communicator is the
+         * whole communicator (the same answer on every rank). */
+        MPI_Comm node = MPI_COMM_NULL;
+        int node_size = 0;
+        FLEXCL_MPI(MPI_Comm_split_type(l->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+        FLEXCL_MPI(MPI_Comm_size(node, &node_size));
+        MPI_Comm_free(&node);
+        l->one_node = node_size == l->size;
+    }
     l->ls = *ls;
     l->delay = ls->average_delay ? ls->average_delay : flexcl_averaging_delay(ls->average_every);
     l->es = *es;
@@ -820,7 +982,14 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->chain, c->rows));
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
-    l->sliced = flexcl_exchange_sliced(ls->exchange, l->size, l->L, l->P);
+    {
+        flexcl_exchange ex = flexcl_exchange_choose(ls->exchange, l->size, l->L, l->P, l->one_node);
+        FLEXCL_CHECK(ex != FLEXCL_EXCHANGE_SHARED || l->one_node, FLEXCL_ERR_ARG,
+                     "run.average_exchange = shared needs every rank on one node, and these "
+                     "%d ranks span several; use auto, allgather or sliced", l->size);
+        l->sliced = ex == FLEXCL_EXCHANGE_SLICED;
+        l->shm = ex == FLEXCL_EXCHANGE_SHARED;
+    }
     /* MPI's int counts (the allgather's, in doubles) and displacements
      * (the sliced all-to-all's, in bytes). */
     FLEXCL_CHECK((size_t)l->L * l->P + 1 <= (size_t)INT_MAX / sizeof(double), FLEXCL_ERR_ARG,
@@ -833,7 +1002,8 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
     if (ls->averaging == FLEXCL_AVERAGING_OVERLAPPED && ls->average_every > 0)
         l->n_slots = (int)(l->delay / ls->average_every + (l->delay % ls->average_every != 0));
     FLEXCL_ALLOC(l->slots, (size_t)l->n_slots);
-    for (int k = 0; k < l->n_slots; ++k) FLEXCL_CALL(slot_alloc(l, &l->slots[k], l->n_slots > 1));
+    for (int k = 0; k < l->n_slots; ++k)
+        FLEXCL_CALL(slot_alloc(l, &l->slots[k], l->n_slots > 1, l->shm));
     if (l->n_slots > 1) FLEXCL_ALLOC(l->ccum, (size_t)l->L * l->P);
     if (es->kind == FLEXCL_EST_TCL && es->tcl.down == FLEXCL_TCL_DOWN_INTERPOLATE) {
         const size_t n_up = tcl_n_up(&es->tcl), N = n_up + tcl_n_down(&es->tcl);
@@ -853,6 +1023,11 @@ done:
         if (local_ok && !all_ok)
             err = flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
                                    "another rank failed to create its learners");
+        /* The shared window, once every rank has its learners (collective;
+         * l->shm is the same on every rank). */
+        if (all_ok && l->shm)
+            err = agree_on(l->comm, shm_create(l),
+                           "another rank failed to map the shared averaging window");
     }
     if (err == FLEXCL_OK) *out = l;
     else flexcl_learner_destroy(&l);
@@ -874,6 +1049,7 @@ void flexcl_learner_destroy(flexcl_learner **lp)
         for (int k = 0; l->slots && k < l->n_slots; ++k) slot_free(&l->slots[k]);
         free(l->slots);
         slices_free(l);
+        shm_free(l);
     }
     if (l->cores)
         for (int i = 0; i < l->L; ++i) core_free(&l->cores[i]);
@@ -947,7 +1123,10 @@ done:
  * never reach; the ranks that did not fail report the failure. */
 static flexcl_code agree_all(flexcl_learner *l, flexcl_code local)
 {
-    return agree_on(l->comm, local, "learners on another rank failed");
+    const double t0 = MPI_Wtime();
+    flexcl_code err = agree_on(l->comm, local, "learners on another rank failed");
+    l->wait_s += MPI_Wtime() - t0;
+    return err;
 }
 
 /* This rank's learners' θ into a slot's snapshot, and the flag 0. */
@@ -986,6 +1165,7 @@ static flexcl_code average_blocking(flexcl_learner *l, uint64_t t)
     size_t P = l->P, L = (size_t)l->L;
     double rms_mean, rms_max;
     avg_slot *sl = &l->slots[0];
+    shm_bind(l, sl, t);
     FLEXCL_CALL(average_now(l, sl));
     for (size_t i = 0; i < L; ++i)
         memcpy(flexcl_model_params(l->cores[i].model), sl->mu, P * sizeof(double));
@@ -1006,6 +1186,7 @@ static flexcl_code average_start(flexcl_learner *l, uint64_t t, int failed)
                  "%d averages already in flight at step %llu (delay %llu)", l->n_pending,
                  (unsigned long long)t, (unsigned long long)l->delay);
     avg_slot *sl = pending_slot(l, l->n_pending);
+    shm_bind(l, sl, t);
     if (!failed) copy_mine(l, sl);
     if (sl->csnap) memcpy(sl->csnap, l->ccum, (size_t)l->L * l->P * sizeof *sl->csnap);
     sl->snap[(size_t)l->L * l->P] = failed ? 1.0 : 0.0;
@@ -1180,11 +1361,17 @@ done:
 int flexcl_learner_local_count(const flexcl_learner *l) { return l->L; }
 int flexcl_learner_global_count(const flexcl_learner *l) { return l->L * l->size; }
 int flexcl_learner_first_id(const flexcl_learner *l) { return l->rank * l->L; }
+flexcl_exchange flexcl_learner_exchange(const flexcl_learner *l)
+{
+    return l->shm ? FLEXCL_EXCHANGE_SHARED
+                  : l->sliced ? FLEXCL_EXCHANGE_SLICED : FLEXCL_EXCHANGE_ALLGATHER;
+}
 flexcl_model *flexcl_learner_model(flexcl_learner *l, int i) { return l->cores[i].model; }
 uint64_t flexcl_learner_steps(const flexcl_learner *l, int i) { return l->cores[i].t; }
 uint64_t flexcl_learner_phases(const flexcl_learner *l, int i) { return l->cores[i].phases; }
 uint64_t flexcl_learner_updates(const flexcl_learner *l, int i) { return l->cores[i].updates; }
 size_t flexcl_learner_n_averages(const flexcl_learner *l) { return l->n_hist; }
+double flexcl_learner_wait_seconds(const flexcl_learner *l) { return l->wait_s; }
 const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l) { return l->hist; }
 
 flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *rms_max)
@@ -1196,7 +1383,7 @@ flexcl_code flexcl_learner_spread(flexcl_learner *l, double *rms_mean, double *r
      * applied at its step). */
     int active = 0;
     FLEXCL_CALL(wait_all(l));
-    FLEXCL_CALL(slot_alloc(l, &sl, 0));
+    FLEXCL_CALL(slot_alloc(l, &sl, 0, 0));
     active = 1;
     FLEXCL_CALL(average_now(l, &sl));
     active = 0;
@@ -1572,6 +1759,7 @@ static flexcl_code checkpoint_read_local(flexcl_learner *l, flexcl_checkpoint *c
         for (int j = 0; j < (int)pending; ++j) {
             avg_slot *sl = pending_slot(l, j);
             char name[64];
+            shm_bind(l, sl, step0 + (uint64_t)j * A);
             pending_name(name, sizeof name, "learner/avg_snapshot", j);
             FLEXCL_CALL(flexcl_checkpoint_read(ck, name, P, first, L, sl->snap));
             sl->snap[L * P] = 0.0;

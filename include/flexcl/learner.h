@@ -172,7 +172,7 @@ typedef enum {
 /* "blocking", "overlapped". */
 const char *flexcl_averaging_name(flexcl_averaging a);
 
-/* How an average's values travel between ranks. Both give bitwise the same
+/* How an average's values travel between ranks. All give bitwise the same
  * mean, spreads and runs; they differ in memory, traffic and latency.
  *   allgather  one collective: every rank receives every learner's θ
  *              (R·L·P doubles per average) and sums the whole mean;
@@ -180,19 +180,32 @@ const char *flexcl_averaging_name(flexcl_averaging a);
  *              P/R elements, sums them and all-gathers its slice of the
  *              mean, then the learners' distances (about 2·L·P + P doubles
  *              per rank, whatever R; more latency per average);
- *   auto       sliced when R >= 3 and R·L·P > FLEXCL_EXCHANGE_AUTO_DOUBLES,
- *              else allgather (the default). */
+ *   shared     every rank on one node: an MPI-3 shared-memory window
+ *              (MPI_Win_allocate_shared) holds each average's R·L·P values
+ *              once per node; a rank writes its learners' θ into its block
+ *              and publishes it with one atomic store, and reads the others'
+ *              blocks in place: no message, no MPI call per average
+ *              (2·⌈D/A⌉·R·L·P doubles per node);
+ *   auto       shared when every rank is on one node and R·L·P <=
+ *              FLEXCL_EXCHANGE_AUTO_DOUBLES; otherwise sliced when R >= 3
+ *              and R·L·P > FLEXCL_EXCHANGE_AUTO_DOUBLES, else allgather
+ *              (the default). */
 typedef enum {
     FLEXCL_EXCHANGE_AUTO = 0,
     FLEXCL_EXCHANGE_ALLGATHER = 1,
-    FLEXCL_EXCHANGE_SLICED = 2
+    FLEXCL_EXCHANGE_SLICED = 2,
+    FLEXCL_EXCHANGE_SHARED = 3
 } flexcl_exchange;
 #define FLEXCL_EXCHANGE_AUTO_DOUBLES ((size_t)1 << 22) /* 32 MiB */
-/* "auto", "allgather", "sliced". */
+/* "auto", "allgather", "sliced", "shared". */
 const char *flexcl_exchange_name(flexcl_exchange e);
 /* 1 when an exchange choice `e` slices for R ranks of L learners of P
- * parameters. */
+ * parameters spread over several nodes (auto's rule there). */
 int flexcl_exchange_sliced(flexcl_exchange e, int R, int L, size_t P);
+/* The exchange a choice `e` resolves to for R ranks of L learners of P
+ * parameters, `one_node` = 1 when every rank shares one node's memory
+ * (allgather, sliced or shared; never auto). */
+flexcl_exchange flexcl_exchange_choose(flexcl_exchange e, int R, int L, size_t P, int one_node);
 /* The default stale delay D = ⌈A/2⌉ of overlapped averaging (0 when A = 0);
  * flexcl_learner_settings.average_delay overrides it. */
 uint64_t flexcl_averaging_delay(uint64_t average_every);
@@ -258,6 +271,8 @@ flexcl_code flexcl_learner_advance(flexcl_learner *l, uint64_t n);
 int flexcl_learner_local_count(const flexcl_learner *l);
 int flexcl_learner_global_count(const flexcl_learner *l);
 int flexcl_learner_first_id(const flexcl_learner *l);
+/* The exchange its averages use (run.average_exchange resolved: never auto). */
+flexcl_exchange flexcl_learner_exchange(const flexcl_learner *l);
 flexcl_model *flexcl_learner_model(flexcl_learner *l, int local_index);
 
 /* One averaging point's record. */
@@ -272,6 +287,13 @@ typedef struct {
  * is borrowed and valid until the next advance. Not collective. */
 size_t flexcl_learner_n_averages(const flexcl_learner *l);
 const flexcl_average_record *flexcl_learner_averages(const flexcl_learner *l);
+
+/* Wall-clock seconds this rank has spent so far waiting for averages to
+ * complete (an overlapped average not complete at its application step, a
+ * blocking average's exchange, the failure agreement before it): time the
+ * rank could not run its learners. Timing only; results never depend on
+ * it. Not collective. */
+double flexcl_learner_wait_seconds(const flexcl_learner *l);
 
 /* The spread of the learners' current parameters: mean and maximum over
  * learners of ‖θ_j − μ‖/√P with μ their mean (the averaging's fixed-order

@@ -30,8 +30,8 @@ static flexcl_data *bas;
 static int rank, size;
 static char tmpdir[256];
 static const char *HASH = "00000000deadbeef";
-/* The exchange every case runs with (--exchange=auto|allgather|sliced;
- * default auto, which is the allgather at these sizes). */
+/* The exchange every case runs with (--exchange=auto|allgather|sliced|shared;
+ * default auto, which is shared at these sizes, every rank on one node). */
 static flexcl_exchange exch_mode = FLEXCL_EXCHANGE_AUTO;
 
 typedef struct {
@@ -810,16 +810,17 @@ static void test_create_refused_on_one_rank(void)
     }
 }
 
-/* The two exchanges give the same bits (flexcl/learner.h): allgather and
- * sliced learner objects of the same configuration, advanced with
- * different cuts, hold bitwise the same θ, clocks and averaging records
- * (spreads included) and report the same flexcl_learner_spread, for
+/* The three exchanges give the same bits (flexcl/learner.h): allgather,
+ * sliced and shared learner objects of the same configuration, advanced
+ * with different cuts, hold bitwise the same θ, clocks and averaging
+ * records (spreads included) and report the same flexcl_learner_spread, for
  * blocking, overlapped (D = ⌈A/2⌉) and D = 120 > A = 50 (three averages in
  * flight), with 2 and 3 learners per rank (slices of unequal lengths at 2
  * and 3 ranks: P = 16·8 + 16 + 8 = 152). The twin that must differ: the
  * same comparison against a sliced run with D = 100, so the comparison
- * resolves a change of the schedule. And the auto rule: allgather below 3
- * ranks or up to FLEXCL_EXCHANGE_AUTO_DOUBLES doubles. */
+ * resolves a change of the schedule. And the auto rule: shared on one node
+ * up to FLEXCL_EXCHANGE_AUTO_DOUBLES doubles; across nodes allgather below 3
+ * ranks or up to that size. */
 static void test_exchange_same_bits(void)
 {
     const flexcl_averaging modes[3] = {FLEXCL_AVERAGING_BLOCKING, FLEXCL_AVERAGING_OVERLAPPED,
@@ -831,24 +832,36 @@ static void test_exchange_same_bits(void)
             cfg c = base(L, 50, modes[m]);
             c.delay = delays[m];
             c.eta = 0.2; /* learners far apart: distances of size */
-            cfg cs = c;
+            cfg cs = c, ch = c;
             c.exchange = FLEXCL_EXCHANGE_ALLGATHER;
             cs.exchange = FLEXCL_EXCHANGE_SLICED;
+            ch.exchange = FLEXCL_EXCHANGE_SHARED;
             flexcl_learner *a = make(MPI_COMM_WORLD, &c), *b = make(MPI_COMM_WORLD, &cs);
+            flexcl_learner *h = make(MPI_COMM_WORLD, &ch);
             CU_ASSERT_PTR_NOT_NULL_FATAL(a);
             CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+            CU_ASSERT_EQUAL(flexcl_learner_exchange(h), FLEXCL_EXCHANGE_SHARED);
+            CU_ASSERT_EQUAL(flexcl_learner_exchange(b), FLEXCL_EXCHANGE_SLICED);
+            CU_ASSERT_EQUAL(flexcl_learner_exchange(a), FLEXCL_EXCHANGE_ALLGATHER);
             /* 1041: 41 steps past an average (phases of mean 20), so the
              * learners are apart. */
             CU_ASSERT_EQUAL(flexcl_learner_advance(a, 1041), FLEXCL_OK);
             uint64_t cuts[] = {49, 2, 99, 1, 120, 29, 741};
             for (size_t j = 0; j < sizeof cuts / sizeof *cuts; ++j)
                 CU_ASSERT_EQUAL(flexcl_learner_advance(b, cuts[j]), FLEXCL_OK);
-            int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, b);
-            for (int i = 0; i < L; ++i) ok &= same_theta(a, i, b, i) && same_clock(a, i, b, i);
-            double ra[2], rb[2];
+            uint64_t hcuts[] = {1, 48, 100, 3, 117, 31, 741};
+            for (size_t j = 0; j < sizeof hcuts / sizeof *hcuts; ++j)
+                CU_ASSERT_EQUAL(flexcl_learner_advance(h, hcuts[j]), FLEXCL_OK);
+            int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, b) && same_history(a, h);
+            for (int i = 0; i < L; ++i)
+                ok &= same_theta(a, i, b, i) && same_clock(a, i, b, i) && same_theta(a, i, h, i) &&
+                      same_clock(a, i, h, i);
+            double ra[2], rb[2], rh[2];
             CU_ASSERT_EQUAL(flexcl_learner_spread(a, &ra[0], &ra[1]), FLEXCL_OK);
             CU_ASSERT_EQUAL(flexcl_learner_spread(b, &rb[0], &rb[1]), FLEXCL_OK);
-            ok &= memcmp(ra, rb, sizeof ra) == 0 && ra[0] > 0.0;
+            CU_ASSERT_EQUAL(flexcl_learner_spread(h, &rh[0], &rh[1]), FLEXCL_OK);
+            ok &= memcmp(ra, rb, sizeof ra) == 0 && memcmp(ra, rh, sizeof ra) == 0 && ra[0] > 0.0;
             if (!everywhere(ok) && rank == 0)
                 printf("\n    L = %d, mode %d: the exchanges differ (spread %.17g / %.17g)", L, m,
                        ra[0], rb[0]);
@@ -865,6 +878,7 @@ static void test_exchange_same_bits(void)
             }
             flexcl_learner_destroy(&a);
             flexcl_learner_destroy(&b);
+            flexcl_learner_destroy(&h);
         }
     CU_ASSERT_TRUE(same);
     CU_ASSERT_TRUE(twin_differs);
@@ -874,6 +888,14 @@ static void test_exchange_same_bits(void)
     CU_ASSERT_TRUE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_AUTO, 3, 8, big / 24 + 1));
     CU_ASSERT_TRUE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_SLICED, 1, 1, 1));
     CU_ASSERT_FALSE(flexcl_exchange_sliced(FLEXCL_EXCHANGE_ALLGATHER, 64, 8, big));
+    const flexcl_exchange AG = FLEXCL_EXCHANGE_ALLGATHER, SL = FLEXCL_EXCHANGE_SLICED,
+                          SH = FLEXCL_EXCHANGE_SHARED, AU = FLEXCL_EXCHANGE_AUTO;
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(AU, 2, 8, big / 16, 1), SH);
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(AU, 2, 8, big / 16 + 1, 1), AG);
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(AU, 3, 8, big / 24 + 1, 1), SL);
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(AU, 3, 8, 1, 0), AG);
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(SH, 64, 8, big, 0), SH);
+    CU_ASSERT_EQUAL(flexcl_exchange_choose(AG, 2, 8, 1, 1), AG);
 }
 
 static void test_experiment_checkpoints(void)
@@ -909,9 +931,9 @@ int main(int argc, char **argv)
     if (rank != 0) CU_basic_set_mode(CU_BRM_SILENT);
     omp_set_num_threads(1);
     for (int k = 1; k < argc; ++k) {
-        const char *names[3] = {"auto", "allgather", "sliced"};
+        const char *names[4] = {"auto", "allgather", "sliced", "shared"};
         int found = 0;
-        for (int e = 0; e < 3; ++e)
+        for (int e = 0; e < 4; ++e)
             if (strncmp(argv[k], "--exchange=", 11) == 0 && strcmp(argv[k] + 11, names[e]) == 0) {
                 exch_mode = (flexcl_exchange)e;
                 found = 1;
