@@ -263,7 +263,7 @@ struct flexcl_learner {
      * starts average k only after applying k − n_slots, which needed every
      * rank to have published k − n_slots, and a rank publishes k − n_slots
      * only after applying (so having read) k − 2·n_slots = k − NB. */
-    int shm, one_node, shm_nb, win_ok;
+    int shm, one_node, shm_nb, win_ok, win_locked;
     MPI_Win win;
     double *shm_base;
     shm_flag *shm_flags;
@@ -653,9 +653,12 @@ static flexcl_code shm_create(flexcl_learner *l)
     const size_t pad = (64 - data % 64) % 64;
     const size_t bytes = data + pad + NB * R * sizeof(shm_flag);
     MPI_Aint size = 0;
-    int disp = 0;
+    int disp = 0, flag = 0, *model = NULL;
     void *mine = NULL, *base = NULL;
     shm_flag probe;
+    /* These two give the same answer on every rank (the same sizes, one
+     * machine): every rank leaves here before the first collective, or
+     * none does. */
     FLEXCL_CHECK(atomic_is_lock_free(&probe.seq), FLEXCL_ERR_ARG,
                  "run.average_exchange = shared needs lock-free 64-bit atomics, which this "
                  "machine lacks; use allgather");
@@ -665,27 +668,52 @@ static flexcl_code shm_create(flexcl_learner *l)
     FLEXCL_MPI(MPI_Win_allocate_shared(l->rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL,
                                        l->comm, &mine, &l->win));
     l->win_ok = 1;
-    FLEXCL_MPI(MPI_Win_shared_query(l->win, 0, &size, &disp, &base));
-    FLEXCL_CHECK((size_t)size == bytes && base != NULL, FLEXCL_ERR_MPI,
-                 "the shared averaging window maps %lld bytes, not %zu", (long long)size, bytes);
-    l->shm_base = base;
-    l->shm_flags = (shm_flag *)((char *)base + data + pad);
-    if (l->rank == 0)
-        for (size_t k = 0; k < NB * R; ++k) atomic_init(&l->shm_flags[k].seq, 0);
-    FLEXCL_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, l->win));
-    FLEXCL_MPI(MPI_Barrier(l->comm));
+    /* From here every rank makes the same collective calls (the lock and
+     * the barrier) whatever fails locally; the caller agrees on failures. */
+    int rc = MPI_Win_set_errhandler(l->win, MPI_ERRORS_RETURN);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_shared_query(l->win, 0, &size, &disp, &base);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_get_attr(l->win, MPI_WIN_MODEL, &model, &flag);
+    if (rc != MPI_SUCCESS)
+        err = flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                               "querying the shared averaging window failed");
+    else if ((size_t)size != bytes || base == NULL)
+        err = flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                               "the shared averaging window maps %lld bytes, not %zu",
+                               (long long)size, bytes);
+    else if (!flag || *model != MPI_WIN_UNIFIED)
+        /* Plain loads and stores see each other only in the unified model. */
+        err = flexcl_error_set(FLEXCL_ERR_ARG, __FILE__, __LINE__, __func__,
+                               "this MPI's shared windows use the separate memory model; use "
+                               "run.average_exchange = allgather");
+    if (err == FLEXCL_OK) {
+        l->shm_base = base;
+        l->shm_flags = (shm_flag *)((char *)base + data + pad);
+        if (l->rank == 0)
+            for (size_t k = 0; k < NB * R; ++k) atomic_init(&l->shm_flags[k].seq, 0);
+    }
+    /* The epoch is what MPI_Win_sync needs; flexcl orders through the
+     * flags' atomics and keeps it open for the window's life. */
+    if (MPI_Win_lock_all(MPI_MODE_NOCHECK, l->win) == MPI_SUCCESS) l->win_locked = 1;
+    else if (err == FLEXCL_OK)
+        err = flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                               "MPI_Win_lock_all on the shared averaging window failed");
+    /* Rank 0's cleared flags before anyone's publication. */
+    if (MPI_Barrier(l->comm) != MPI_SUCCESS && err == FLEXCL_OK)
+        err = flexcl_error_set(FLEXCL_ERR_MPI, __FILE__, __LINE__, __func__,
+                               "MPI_Barrier after mapping the shared averaging window failed");
 done:
     (void)mine;
     return err;
 }
 
-/* Collective (MPI_Win_free); every average must be complete. */
+/* Collective (MPI_Win_free, which synchronises); every average must be
+ * complete. */
 static void shm_free(flexcl_learner *l)
 {
     if (!l->win_ok) return;
-    MPI_Win_unlock_all(l->win);
+    if (l->win_locked) MPI_Win_unlock_all(l->win);
     MPI_Win_free(&l->win);
-    l->win_ok = 0;
+    l->win_ok = l->win_locked = 0;
     l->shm_base = NULL;
     l->shm_flags = NULL;
 }
@@ -709,10 +737,18 @@ static void shm_publish(flexcl_learner *l, avg_slot *sl)
                           sl->seq, memory_order_release);
 }
 
+/* A flag value no average publishes: its rank has stopped the shared
+ * averages after finding a buffer overwritten (shm_ready). */
+#define SHM_POISON UINT64_MAX
+
 /* Whether every rank has published the slot's average (*ready); with
  * wait = 1, spin until it has, yielding the core after a short spin (ranks
- * may share cores). A flag beyond the slot's seq would mean that a rank
- * overwrote a buffer still in use: an internal error, never a hang. */
+ * may share cores). As MPI_Wait, it waits for ever for a rank that never
+ * publishes (one that failed alone outside the failure protocol). A flag
+ * beyond the slot's seq means that a rank overwrote a buffer still in use
+ * (a broken reuse rule, never expected): this rank then poisons its flags,
+ * so the ranks waiting for it fail too instead of waiting for ever, and
+ * reports an internal error instead of reading the buffer. */
 static flexcl_code shm_ready(flexcl_learner *l, const avg_slot *sl, int wait, int *ready)
 {
     flexcl_code err = FLEXCL_OK;
@@ -722,11 +758,19 @@ static flexcl_code shm_ready(flexcl_learner *l, const avg_slot *sl, int wait, in
     for (unsigned spins = 0;;) {
         while (r < R) {
             uint64_t v = atomic_load_explicit(&f[r].seq, memory_order_acquire);
-            FLEXCL_CHECK(v <= sl->seq, FLEXCL_ERR_INTERNAL,
-                         "shared averaging buffer %zu: rank %zu published step %llu while the "
-                         "average of step %llu was in flight",
-                         sl->buf, r, (unsigned long long)(v - 1),
-                         (unsigned long long)(sl->seq - 1));
+            if (v > sl->seq) {
+                for (size_t b = 0; b < (size_t)l->shm_nb; ++b)
+                    atomic_store_explicit(&l->shm_flags[b * R + (size_t)l->rank].seq, SHM_POISON,
+                                          memory_order_release);
+                FLEXCL_CHECK(v != SHM_POISON, FLEXCL_ERR_INTERNAL,
+                             "rank %zu stopped the shared averages (a buffer was overwritten "
+                             "while in use)", r);
+                FLEXCL_FAIL(FLEXCL_ERR_INTERNAL,
+                            "shared averaging buffer %zu: rank %zu published step %llu while the "
+                            "average of step %llu was in flight",
+                            sl->buf, r, (unsigned long long)(v - 1),
+                            (unsigned long long)(sl->seq - 1));
+            }
             if (v != sl->seq) break;
             ++r;
         }
@@ -988,7 +1032,9 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
                      "run.average_exchange = shared needs every rank on one node, and these "
                      "%d ranks span several; use auto, allgather or sliced", l->size);
         l->sliced = ex == FLEXCL_EXCHANGE_SLICED;
-        l->shm = ex == FLEXCL_EXCHANGE_SHARED;
+        /* No window when nothing is averaged (the spread's exchange is
+         * an allgather in every case). */
+        l->shm = ex == FLEXCL_EXCHANGE_SHARED && ls->average_every > 0;
     }
     /* MPI's int counts (the allgather's, in doubles) and displacements
      * (the sliced all-to-all's, in bytes). */

@@ -863,8 +863,8 @@ static void test_exchange_same_bits(void)
             CU_ASSERT_EQUAL(flexcl_learner_spread(h, &rh[0], &rh[1]), FLEXCL_OK);
             ok &= memcmp(ra, rb, sizeof ra) == 0 && memcmp(ra, rh, sizeof ra) == 0 && ra[0] > 0.0;
             if (!everywhere(ok) && rank == 0)
-                printf("\n    L = %d, mode %d: the exchanges differ (spread %.17g / %.17g)", L, m,
-                       ra[0], rb[0]);
+                printf("\n    L = %d, mode %d: the exchanges differ (spread %.17g / %.17g / %.17g)",
+                       L, m, ra[0], rb[0], rh[0]);
             same &= everywhere(ok);
             if (m == 2) {
                 cfg ct = cs;
@@ -896,6 +896,69 @@ static void test_exchange_same_bits(void)
     CU_ASSERT_EQUAL(flexcl_exchange_choose(AU, 3, 8, 1, 0), AG);
     CU_ASSERT_EQUAL(flexcl_exchange_choose(SH, 64, 8, big, 0), SH);
     CU_ASSERT_EQUAL(flexcl_exchange_choose(AG, 2, 8, 1, 1), AG);
+    /* The ranks of these tests share one node: auto resolves to shared when
+     * there is averaging, and to the allgather (no window) when A = 0. */
+    cfg ca = base(2, 50, FLEXCL_AVERAGING_OVERLAPPED), c0 = base(2, 0, FLEXCL_AVERAGING_BLOCKING);
+    ca.exchange = c0.exchange = FLEXCL_EXCHANGE_AUTO;
+    flexcl_learner *la = make(MPI_COMM_WORLD, &ca), *l0 = make(MPI_COMM_WORLD, &c0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(la);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l0);
+    CU_ASSERT_EQUAL(flexcl_learner_exchange(la), SH);
+    CU_ASSERT_EQUAL(flexcl_learner_exchange(l0), AG);
+    flexcl_learner_destroy(&la);
+    flexcl_learner_destroy(&l0);
+}
+
+/* The shared exchange with skewed ranks: before each of 14 cuts of the
+ * 1041 steps one rank, in turn, sleeps 2 ms (about 20 averaging periods of
+ * this model), so each rank in turn runs ahead of the others and waits for
+ * them in the window, and the buffers are reused while ranks are apart.
+ * Shared learners must still hold bitwise the allgather's θ, clocks and
+ * records, for blocking, overlapped D = ⌈A/2⌉, D = A and D = 2.5·A (three
+ * averages in flight, six buffers). Twin that must differ: the same
+ * comparison against the allgather at D = 2·A, so it resolves a change of
+ * the schedule. */
+static void test_shared_skewed(void)
+{
+    const flexcl_averaging modes[4] = {FLEXCL_AVERAGING_BLOCKING, FLEXCL_AVERAGING_OVERLAPPED,
+                                       FLEXCL_AVERAGING_OVERLAPPED, FLEXCL_AVERAGING_OVERLAPPED};
+    const uint64_t delays[4] = {0, 0, 50, 125};
+    int same = 1, twin_differs = 1;
+    for (int m = 0; m < 4; ++m) {
+        cfg c = base(2, 50, modes[m]);
+        c.delay = delays[m];
+        c.eta = 0.2;
+        cfg ch = c;
+        c.exchange = FLEXCL_EXCHANGE_ALLGATHER;
+        ch.exchange = FLEXCL_EXCHANGE_SHARED;
+        flexcl_learner *a = make(MPI_COMM_WORLD, &c), *h = make(MPI_COMM_WORLD, &ch);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        CU_ASSERT_EQUAL(flexcl_learner_advance(a, 1041), FLEXCL_OK);
+        for (int j = 0; j < 14; ++j) {
+            if (rank == j % size) usleep(2000);
+            CU_ASSERT_EQUAL(flexcl_learner_advance(h, j < 13 ? 77 : 40), FLEXCL_OK);
+        }
+        int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, h);
+        for (int i = 0; i < 2; ++i) ok &= same_theta(a, i, h, i) && same_clock(a, i, h, i);
+        if (!everywhere(ok) && rank == 0) printf("\n    mode %d: shared differs under skew", m);
+        same &= everywhere(ok);
+        if (m == 3) {
+            cfg ct = c;
+            ct.delay = 100;
+            flexcl_learner *t = make(MPI_COMM_WORLD, &ct);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+            CU_ASSERT_EQUAL(flexcl_learner_advance(t, 1041), FLEXCL_OK);
+            int tsame = same_history(t, h);
+            for (int i = 0; i < 2; ++i) tsame &= same_theta(t, i, h, i);
+            twin_differs &= everywhere(!tsame);
+            flexcl_learner_destroy(&t);
+        }
+        flexcl_learner_destroy(&a);
+        flexcl_learner_destroy(&h);
+    }
+    CU_ASSERT_TRUE(same);
+    CU_ASSERT_TRUE(twin_differs);
 }
 
 static void test_experiment_checkpoints(void)
@@ -930,9 +993,14 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0) CU_basic_set_mode(CU_BRM_SILENT);
     omp_set_num_threads(1);
+    const char *only = NULL; /* --case=NAME: that case alone (to study one) */
     for (int k = 1; k < argc; ++k) {
         const char *names[4] = {"auto", "allgather", "sliced", "shared"};
         int found = 0;
+        if (strncmp(argv[k], "--case=", 7) == 0) {
+            only = argv[k] + 7;
+            continue;
+        }
         for (int e = 0; e < 4; ++e)
             if (strncmp(argv[k], "--exchange=", 11) == 0 && strcmp(argv[k] + 11, names[e]) == 0) {
                 exch_mode = (flexcl_exchange)e;
@@ -955,13 +1023,26 @@ int main(int argc, char **argv)
                          {"overlapped_failure_no_hang", test_overlapped_failure},
                          {"spread_zero_after_average", test_spread},
                          {"exchange_same_bits", test_exchange_same_bits},
+                         {"shared_skewed_same_bits", test_shared_skewed},
                          {"create_refused_on_one_rank", test_create_refused_on_one_rank},
                          {"thread_count_invariance", test_threads},
                          {"independent_replicas_equal_lone_learners", test_independent_replicas},
                          {"learner_checkpoints_resume_bitwise", test_learner_checkpoints},
                          {"checkpoint_refusals", test_checkpoint_refusals},
                          {"experiment_checkpoints_resume_bitwise", test_experiment_checkpoints}};
-    if (add_suite("learners", cases, sizeof cases / sizeof *cases)) return 1;
+    size_t n_cases = sizeof cases / sizeof *cases;
+    if (only) {
+        size_t k = 0;
+        while (k < n_cases && strcmp(cases[k].name, only) != 0) ++k;
+        if (k == n_cases) {
+            if (rank == 0) fprintf(stderr, "test_learners: no case %s\n", only);
+            MPI_Finalize();
+            return 2;
+        }
+        cases[0] = cases[k];
+        n_cases = 1;
+    }
+    if (add_suite("learners", cases, n_cases)) return 1;
     int failures = run_all(), total = 0;
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     mpi_tmpdir_remove(tmpdir);
