@@ -1061,6 +1061,19 @@ static flexcl_code run_point(session *ss, size_t i, flexcl_results *res, int qui
     for (int k = 0; k < L; ++k)
         memcpy(rec.theta + (size_t)k * P, flexcl_model_params(flexcl_learner_model(lr, k)),
                P * sizeof(double));
+    if (s.run.average_every > 0) {
+        /* How the averages travelled, and the longest any rank waited for
+         * them (time it could not run its learners). Collective. */
+        double waited = flexcl_learner_wait_seconds(lr), most = 0.0;
+        FLEXCL_MPI(MPI_Reduce(&waited, &most, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
+        if (!quiet && rank == 0)
+            flexcl_log(FLEXCL_LOG_INFO,
+                       "point %zu/%zu [%s]: averages through the %s exchange; the longest a rank "
+                       "waited for them: %.3g s (%.1f %% of the point)",
+                       i + 1, flexcl_job_n_points(job), label,
+                       flexcl_exchange_name(flexcl_learner_exchange(lr)), most,
+                       100.0 * most / fmax(MPI_Wtime() - t0, 1e-9));
+    }
     FLEXCL_CALL(write_point(comm, res, job, i, &s, ls.averaging, lr, &rec, data));
 done:
     record_free(&rec);
