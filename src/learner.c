@@ -263,7 +263,7 @@ struct flexcl_learner {
      * starts average k only after applying k − n_slots, which needed every
      * rank to have published k − n_slots, and a rank publishes k − n_slots
      * only after applying (so having read) k − 2·n_slots = k − NB. */
-    int shm, one_node, shm_nb, win_ok, win_locked;
+    int shm, shm_nb, win_ok, win_locked;
     MPI_Win win;
     double *shm_base;
     shm_flag *shm_flags;
@@ -624,9 +624,8 @@ done:
 
 static void slot_free(avg_slot *sl)
 {
-    if (sl->shm) { /* the window's */
-    } else if (sl->gather) free(sl->gather);
-    else free(sl->snap);
+    if (!sl->shm) /* else both are the window's */
+        free(sl->gather ? sl->gather : sl->snap);
     sl->gather = sl->snap = NULL;
     free(sl->recv);
     free(sl->mu);
@@ -931,7 +930,7 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
 {
     flexcl_code err = FLEXCL_OK;
     flexcl_learner *l = NULL;
-    int local_ok = 1, all_ok = 0, agreed = 0;
+    int local_ok = 1, all_ok = 0, agreed = 0, node_size = 0;
     FLEXCL_CHECK(ls->learners_per_rank >= 1, FLEXCL_ERR_ARG,
                  "learners_per_rank must be >= 1, got %d", ls->learners_per_rank);
     FLEXCL_CHECK(ls->averaging == FLEXCL_AVERAGING_BLOCKING ||
@@ -980,11 +979,9 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         /* Every rank on one node: its shared-memory communicator is the
          * whole communicator (the same answer on every rank). */
         MPI_Comm node = MPI_COMM_NULL;
-        int node_size = 0;
         FLEXCL_MPI(MPI_Comm_split_type(l->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         FLEXCL_MPI(MPI_Comm_size(node, &node_size));
         MPI_Comm_free(&node);
-        l->one_node = node_size == l->size;
     }
     l->ls = *ls;
     l->delay = ls->average_delay ? ls->average_delay : flexcl_averaging_delay(ls->average_every);
@@ -1027,8 +1024,9 @@ flexcl_code flexcl_learner_create(MPI_Comm comm, const flexcl_learner_settings *
         if (c->neg_chain) FLEXCL_CALL(flexcl_model_chain_reset(c->model, c->neg_chain, c->rows));
     }
     {
-        flexcl_exchange ex = flexcl_exchange_choose(ls->exchange, l->size, l->L, l->P, l->one_node);
-        FLEXCL_CHECK(ex != FLEXCL_EXCHANGE_SHARED || l->one_node, FLEXCL_ERR_ARG,
+        const int one_node = node_size == l->size;
+        flexcl_exchange ex = flexcl_exchange_choose(ls->exchange, l->size, l->L, l->P, one_node);
+        FLEXCL_CHECK(ex != FLEXCL_EXCHANGE_SHARED || one_node, FLEXCL_ERR_ARG,
                      "run.average_exchange = shared needs every rank on one node, and these "
                      "%d ranks span several; use auto, allgather or sliced", l->size);
         l->sliced = ex == FLEXCL_EXCHANGE_SLICED;

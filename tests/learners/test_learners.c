@@ -130,6 +130,16 @@ static int same_history(flexcl_learner *a, flexcl_learner *b)
                              n * sizeof(flexcl_average_record)) == 0);
 }
 
+/* Learner objects a and b hold bitwise the same θ and clocks for each of
+ * their first L local learners, and the same averaging records (at least
+ * one: the comparison must cover an average). Local. */
+static int same_run(flexcl_learner *a, flexcl_learner *b, int L)
+{
+    int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, b);
+    for (int i = 0; i < L; ++i) ok &= same_theta(a, i, b, i) && same_clock(a, i, b, i);
+    return ok;
+}
+
 /* Every rank's answer is 1. */
 static int everywhere(int ok)
 {
@@ -853,10 +863,7 @@ static void test_exchange_same_bits(void)
             uint64_t hcuts[] = {1, 48, 100, 3, 117, 31, 741};
             for (size_t j = 0; j < sizeof hcuts / sizeof *hcuts; ++j)
                 CU_ASSERT_EQUAL(flexcl_learner_advance(h, hcuts[j]), FLEXCL_OK);
-            int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, b) && same_history(a, h);
-            for (int i = 0; i < L; ++i)
-                ok &= same_theta(a, i, b, i) && same_clock(a, i, b, i) && same_theta(a, i, h, i) &&
-                      same_clock(a, i, h, i);
+            int ok = same_run(a, b, L) && same_run(a, h, L);
             double ra[2], rb[2], rh[2];
             CU_ASSERT_EQUAL(flexcl_learner_spread(a, &ra[0], &ra[1]), FLEXCL_OK);
             CU_ASSERT_EQUAL(flexcl_learner_spread(b, &rb[0], &rb[1]), FLEXCL_OK);
@@ -939,8 +946,7 @@ static void test_shared_skewed(void)
             if (rank == j % size) usleep(2000);
             CU_ASSERT_EQUAL(flexcl_learner_advance(h, j < 13 ? 77 : 40), FLEXCL_OK);
         }
-        int ok = flexcl_learner_n_averages(a) > 0 && same_history(a, h);
-        for (int i = 0; i < 2; ++i) ok &= same_theta(a, i, h, i) && same_clock(a, i, h, i);
+        int ok = same_run(a, h, 2);
         if (!everywhere(ok) && rank == 0) printf("\n    mode %d: shared differs under skew", m);
         same &= everywhere(ok);
         if (m == 3) {
